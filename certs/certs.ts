@@ -1,0 +1,177 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Topology, Site } from '../federation/index.ts';
+
+/**
+ * The federation's private PKI, issued with the openssl CLI (no hand-rolled
+ * ASN.1). Keys are RSA 2048 in PKCS#8 PEM (`BEGIN PRIVATE KEY`), which
+ * Kafka's `ssl.keystore.type=PEM` loads directly, without passwords.
+ *
+ * Layout under the (git-ignored) certs folder:
+ *   ca/ca.pem, ca/ca.key
+ *   <site>/<role>.key, <role>.pem, <role>.keystore.pem (key + cert + CA)
+ * Roles: `broker` (server, SAN = the site's address), `mm2` (client of the
+ * site's MirrorMaker 2 node) and `gateway` (client and server of the site's
+ * gateway for peer calls). Every certificate has a distinct subject.
+ */
+
+export const CERT_ROLES = ['broker', 'mm2', 'gateway'] as const;
+export type CertRole = (typeof CERT_ROLES)[number];
+
+export interface IssuedFiles {
+  key: string;
+  cert: string;
+  /** Key, certificate and CA in one file, for `ssl.keystore.type=PEM`. */
+  keystore: string;
+}
+
+export interface CertPaths {
+  caCert: string;
+  caKey: string;
+  role(site: string, role: CertRole): IssuedFiles;
+}
+
+export function certPaths(dir: string): CertPaths {
+  return {
+    caCert: join(dir, 'ca', 'ca.pem'),
+    caKey: join(dir, 'ca', 'ca.key'),
+    role: (site, role) => ({
+      key: join(dir, site, `${role}.key`),
+      cert: join(dir, site, `${role}.pem`),
+      keystore: join(dir, site, `${role}.keystore.pem`),
+    }),
+  };
+}
+
+export interface InitCertsOptions {
+  dir: string;
+  topology: Topology;
+  /** Validity of newly issued certificates, in days. */
+  days?: number;
+  /** Replace the CA (and so every certificate issued by it). */
+  force?: boolean;
+  /** Common name of the CA; tests use it to make a second, untrusted CA. */
+  caName?: string;
+  log?: (line: string) => void;
+}
+
+export interface InitCertsResult {
+  created: string[];
+  kept: string[];
+}
+
+export class CertsError extends Error {
+  override name = 'CertsError';
+}
+
+export function initCerts(options: InitCertsOptions): InitCertsResult {
+  const { dir, topology, days = 825, force = false, log = () => {} } = options;
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    throw new CertsError(`--days must be a whole number from 1 to 3650 (got ${days})`);
+  }
+  requireOpenssl();
+  const paths = certPaths(dir);
+  const result: InitCertsResult = { created: [], kept: [] };
+
+  const caExists = existsSync(paths.caCert) && existsSync(paths.caKey);
+  if (caExists && !force) {
+    result.kept.push('ca');
+  } else {
+    if (caExists) log('replacing the federation CA (--force): every certificate is issued again');
+    rmSync(join(dir, 'ca'), { recursive: true, force: true });
+    mkdirSync(join(dir, 'ca'), { recursive: true, mode: 0o700 });
+    openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', paths.caKey]);
+    chmodSync(paths.caKey, 0o600);
+    openssl([
+      'req', '-x509', '-new', '-key', paths.caKey, '-out', paths.caCert, '-days', String(days + 1),
+      '-subj', `/O=fedgate/OU=${topology.federation}/CN=${options.caName ?? 'fedgate federation CA'}`,
+      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
+    result.created.push('ca');
+    log(`created the federation CA (${paths.caCert})`);
+  }
+
+  for (const site of topology.sites) {
+    mkdirSync(join(dir, site.name), { recursive: true, mode: 0o700 });
+    for (const role of CERT_ROLES) {
+      const files = paths.role(site.name, role);
+      const label = `${site.name}/${role}`;
+      if (!force && isUsable(files, paths.caCert, site)) {
+        result.kept.push(label);
+        continue;
+      }
+      issue(paths, files, site, role, days);
+      result.created.push(label);
+      log(`issued ${label} (${subjectOf(site, role)})`);
+    }
+  }
+  return result;
+}
+
+/** The subject of each role's certificate; distinct per site and role. */
+export function subjectOf(site: Pick<Site, 'name'>, role: CertRole): string {
+  return `/O=fedgate/OU=${role}/CN=${site.name}.${role}.fedgate`;
+}
+
+function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole, days: number): void {
+  const csr = `${files.cert}.csr`;
+  const ext = `${files.cert}.ext`;
+  openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', files.key]);
+  chmodSync(files.key, 0o600);
+  openssl(['req', '-new', '-key', files.key, '-out', csr, '-subj', subjectOf(site, role)]);
+  const usage = role === 'mm2' ? 'clientAuth' : 'serverAuth,clientAuth';
+  // Brokers and gateways are reached by IP; hostname verification checks this SAN.
+  const san = role === 'mm2' ? `DNS:${site.name}.mm2` : `IP:${site.address},DNS:${site.name},DNS:localhost`;
+  writeFileSync(
+    ext,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      `extendedKeyUsage=${usage}`,
+      `subjectAltName=${san}`,
+    ].join('\n'),
+  );
+  openssl([
+    'x509', '-req', '-in', csr, '-CA', paths.caCert, '-CAkey', paths.caKey,
+    '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', String(days),
+    '-out', files.cert, '-extfile', ext,
+  ]);
+  rmSync(csr);
+  rmSync(ext);
+  writeFileSync(files.keystore, readFileSync(files.key, 'utf8') + readFileSync(files.cert, 'utf8') + readFileSync(paths.caCert, 'utf8'), { mode: 0o600 });
+}
+
+/** A certificate is kept only if it chains to the current CA and names the site's current address. */
+function isUsable(files: IssuedFiles, caCert: string, site: Site): boolean {
+  if (![files.key, files.cert, files.keystore].every((f) => existsSync(f))) return false;
+  try {
+    openssl(['verify', '-CAfile', caCert, files.cert]);
+    const text = openssl(['x509', '-in', files.cert, '-noout', '-ext', 'subjectAltName,extendedKeyUsage', '-checkend', '86400']);
+    return files.cert.endsWith('mm2.pem') || text.includes(`IP Address:${site.address}`);
+  } catch {
+    return false;
+  }
+}
+
+let opensslChecked = false;
+function requireOpenssl(): void {
+  if (opensslChecked) return;
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'pipe' });
+    opensslChecked = true;
+  } catch {
+    throw new CertsError('openssl is not installed; install it (Debian: apt-get install openssl) and run `npx fedgate certs init` again');
+  }
+}
+
+function openssl(args: string[]): string {
+  try {
+    return execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new CertsError(`openssl ${args[0]} failed: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
+  }
+}

@@ -1,0 +1,174 @@
+import { parseArgs } from 'node:util';
+import { CertsError, initCerts } from '../certs/index.ts';
+import { TopologyError, loadTopology, type Topology } from '../federation/index.ts';
+import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, statePaths, type SiteStatus } from '../deploy/index.ts';
+import { readCliEnv, type CliEnv } from './env.ts';
+
+/** A wrong invocation; the message names the fix. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const HELP = `fedgate: multi-cloud federation gateway for product-information events
+
+usage: npx fedgate <command> [options]
+
+  kafka fetch              fetch Apache Kafka's jars from Maven Central (once)
+  certs init [--days N] [--force]
+                           create the federation CA and every site's certificates
+  topology check           validate the topology file
+  up [--detach] [--site S]...
+                           start the sites' brokers and MirrorMaker 2 nodes
+  down [--hard]            stop everything this federation started
+  status [--json]          processes, listeners and readiness per site
+
+common options:
+  --topology FILE          topology file (default: topology.json, or FEDGATE_TOPOLOGY)
+  --home DIR               state folder for jars, certificates and data (default: .fedgate, or FEDGATE_HOME)
+`;
+
+type Out = { info(line: string): void; data(text: string): void };
+const stdOut: Out = {
+  info: (line) => process.stderr.write(`[fedgate ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
+  data: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+export async function main(argv: string[], out: Out = stdOut): Promise<number> {
+  try {
+    return await run(argv, out);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`fedgate: ${err.message}\nrun \`npx fedgate help\` for the commands\n`);
+      return 2;
+    }
+    if (err instanceof TopologyError || err instanceof CertsError || err instanceof PrerequisiteError || err instanceof LaunchError) {
+      process.stderr.write(`fedgate: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`fedgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+async function run(argv: string[], out: Out): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out.data(HELP);
+    return 0;
+  }
+  const env = readCliEnv();
+  switch (command) {
+    case 'kafka': {
+      const { positionals, values } = parse(rest, {});
+      if (positionals[0] !== 'fetch') throw new UsageError('`kafka` takes one subcommand: `fetch`');
+      const paths = statePaths(values.home ?? env.FEDGATE_HOME);
+      const result = await fetchKafka(paths.stateDir, out.info);
+      if (!result.fetched) out.info(`Kafka ${result.version} is already fetched (${result.jars} jars in ${result.libDir}); nothing to do`);
+      return 0;
+    }
+    case 'certs': {
+      const { positionals, values } = parse(rest, { days: { type: 'string' }, force: { type: 'boolean' } });
+      if (positionals[0] !== 'init') throw new UsageError('`certs` takes one subcommand: `init`');
+      const days = values.days === undefined ? undefined : Number(values.days);
+      if (days !== undefined && !Number.isInteger(days)) throw new UsageError(`--days takes a whole number of days (got "${values.days}")`);
+      const topology = topologyFrom(values, env);
+      const paths = statePaths(values.home ?? env.FEDGATE_HOME);
+      const result = initCerts({ dir: paths.certsDir, topology, days, force: values.force, log: out.info });
+      out.info(`certificates in ${paths.certsDir}: ${result.created.length} created, ${result.kept.length} kept${result.kept.length && !values.force ? ' (use --force to replace the CA and every certificate)' : ''}`);
+      return 0;
+    }
+    case 'topology': {
+      const { positionals, values } = parse(rest, {});
+      if (positionals[0] !== 'check') throw new UsageError('`topology` takes one subcommand: `check`');
+      const topology = topologyFrom(values, env);
+      out.info(`topology is valid: ${topology.sites.map((s) => `${s.name} (${s.address})`).join(', ')}`);
+      return 0;
+    }
+    case 'up': {
+      const { values } = parse(rest, { detach: { type: 'boolean' }, site: { type: 'string', multiple: true } });
+      const topology = topologyFrom(values, env);
+      const launcher = launcherFrom(topology, values, env, out);
+      const sites = values.site ?? topology.sites.map((s) => s.name);
+      for (const s of sites) if (!topology.sites.some((t) => t.name === s)) throw new UsageError(`unknown site "${s}"; the topology has ${topology.sites.map((t) => t.name).join(', ')}`);
+      try {
+        await launcher.up(sites);
+      } catch (err) {
+        out.info('start failed; stopping what was started');
+        await launcher.down();
+        throw err;
+      }
+      printStatus(await launcher.status(), out);
+      if (values.detach) {
+        out.info('running in the background; stop with `npx fedgate down`');
+        return 0;
+      }
+      out.info('running; press Ctrl-C to stop');
+      await waitForSignal();
+      out.info('stopping…');
+      await launcher.down();
+      return 0;
+    }
+    case 'down': {
+      const { values } = parse(rest, { hard: { type: 'boolean' } });
+      const launcher = launcherFrom(topologyFrom(values, env), values, env, out);
+      await launcher.down({ hard: values.hard });
+      out.info('federation stopped');
+      return 0;
+    }
+    case 'status': {
+      const { values } = parse(rest, { json: { type: 'boolean' } });
+      const launcher = launcherFrom(topologyFrom(values, env), values, env, out);
+      const status = await launcher.status();
+      if (values.json) out.data(JSON.stringify({ sites: status }, null, 2));
+      else printStatus(status, out);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+type Spec = Parameters<typeof parseArgs>[0] extends infer P ? (P extends { options?: infer O } ? O : never) : never;
+
+function parse<O extends Spec>(args: string[], options: O) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...options, topology: { type: 'string' }, home: { type: 'string' } } as O & { topology: { type: 'string' }; home: { type: 'string' } },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function topologyFrom(values: { topology?: string }, env: CliEnv): Topology {
+  return loadTopology(values.topology ?? env.FEDGATE_TOPOLOGY);
+}
+
+function launcherFrom(topology: Topology, values: { home?: string }, env: CliEnv, out: Out) {
+  const paths = statePaths(values.home ?? env.FEDGATE_HOME);
+  return createLauncher({ topology, stateDir: paths.stateDir, runDir: paths.runDir, certsDir: paths.certsDir, log: out.info });
+}
+
+function printStatus(sites: SiteStatus[], out: Out): void {
+  const mark = (c: { running: boolean; ready: boolean }) => (c.ready ? 'ready' : c.running ? 'starting' : 'stopped');
+  const rows = [
+    ['site', 'local', 'inter-site (mTLS)', 'broker', 'pid', 'mm2', 'pid', 'pulls from'],
+    ...sites.map((s) => [s.site, s.listeners.local, s.listeners.interSite, mark(s.broker), String(s.broker.pid ?? '-'), s.mm2.upstream.length ? mark(s.mm2) : 'n/a', String(s.mm2.pid ?? '-'), s.mm2.upstream.join(',') || '-']),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  out.data(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

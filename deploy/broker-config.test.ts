@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseProperties, parseTopology } from '../federation/index.ts';
+import { renderBrokerProperties } from './broker-config.ts';
+
+const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
+
+describe('renderBrokerProperties', () => {
+  const props = parseProperties(renderBrokerProperties(topology, 'cloud-b', { dataDir: '/d', keystoreFile: '/k.pem', caFile: '/ca.pem' }));
+
+  it('runs KRaft combined mode bound to the site address', () => {
+    expect(props.get('process.roles')).toBe('broker,controller');
+    expect(props.get('controller.quorum.voters')).toBe('1@127.0.2.1:9094');
+    expect(props.get('listeners')).toBe('LOCAL://127.0.2.1:9092,FED://127.0.2.1:9093,CONTROLLER://127.0.2.1:9094');
+    expect(props.get('advertised.listeners')).not.toContain('CONTROLLER');
+  });
+
+  it('requires client certificates on the inter-site listener, with PEM stores and no passwords', () => {
+    expect(props.get('listener.security.protocol.map')).toBe('LOCAL:PLAINTEXT,FED:SSL,CONTROLLER:PLAINTEXT');
+    expect(props.get('listener.name.fed.ssl.client.auth')).toBe('required');
+    expect(props.get('listener.name.fed.ssl.keystore.type')).toBe('PEM');
+    expect([...props.keys()].some((k) => k.includes('password'))).toBe(false);
+  });
+
+  it('keeps auto-create off', () => {
+    expect(props.get('auto.create.topics.enable')).toBe('false');
+  });
+});

@@ -1,0 +1,6 @@
+export * from './kafka-runtime.ts';
+export * from './broker-config.ts';
+export * from './process.ts';
+export * from './kafka-probe.ts';
+export * from './launcher.ts';
+export * from './paths.ts';

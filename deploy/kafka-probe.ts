@@ -1,0 +1,72 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** One short metadata round trip; true when the broker answers. */
+export async function brokerAnswers(bootstrap: string, timeoutMs = 3000): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'fedgate-probe',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * True when `topic` received a record in the last `withinMs`: MM2's heartbeat
+ * connector writes the local `heartbeats` topic every second while it runs.
+ */
+export async function topicHasRecentRecords(bootstrap: string, topic: string, withinMs: number): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'fedgate-probe',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    requestTimeout: 3000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const [latest, since] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - withinMs),
+    ]);
+    return since.some((p) => {
+      const high = latest.find((l) => l.partition === p.partition)?.high;
+      return high !== undefined && Number(p.offset) >= 0 && Number(p.offset) < Number(high);
+    });
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+export interface WaitOptions {
+  what: string;
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Checked between tries; a string ends the wait with that reason. */
+  abort?: () => string | null;
+}
+
+export async function waitUntil(check: () => Promise<boolean>, options: WaitOptions): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    const reason = options.abort?.();
+    if (reason) throw new Error(`${options.what}: ${reason}`);
+    if (Date.now() - started > options.timeoutMs) throw new Error(`${options.what}: not ready after ${Math.round(options.timeoutMs / 1000)} s`);
+    await sleep(options.intervalMs ?? 250);
+  }
+}

@@ -1,0 +1,130 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Kafka's runtime comes from Maven Central: `deploy/pom.xml` lists the
+ * broker, MirrorMaker 2, the CLI tools and the slf4j-reload4j binding, and
+ * `mvn dependency:copy-dependencies` gathers them. The jars are cached in
+ * `<state>/kafka/lib` with a stamp of the pom's hash, so a second fetch does
+ * nothing until the pom changes.
+ */
+
+export const POM_FILE = resolve(dirname(fileURLToPath(import.meta.url)), 'pom.xml');
+
+export class PrerequisiteError extends Error {
+  override name = 'PrerequisiteError';
+}
+
+export interface KafkaRuntime {
+  libDir: string;
+  /** For `java -cp`: every jar of the runtime. */
+  classpath: string;
+  version: string;
+}
+
+export interface FetchResult extends KafkaRuntime {
+  fetched: boolean;
+  seconds: number;
+  jars: number;
+}
+
+export function kafkaVersion(): string {
+  const m = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(POM_FILE, 'utf8'));
+  if (!m?.[1]) throw new Error(`${POM_FILE} has no <kafka.version>`);
+  return m[1];
+}
+
+/** Java 17+ is needed by Kafka 3.9 as fedgate runs it. */
+export function checkJava(): number {
+  const run = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (run.error) {
+    throw new PrerequisiteError('java was not found on the PATH. Install Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless) and try again.');
+  }
+  // `java -version` prints to stderr.
+  const text = `${run.stderr}${run.stdout}`;
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
+  const major = m ? (m[1] === '1' ? Number(m[2]) : Number(m[1])) : NaN;
+  if (!Number.isFinite(major)) throw new PrerequisiteError(`could not read the Java version from: ${text.trim().split('\n')[0]}`);
+  if (major < 17) throw new PrerequisiteError(`Java ${major} is too old: fedgate runs Kafka 3.9 on Java 17 or newer. Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) or put a newer java first on the PATH.`);
+  return major;
+}
+
+export function checkMaven(): void {
+  try {
+    execFileSync('mvn', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new PrerequisiteError('Maven (mvn) was not found on the PATH. fedgate fetches Kafka from Maven Central with it: install Maven (Debian: apt-get install maven) and try again.');
+  }
+}
+
+function pomStamp(): string {
+  return createHash('sha256').update(readFileSync(POM_FILE)).digest('hex');
+}
+
+export function kafkaRuntimeDir(stateDir: string): string {
+  return join(stateDir, 'kafka');
+}
+
+/** The cached runtime, or null if it has not been fetched (or the pom changed). */
+export function cachedKafkaRuntime(stateDir: string): KafkaRuntime | null {
+  const dir = kafkaRuntimeDir(stateDir);
+  const libDir = join(dir, 'lib');
+  const stampFile = join(dir, 'stamp');
+  if (!existsSync(stampFile) || !existsSync(libDir)) return null;
+  if (readFileSync(stampFile, 'utf8').trim() !== pomStamp()) return null;
+  return { libDir, classpath: join(libDir, '*'), version: kafkaVersion() };
+}
+
+/**
+ * Fetches Kafka's jars once. `onProgress` gets a line per step; Maven's own
+ * output goes to `<state>/kafka/fetch.log`.
+ */
+export async function fetchKafka(stateDir: string, onProgress: (line: string) => void = () => {}): Promise<FetchResult> {
+  const started = Date.now();
+  const cached = cachedKafkaRuntime(stateDir);
+  if (cached) {
+    return { ...cached, fetched: false, seconds: 0, jars: readdirSync(cached.libDir).length };
+  }
+  checkJava();
+  checkMaven();
+  const dir = kafkaRuntimeDir(stateDir);
+  mkdirSync(dir, { recursive: true });
+  const staging = join(dir, `lib.partial-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  const logFile = join(dir, 'fetch.log');
+  onProgress(`fetching Apache Kafka ${kafkaVersion()} (broker, MirrorMaker 2, tools) from Maven Central; log: ${logFile}`);
+
+  await new Promise<void>((resolvePromise, reject) => {
+    const mvn = spawn('mvn', ['-B', '-f', POM_FILE, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log: Buffer[] = [];
+    let downloads = 0;
+    const onData = (chunk: Buffer) => {
+      log.push(chunk);
+      for (const line of chunk.toString().split('\n')) {
+        if (/Downloaded from/.test(line) && ++downloads % 20 === 0) onProgress(`  … ${downloads} artifacts downloaded`);
+      }
+    };
+    mvn.stdout.on('data', onData);
+    mvn.stderr.on('data', onData);
+    mvn.on('error', reject);
+    mvn.on('close', (code) => {
+      writeFileSync(logFile, Buffer.concat(log));
+      if (code === 0) resolvePromise();
+      else reject(new PrerequisiteError(`Maven could not fetch Kafka (exit ${code}). See ${logFile}; check that Maven Central is reachable.`));
+    });
+  });
+
+  const libDir = join(dir, 'lib');
+  rmSync(libDir, { recursive: true, force: true });
+  renameSync(staging, libDir);
+  writeFileSync(join(dir, 'stamp'), `${pomStamp()}\n`);
+  const jars = readdirSync(libDir).length;
+  const seconds = (Date.now() - started) / 1000;
+  onProgress(`fetched ${jars} jars in ${seconds.toFixed(1)} s into ${libDir}`);
+  return { libDir, classpath: join(libDir, '*'), version: kafkaVersion(), fetched: true, seconds, jars };
+}

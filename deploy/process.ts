@@ -1,0 +1,155 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Java process management for the launcher. Every JVM fedgate starts carries
+ * `-Dfedgate.run=<run folder>` on its command line. That marker is how
+ * `down`, the tests and the orphan check find JVMs even when a pid file is
+ * gone, and how a pid that was reused by an unrelated process is told apart.
+ */
+
+export interface JavaProcessSpec {
+  /** `<role>` such as `cloud-a/broker`; also written as -Dfedgate.role. */
+  role: string;
+  runDir: string;
+  classpath: string;
+  mainClass: string;
+  args: string[];
+  jvmOptions: string[];
+  logFile: string;
+  pidFile: string;
+}
+
+export function runMarker(runDir: string): string {
+  return `-Dfedgate.run=${runDir}`;
+}
+
+/** Starts a JVM in its own process group, detached from the caller's terminal. */
+export function spawnJava(spec: JavaProcessSpec): number {
+  const out = openSync(spec.logFile, 'a');
+  try {
+    const child = spawn(
+      'java',
+      [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args],
+      { detached: true, stdio: ['ignore', out, out] },
+    );
+    if (child.pid === undefined) throw new Error(`could not start java for ${spec.role}; is java on the PATH?`);
+    child.unref();
+    writeFileSync(spec.pidFile, `${child.pid}\n`);
+    return child.pid;
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** True while the pid runs and still is a fedgate JVM of this run (not a zombie, not a reused pid). */
+export function isOurProcess(pid: number, runDir: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    return cmdlineOf(pid).includes(runMarker(runDir));
+  } catch {
+    return false;
+  }
+}
+
+export function readPid(pidFile: string): number | null {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+export interface StopOptions {
+  /** SIGKILL at once (a crash, for drills) instead of SIGTERM and a wait. */
+  hard?: boolean;
+  /** How long a graceful stop may take before SIGKILL. */
+  graceMs?: number;
+}
+
+/** Stops a JVM's process group and waits until it is gone. */
+export async function stopProcess(pid: number, runDir: string, options: StopOptions = {}): Promise<'stopped' | 'killed' | 'not-running'> {
+  if (!isOurProcess(pid, runDir)) return 'not-running';
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try { process.kill(pid, sig); } catch { /* already gone */ }
+    }
+  };
+  if (options.hard) {
+    signal('SIGKILL');
+    await waitGone(pid, runDir, 10_000);
+    return 'killed';
+  }
+  signal('SIGTERM');
+  if (await waitGone(pid, runDir, options.graceMs ?? 30_000)) return 'stopped';
+  signal('SIGKILL');
+  await waitGone(pid, runDir, 10_000);
+  return 'killed';
+}
+
+async function waitGone(pid: number, runDir: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isOurProcess(pid, runDir)) return true;
+    await sleep(100);
+  }
+  return !isOurProcess(pid, runDir);
+}
+
+export interface FoundJvm {
+  pid: number;
+  role: string;
+  runDir: string;
+}
+
+/** Every live JVM whose run folder starts with `runDirPrefix`. */
+export function findJvms(runDirPrefix: string): FoundJvm[] {
+  const found: FoundJvm[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    let cmd: string[];
+    try {
+      cmd = cmdlineOf(pid).split('\0');
+    } catch {
+      continue;
+    }
+    const run = cmd.find((a) => a.startsWith('-Dfedgate.run='))?.slice('-Dfedgate.run='.length);
+    if (!run || !run.startsWith(runDirPrefix)) continue;
+    if (!isOurProcess(pid, run)) continue;
+    const role = cmd.find((a) => a.startsWith('-Dfedgate.role='))?.slice('-Dfedgate.role='.length) ?? '?';
+    found.push({ pid, role, runDir: run });
+  }
+  return found;
+}
+
+/** Resident set size in bytes, or null when the process is gone. */
+export function rssOf(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function removePidFile(pidFile: string): void {
+  rmSync(pidFile, { force: true });
+}
+
+function cmdlineOf(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+}
+
+/** The last lines of a log, for error messages when a process dies at start. */
+export function tailOf(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

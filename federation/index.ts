@@ -1,0 +1,5 @@
+export * from './topology.ts';
+export * from './topics.ts';
+export * from './properties.ts';
+export * from './mm2-config.ts';
+export * from './kafka-endpoints.ts';

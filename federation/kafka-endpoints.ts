@@ -1,0 +1,35 @@
+import type { KafkaConfig } from 'kafkajs';
+import type { Site } from './topology.ts';
+
+/** PEM material for a client of an inter-site (mTLS) listener. */
+export interface ClientTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export function localBootstrap(site: Site): string {
+  return `${site.address}:${site.ports.kafka}`;
+}
+
+export function interSiteBootstrap(site: Site): string {
+  return `${site.address}:${site.ports.interSite}`;
+}
+
+/** kafkajs config for a site's own services (site-local PLAINTEXT listener). */
+export function localKafkaConfig(site: Site, clientId: string): KafkaConfig {
+  return { clientId, brokers: [localBootstrap(site)] };
+}
+
+/**
+ * kafkajs config for the inter-site listener with a client certificate.
+ * Hostname verification stays on: Node checks the broker certificate's IP SAN
+ * against the address. `servername` is cleared because SNI may not carry an IP.
+ */
+export function interSiteKafkaConfig(site: Site, clientId: string, tls: ClientTls): KafkaConfig {
+  return {
+    clientId,
+    brokers: [interSiteBootstrap(site)],
+    ssl: { ca: [tls.ca], cert: tls.cert, key: tls.key, servername: undefined, rejectUnauthorized: true },
+  };
+}

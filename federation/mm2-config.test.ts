@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderMm2Properties } from './mm2-config.ts';
+import { parseProperties } from './properties.ts';
+import { compileFlowRegex, parseTopology } from './topology.ts';
+
+const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
+const paths = { caFile: '/certs/ca/ca.pem', keystoreFile: '/certs/onprem/mm2.keystore.pem' };
+
+describe('renderMm2Properties', () => {
+  const props = parseProperties(renderMm2Properties(topology, 'onprem', paths));
+
+  it('lists this site and the sites that flow into it', () => {
+    expect(props.get('clusters')).toBe('onprem, cloud-a, cloud-b');
+  });
+
+  it('consumes upstream sites over mTLS with the site MM2 certificate and produces locally over the site-local listener', () => {
+    expect(props.get('cloud-a.bootstrap.servers')).toBe('127.0.1.1:9093');
+    expect(props.get('cloud-a.security.protocol')).toBe('SSL');
+    expect(props.get('cloud-a.ssl.keystore.type')).toBe('PEM');
+    expect(props.get('cloud-a.ssl.keystore.location')).toBe(paths.keystoreFile);
+    expect(props.get('cloud-a.ssl.truststore.location')).toBe(paths.caFile);
+    expect(props.get('cloud-a.ssl.endpoint.identification.algorithm')).toBe('https');
+    expect([...props.keys()].some((k) => k.includes('password'))).toBe(false);
+    expect(props.get('onprem.bootstrap.servers')).toBe('127.0.3.1:9092');
+    expect(props.get('onprem.security.protocol')).toBe('PLAINTEXT');
+  });
+
+  it('enables exactly the flows into this site, with the topology regex surviving properties escaping', () => {
+    expect(props.get('cloud-a->onprem.enabled')).toBe('true');
+    expect(props.get('cloud-b->onprem.enabled')).toBe('true');
+    expect(props.get('onprem->cloud-a.enabled')).toBe('false');
+    const regex = compileFlowRegex(props.get('cloud-a->onprem.topics')!);
+    expect(regex.test('fed.price.apac')).toBe(true);
+    expect(regex.test('fed.country.jp')).toBe(true);
+    expect(regex.test('fedXprice.apac')).toBe(false);
+    expect(regex.test('cloud-b.fed.price.apac')).toBe(false);
+  });
+
+  it('uses DefaultReplicationPolicy, second-scale intervals and replication factor 1 for internal topics', () => {
+    expect(props.get('replication.policy.class')).toBe('org.apache.kafka.connect.mirror.DefaultReplicationPolicy');
+    for (const k of ['emit.heartbeats.interval.seconds', 'emit.checkpoints.interval.seconds', 'sync.group.offsets.interval.seconds', 'refresh.topics.interval.seconds', 'refresh.groups.interval.seconds']) {
+      expect(Number(props.get(k)), k).toBeLessThanOrEqual(5);
+    }
+    expect(props.get('sync.group.offsets.enabled')).toBe('true');
+    for (const k of ['replication.factor', 'checkpoints.topic.replication.factor', 'heartbeats.topic.replication.factor', 'offset-syncs.topic.replication.factor', 'offset.storage.replication.factor', 'status.storage.replication.factor', 'config.storage.replication.factor']) {
+      expect(props.get(k), k).toBe('1');
+    }
+  });
+
+  it('is pure: the same input renders the same text', () => {
+    expect(renderMm2Properties(topology, 'cloud-a', paths)).toBe(renderMm2Properties(topology, 'cloud-a', paths));
+  });
+});

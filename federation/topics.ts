@@ -1,0 +1,66 @@
+/**
+ * Every Kafka topic and consumer-group name in fedgate is built here and
+ * nowhere else.
+ *
+ * Routed topics start with `fed.`; they are the only topics MirrorMaker 2
+ * flows may carry. Under DefaultReplicationPolicy a copy at another site is
+ * named `<source-site>.<topic>`, so a flow regex anchored on `fed\.` can never
+ * match a copy, and copies never chain from site to site.
+ *
+ * Site-local topics start with `site.` and never leave their site.
+ */
+
+export const ROUTED_PREFIX = 'fed.';
+export const EVENT_KINDS = ['price', 'discount', 'country'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** Price and discount updates flow per region; availability per country. */
+export function routedTopic(kind: EventKind, scope: string): string {
+  return kind === 'country' ? `fed.country.${scope.toLowerCase()}` : `fed.${kind}.${scope}`;
+}
+
+/** The storage stream: every event accepted at this site, never replicated. */
+export const STORAGE_TOPIC = 'site.storage';
+/** Monitoring events of this site's stages, read by the monitoring consumer. */
+export const MONITORING_TOPIC = 'site.monitoring';
+/** Messages a consumer could not process, with the reason in headers. */
+export const DEAD_LETTER_TOPIC = 'site.dead-letter';
+
+/** The name MM2's DefaultReplicationPolicy gives a copy of `topic` from `source`. */
+export function remoteTopic(source: string, topic: string): string {
+  return `${source}.${topic}`;
+}
+
+/** Splits a replicated topic name; null for a local topic. */
+export function parseRemoteTopic(name: string, sites: readonly string[]): { source: string; topic: string } | null {
+  for (const source of sites) {
+    if (name.startsWith(`${source}.`)) return { source, topic: name.slice(source.length + 1) };
+  }
+  return null;
+}
+
+export function isRoutedTopic(name: string): boolean {
+  return name.startsWith(ROUTED_PREFIX);
+}
+
+export function consumerGroup(site: string, consumer: string): string {
+  return `fedgate.${site}.${consumer}`;
+}
+
+interface ServingSite {
+  regions: readonly string[];
+  countries: readonly string[];
+}
+
+/** The routed topics a site needs: prices and discounts of its regions, availability of its countries. */
+export function routedTopicsForSite(site: ServingSite): string[] {
+  return [
+    ...site.regions.flatMap((r) => [routedTopic('price', r), routedTopic('discount', r)]),
+    ...site.countries.map((c) => routedTopic('country', c)),
+  ];
+}
+
+/** Every routed topic any site of the federation may publish to. */
+export function allRoutedTopics(topology: { sites: readonly ServingSite[] }): string[] {
+  return [...new Set(topology.sites.flatMap(routedTopicsForSite))].sort();
+}

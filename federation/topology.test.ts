@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TopologyError, findTopologyProblems, parseTopology, suggestedFlowRegex, type Topology } from './topology.ts';
+
+const defaultJson = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+
+function variant(change: (t: any) => void): unknown {
+  const copy = structuredClone(defaultJson);
+  change(copy);
+  return copy;
+}
+
+function problemsOf(input: unknown): { field: string; message: string; fix: string }[] {
+  try {
+    parseTopology(input);
+    return [];
+  } catch (err) {
+    expect(err).toBeInstanceOf(TopologyError);
+    return (err as TopologyError).problems;
+  }
+}
+
+describe('topology validation', () => {
+  it('accepts the default three-site topology', () => {
+    const t = parseTopology(defaultJson);
+    expect(t.sites.map((s) => s.name)).toEqual(['cloud-a', 'cloud-b', 'onprem']);
+    expect(new Set(t.sites.map((s) => s.address)).size).toBe(3);
+  });
+
+  it('names an unknown site in a flow and lists the known ones', () => {
+    const problems = problemsOf(variant((t) => (t.sites[0].flows[0].to = 'cloud-z')));
+    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[0].flows[0].to', message: 'unknown site "cloud-z"' }));
+    expect(problems.find((p) => p.field === 'sites[0].flows[0].to')!.fix).toContain('cloud-a, cloud-b, onprem');
+  });
+
+  it('refuses duplicate addresses', () => {
+    const problems = problemsOf(variant((t) => (t.sites[1].address = t.sites[0].address)));
+    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[1].address', message: expect.stringContaining('already used by site "cloud-a"') }));
+  });
+
+  it('refuses a port used twice on one address', () => {
+    const problems = problemsOf(variant((t) => (t.sites[2].ports.gateway = t.sites[2].ports.kafka)));
+    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[2].ports.gateway', message: expect.stringContaining('127.0.3.1:9092 is already used by onprem.ports.kafka') }));
+  });
+
+  it('refuses a flow regex that also matches replicated topics (multi-hop chains)', () => {
+    const problems = problemsOf(variant((t) => (t.sites[0].flows[0].topics = '.*fed\\.(price|discount)\\.us|.*fed\\.country\\.(us|ca|mx)')));
+    const p = problems.find((x) => x.field === 'sites[0].flows[0].topics');
+    expect(p?.message).toMatch(/matches the replicated topic "cloud-b\.fed\.|onprem\.fed\./);
+    expect(p?.fix).toContain('fed\\.price\\.us');
+  });
+
+  it('refuses IdentityReplicationPolicy with flows in both directions', () => {
+    const problems = problemsOf(variant((t) => (t.replicationPolicy = 'identity')));
+    expect(problems.filter((p) => p.field === 'replicationPolicy').length).toBe(3);
+    expect(problems[0]!.message).toContain('loop forever');
+  });
+
+  it('accepts IdentityReplicationPolicy when every flow is one-way', () => {
+    const oneWay = {
+      federation: 'x',
+      replicationPolicy: 'identity',
+      sites: [
+        { name: 'hq', regions: ['eu'], address: '127.0.9.1', ports: ports(1), flows: [{ to: 'edge', topics: 'fed\\.(price|discount)\\.us' }] },
+        { name: 'edge', regions: ['us'], address: '127.0.9.2', ports: ports(1), flows: [] },
+      ],
+    };
+    // The identity rule is about loops only; the missing edge->hq flow is a separate (coverage) problem.
+    const problems = problemsOf(oneWay);
+    expect(problems.some((p) => p.field === 'replicationPolicy')).toBe(false);
+    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[1].flows', message: expect.stringContaining('no flow from "edge" to "hq"') }));
+  });
+
+  it('refuses a flow that delivers to a site topics it does not serve, or misses ones it does', () => {
+    const problems = problemsOf(variant((t) => (t.sites[0].flows[0].topics = 'fed\\.(price|discount)\\.(us|apac)')));
+    const p = problems.find((x) => x.field === 'sites[0].flows[0].topics')!;
+    expect(p.message).toContain('does not carry fed.country.ca, fed.country.mx, fed.country.us');
+    expect(p.message).toContain('carries fed.discount.apac, fed.price.apac which "cloud-b" does not serve');
+  });
+
+  it('reports an invalid regex instead of throwing', () => {
+    const problems = problemsOf(variant((t) => (t.sites[0].flows[0].topics = 'fed\\.(price')));
+    expect(problems[0]).toMatchObject({ field: 'sites[0].flows[0].topics', message: expect.stringContaining('not a valid regex') });
+  });
+
+  it('names the field of a shape error', () => {
+    const problems = problemsOf(variant((t) => { t.sites[1].ports.kafka = 'x'; t.sites[0].countries = ['de']; t.extra = 1; }));
+    expect(problems.map((p) => p.field)).toEqual(expect.arrayContaining(['sites[1].ports.kafka', 'sites[0].countries[0]', '(root)']));
+    expect(problems.find((p) => p.field === '(root)')!.fix).toContain('remove extra');
+  });
+
+  it('reports every problem at once, each with a fix', () => {
+    const problems = problemsOf(variant((t) => { t.sites[1].address = t.sites[0].address; t.sites[0].flows[0].to = 'nowhere'; }));
+    expect(problems.length).toBeGreaterThanOrEqual(2);
+    for (const p of problems) expect(p.fix.length).toBeGreaterThan(5);
+  });
+
+  it('suggests a flow regex that the validator accepts', () => {
+    const t = parseTopology(defaultJson) as Topology;
+    const rebuilt = structuredClone(t);
+    for (const site of rebuilt.sites) for (const flow of site.flows) flow.topics = suggestedFlowRegex(rebuilt.sites.find((s) => s.name === flow.to)!);
+    expect(findTopologyProblems(rebuilt)).toEqual([]);
+  });
+});
+
+function ports(offset: number) {
+  return { kafka: 9092 + offset * 10, interSite: 9093 + offset * 10, controller: 9094 + offset * 10, instance: 8081, gateway: 8080, peer: 8443 };
+}

@@ -1,0 +1,323 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { routedTopicsForSite, allRoutedTopics } from './topics.ts';
+
+/**
+ * The topology file: one JSON document that describes the whole federation.
+ * Every address, port and flow comes from here; code never hard-codes them.
+ *
+ * Validation happens in two passes: zod checks the shape (types, formats),
+ * then `findTopologyProblems` checks the federation-level rules (unknown
+ * sites, duplicate listeners, flows that would chain, flows that deliver too
+ * much or too little). Each problem names the field and the fix.
+ */
+
+const siteName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'use lower-case letters, digits and dashes, starting with a letter');
+const port = z.number().int().min(1024).max(65535);
+
+export const SitePortsSchema = z
+  .object({
+    /** Site-local PLAINTEXT listener, for the site's own services. */
+    kafka: port,
+    /** Inter-site SSL listener; client certificates are required. */
+    interSite: port,
+    /** KRaft controller listener. */
+    controller: port,
+    /** The site's instance read API (HTTP, site-local). */
+    instance: port,
+    /** The gateway's public HTTP API and dashboard. */
+    gateway: port,
+    /** The gateway's peer listener (HTTPS with client certificates). */
+    peer: port,
+  })
+  .strict();
+export type SitePorts = z.infer<typeof SitePortsSchema>;
+
+export const FlowSchema = z
+  .object({
+    /** The site that receives the replicated topics. */
+    to: siteName,
+    /** Java regex over this site's *local* topic names (full match). */
+    topics: z.string().min(1),
+  })
+  .strict();
+export type Flow = z.infer<typeof FlowSchema>;
+
+export const SiteSchema = z
+  .object({
+    name: siteName,
+    label: z.string().optional(),
+    /** Regions this site serves: it needs their price and discount updates. */
+    regions: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'use a lower-case region id such as "eu"')).min(1),
+    /** Countries this site serves (ISO 3166-1 alpha-2): it needs their availability updates. */
+    countries: z.array(z.string().regex(/^[A-Z]{2}$/, 'use an upper-case ISO 3166-1 alpha-2 code such as "DE"')).default([]),
+    /** The site's own loopback (or host) address; every listener binds it. */
+    address: z.string().ip({ version: 'v4' }),
+    ports: SitePortsSchema,
+    /** Which of this site's local topics flow to which other sites. */
+    flows: z.array(FlowSchema).default([]),
+  })
+  .strict();
+export type Site = z.infer<typeof SiteSchema>;
+
+export const TopologySchema = z
+  .object({
+    federation: z.string().min(1),
+    replicationPolicy: z.enum(['default', 'identity']).default('default'),
+    /** Partitions of every routed topic. */
+    partitions: z.number().int().min(1).max(64).default(3),
+    /** JVM heap per broker and per MM2 node, as for -Xmx. */
+    heap: z
+      .object({ broker: z.string().default('384m'), mm2: z.string().default('256m') })
+      .strict()
+      .default({}),
+    /** MirrorMaker 2 intervals. Seconds, not the WAN defaults of 60-600 s. */
+    mm2: z
+      .object({
+        heartbeatSeconds: z.number().int().min(1).default(1),
+        checkpointSeconds: z.number().int().min(1).default(2),
+        syncGroupOffsetsSeconds: z.number().int().min(1).default(2),
+        refreshSeconds: z.number().int().min(1).default(2),
+        offsetLagMax: z.number().int().min(0).default(10),
+      })
+      .strict()
+      .default({}),
+    sites: z.array(SiteSchema).min(1),
+  })
+  .strict();
+export type Topology = z.infer<typeof TopologySchema>;
+
+export interface TopologyProblem {
+  /** Dotted path of the offending field, e.g. `sites[1].flows[0].topics`. */
+  field: string;
+  message: string;
+  fix: string;
+}
+
+export class TopologyError extends Error {
+  readonly problems: TopologyProblem[];
+  constructor(source: string, problems: TopologyProblem[]) {
+    super(
+      `${source} is not a valid topology:\n` +
+        problems.map((p) => `  - ${p.field}: ${p.message}\n    fix: ${p.fix}`).join('\n'),
+    );
+    this.name = 'TopologyError';
+    this.problems = problems;
+  }
+}
+
+/** Compiles a flow regex with Java's full-match semantics. */
+export function compileFlowRegex(source: string): RegExp {
+  return new RegExp(`^(?:${source})$`);
+}
+
+/** The regex that carries exactly the topics `target` serves; offered as the fix. */
+export function suggestedFlowRegex(target: Site): string {
+  return routedTopicsForSite(target)
+    .map((t) => t.replace(/[.*+?^${}()|[\]\\-]/g, (c) => `\\${c}`))
+    .join('|');
+}
+
+/**
+ * Federation-level rules. Pure: takes a parsed topology, returns problems.
+ * An empty list means the topology is safe to render and run.
+ */
+export function findTopologyProblems(topology: Topology): TopologyProblem[] {
+  const problems: TopologyProblem[] = [];
+  const names = new Map<string, number>();
+  const listeners = new Map<string, string>();
+  const addresses = new Map<string, string>();
+
+  topology.sites.forEach((site, i) => {
+    const at = `sites[${i}]`;
+    if (names.has(site.name)) {
+      problems.push({ field: `${at}.name`, message: `site "${site.name}" is defined twice`, fix: 'give every site a unique name' });
+    }
+    names.set(site.name, i);
+
+    const previous = addresses.get(site.address);
+    if (previous !== undefined) {
+      problems.push({
+        field: `${at}.address`,
+        message: `address ${site.address} is already used by site "${previous}"`,
+        fix: 'give each site its own loopback address, e.g. 127.0.1.1, 127.0.2.1, 127.0.3.1',
+      });
+    }
+    addresses.set(site.address, site.name);
+
+    for (const [key, value] of Object.entries(site.ports)) {
+      const endpoint = `${site.address}:${value}`;
+      const owner = listeners.get(endpoint);
+      if (owner !== undefined) {
+        problems.push({
+          field: `${at}.ports.${key}`,
+          message: `${endpoint} is already used by ${owner}`,
+          fix: 'use a port that no other listener of this address uses',
+        });
+      }
+      listeners.set(endpoint, `${site.name}.ports.${key}`);
+    }
+  });
+
+  const siteByName = new Map(topology.sites.map((s) => [s.name, s]));
+  const localTopics = allRoutedTopics(topology);
+  const flowTargetsBySource = new Map<string, Set<string>>();
+
+  topology.sites.forEach((site, i) => {
+    const targets = new Set<string>();
+    flowTargetsBySource.set(site.name, targets);
+    site.flows.forEach((flow, j) => {
+      const at = `sites[${i}].flows[${j}]`;
+      const target = siteByName.get(flow.to);
+      if (!target) {
+        problems.push({
+          field: `${at}.to`,
+          message: `unknown site "${flow.to}"`,
+          fix: `use one of: ${[...siteByName.keys()].join(', ')}`,
+        });
+        return;
+      }
+      if (flow.to === site.name) {
+        problems.push({ field: `${at}.to`, message: 'a site cannot flow to itself', fix: 'remove this flow' });
+        return;
+      }
+      if (targets.has(flow.to)) {
+        problems.push({ field: `${at}.to`, message: `a second flow from "${site.name}" to "${flow.to}"`, fix: 'merge the two regexes into one flow' });
+      }
+      targets.add(flow.to);
+
+      let regex: RegExp;
+      try {
+        regex = compileFlowRegex(flow.topics);
+      } catch (err) {
+        problems.push({ field: `${at}.topics`, message: `not a valid regex (${(err as Error).message})`, fix: 'escape dots as \\\\. and balance the parentheses' });
+        return;
+      }
+
+      // A flow regex that matches a remote topic (`<alias>.<topic>`) makes MM2
+      // copy copies: cloud-a.fed.x at cloud-b would flow on as cloud-b.cloud-a.fed.x.
+      const remoteSamples = topology.sites
+        .filter((s) => s.name !== site.name)
+        .flatMap((s) => [...localTopics, 'any', 'heartbeats'].map((t) => `${s.name}.${t}`));
+      const chained = remoteSamples.find((name) => regex.test(name));
+      if (chained) {
+        problems.push({
+          field: `${at}.topics`,
+          message: `matches the replicated topic "${chained}", which would chain copies from site to site`,
+          fix: `match only local topic names, e.g. "${suggestedFlowRegex(target)}"`,
+        });
+        return;
+      }
+
+      // Exactly the sites that need an event: a flow carries what its target
+      // serves, nothing more and nothing less.
+      const carried = new Set(localTopics.filter((t) => regex.test(t)));
+      const needed = new Set(routedTopicsForSite(target));
+      const missing = [...needed].filter((t) => !carried.has(t)).sort();
+      const extra = [...carried].filter((t) => !needed.has(t)).sort();
+      if (missing.length > 0 || extra.length > 0) {
+        const parts = [];
+        if (missing.length) parts.push(`does not carry ${missing.join(', ')} which "${target.name}" serves`);
+        if (extra.length) parts.push(`carries ${extra.join(', ')} which "${target.name}" does not serve`);
+        problems.push({ field: `${at}.topics`, message: parts.join('; '), fix: `use "${suggestedFlowRegex(target)}"` });
+      }
+    });
+  });
+
+  // Every site that serves something must be reachable from every publisher.
+  for (const [i, source] of topology.sites.entries()) {
+    for (const target of topology.sites) {
+      if (target.name === source.name || routedTopicsForSite(target).length === 0) continue;
+      if (!flowTargetsBySource.get(source.name)?.has(target.name)) {
+        problems.push({
+          field: `sites[${i}].flows`,
+          message: `no flow from "${source.name}" to "${target.name}": events published at ${source.name} would never reach ${target.name}`,
+          fix: `add { "to": "${target.name}", "topics": "${suggestedFlowRegex(target)}" }`,
+        });
+      }
+    }
+  }
+
+  // IdentityReplicationPolicy keeps topic names, so MM2 cannot tell a copy
+  // from an original: two-way flows loop forever.
+  if (topology.replicationPolicy === 'identity') {
+    for (const site of topology.sites) {
+      for (const flow of site.flows) {
+        const back = siteByName.get(flow.to)?.flows.some((f) => f.to === site.name);
+        if (back && site.name < flow.to) {
+          problems.push({
+            field: 'replicationPolicy',
+            message: `"identity" with flows both ways between "${site.name}" and "${flow.to}" replicates records in a loop forever`,
+            fix: 'use "default" (topics become <source>.<topic>), or keep flows one-way',
+          });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** Parses and validates; throws a TopologyError listing every problem. */
+export function parseTopology(input: unknown, source = 'topology'): Topology {
+  const parsed = TopologySchema.safeParse(input);
+  if (!parsed.success) {
+    throw new TopologyError(
+      source,
+      parsed.error.issues.map((issue) => ({
+        field: formatPath(issue.path),
+        message: issue.message,
+        fix: fixForZodIssue(issue),
+      })),
+    );
+  }
+  const problems = findTopologyProblems(parsed.data);
+  if (problems.length > 0) throw new TopologyError(source, problems);
+  return parsed.data;
+}
+
+export function loadTopology(file: string): Topology {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TopologyError(file, [{ field: '(file)', message: (err as Error).message, fix: 'pass --topology <file>, or run from the project folder that has topology.json' }]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new TopologyError(file, [{ field: '(file)', message: `not JSON: ${(err as Error).message}`, fix: 'fix the JSON syntax' }]);
+  }
+  return parseTopology(json, file);
+}
+
+export function siteOf(topology: Topology, name: string): Site {
+  const site = topology.sites.find((s) => s.name === name);
+  if (!site) throw new Error(`unknown site "${name}"; the topology has: ${topology.sites.map((s) => s.name).join(', ')}`);
+  return site;
+}
+
+/** The sites whose flows carry topics into `site` (its MM2 node consumes them). */
+export function upstreamSites(topology: Topology, site: string): Site[] {
+  return topology.sites.filter((s) => s.flows.some((f) => f.to === site));
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(root)';
+}
+
+function fixForZodIssue(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.received === 'undefined' ? `add the field (${issue.expected})` : `use a ${issue.expected}`;
+    case 'unrecognized_keys':
+      return `remove ${issue.keys.join(', ')} (not a topology field)`;
+    case 'too_small':
+    case 'too_big':
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Kafka, Partitioners, logLevel, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
+import {
+  interSiteKafkaConfig,
+  localKafkaConfig,
+  parseTopology,
+  siteOf,
+  suggestedFlowRegex,
+  type ClientTls,
+  type Site,
+  type Topology,
+} from '../../federation/index.ts';
+import { certPaths, type CertRole } from '../../certs/index.ts';
+import { createLauncher, findJvms, type Launcher } from '../../deploy/index.ts';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+/** Shared with `npm start`: the Kafka jar cache is fetched once for both. */
+export const STATE_DIR = join(REPO, '.fedgate');
+/** Every test federation's run folder lives under here; global teardown checks it for JVMs. */
+export const TEST_RUNS = join(STATE_DIR, 'test-runs');
+
+export interface SiteSpec {
+  name: string;
+  regions: string[];
+  countries?: string[];
+}
+
+/**
+ * A topology for one test file: its own loopback addresses (127.<octet+i>.0.1
+ * never collides with `npm start`'s 127.0.x.1) and full-mesh flows that
+ * carry exactly what each site serves.
+ */
+export function testTopology(octet: number, specs: SiteSpec[]): Topology {
+  const sites = specs.map((s, i) => ({
+    name: s.name,
+    regions: s.regions,
+    countries: s.countries ?? [],
+    address: `127.${octet + i}.0.1`,
+    ports: { kafka: 19092, interSite: 19093, controller: 19094, instance: 18081, gateway: 18080, peer: 18443 },
+    flows: [] as { to: string; topics: string }[],
+  }));
+  for (const site of sites) {
+    site.flows = sites.filter((t) => t !== site).map((t) => ({ to: t.name, topics: suggestedFlowRegex(t as Site) }));
+  }
+  return parseTopology({ federation: `test-${octet}`, sites, heap: { broker: '256m', mm2: '256m' } });
+}
+
+export interface TestFederation {
+  topology: Topology;
+  launcher: Launcher;
+  runDir: string;
+  certsDir: string;
+  site(name: string): Site;
+  /** A kafkajs client on the site-local listener. */
+  local(site: string): Kafka;
+  /** A kafkajs client on the inter-site mTLS listener, with `tls` (default: the site's gateway certificate). */
+  interSite(site: string, tls?: ClientTls | null): Kafka;
+  clientTls(site: string, role: CertRole): ClientTls;
+  /** Every pid the launcher started, for the "nothing left running" check. */
+  startedPids(): number[];
+  /** Stops every process and removes the run folder. */
+  stop(): Promise<void>;
+}
+
+export function createTestFederation(name: string, topology: Topology): TestFederation {
+  const runDir = join(TEST_RUNS, `${name}-${randomUUID().slice(0, 8)}`);
+  const certsDir = join(runDir, 'certs');
+  const pids = new Set<number>();
+  const log = process.env.FEDGATE_TEST_VERBOSE ? (l: string) => console.log(`[${name}] ${l}`) : () => {};
+  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir, certsDir, log, onSpawn: (pid) => pids.add(pid) });
+  const certs = certPaths(certsDir);
+
+  const kafka = (config: KafkaConfig) => new Kafka({ ...config, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 200 } });
+  const clientTls = (site: string, role: CertRole): ClientTls => {
+    const files = certs.role(site, role);
+    return { ca: readFileSync(certs.caCert, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') };
+  };
+
+  return {
+    topology,
+    launcher,
+    runDir,
+    certsDir,
+    site: (n) => siteOf(topology, n),
+    local: (n) => kafka(localKafkaConfig(siteOf(topology, n), `test-${name}`)),
+    interSite: (n, tls) => {
+      const site = siteOf(topology, n);
+      if (tls === null) {
+        // Trusts the CA but offers no client certificate.
+        const config = interSiteKafkaConfig(site, `test-${name}`, clientTls(n, 'gateway'));
+        return kafka({ ...config, ssl: { ca: [readFileSync(certs.caCert, 'utf8')], servername: undefined } });
+      }
+      return kafka(interSiteKafkaConfig(site, `test-${name}`, tls ?? clientTls(n, 'gateway')));
+    },
+    clientTls,
+    startedPids: () => [...pids],
+    async stop() {
+      await launcher.down();
+      if (findJvms(runDir).length === 0 && !process.env.FEDGATE_KEEP_TEST_RUNS) rmSync(runDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function newProducer(kafka: Kafka): Producer {
+  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+}
+
+/** Reads `topic` from the beginning with a fresh group until `done` says so or the deadline passes. */
+export async function consumeUntil<T>(
+  kafka: Kafka,
+  topic: string,
+  map: (m: { key: string | null; value: string | null; headers: Record<string, string> }) => T,
+  done: (seen: T[]) => boolean,
+  timeoutMs: number,
+): Promise<T[]> {
+  const seen: T[] = [];
+  const consumer: Consumer = kafka.consumer({ groupId: `test-${randomUUID()}`, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let resolveDone!: () => void;
+  const finished = new Promise<void>((r) => (resolveDone = r));
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      seen.push(map({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers }));
+      if (done(seen)) resolveDone();
+    },
+  });
+  const timer = setTimeout(resolveDone, timeoutMs);
+  await finished;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  return seen;
+}
+
+/** Waits until `topic` exists at the cluster and holds at least `count` records. */
+export async function waitForRecords(kafka: Kafka, topic: string, count: number, timeoutMs: number): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const started = Date.now();
+  try {
+    for (;;) {
+      const topics = await admin.listTopics();
+      if (topics.includes(topic)) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+        if (total >= count) return Date.now() - started;
+      }
+      if (Date.now() - started > timeoutMs) throw new Error(`${topic}: fewer than ${count} records after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function topicsOf(kafka: Kafka): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).sort();
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createTopics(kafka: Kafka, topics: string[], partitions = 3): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })) });
+  } finally {
+    await admin.disconnect();
+  }
+}
