@@ -58,6 +58,13 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     [`${self.name}.bootstrap.servers`, `${self.address}:${self.ports.kafka}`],
     [`${self.name}.security.protocol`, 'PLAINTEXT'],
     [`${self.name}.producer.linger.ms`, 5],
+    // Each flow's Connect group has a single worker. When the local broker (its
+    // group coordinator) dies, the worker loses membership, and incremental
+    // cooperative rebalancing holds its "lost" tasks for this long (300000 ms by
+    // default) before handing them back: five minutes without replication after
+    // the broker returns. Nobody else could take them, so hand them back at once.
+    // MM2 builds a herder's worker config from the *target* cluster's prefix.
+    [`${self.name}.scheduled.rebalance.max.delay.ms`, 0],
   ];
 
   for (const source of upstream) {

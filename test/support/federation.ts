@@ -143,11 +143,16 @@ export async function waitForRecords(kafka: Kafka, topic: string, count: number,
   const started = Date.now();
   try {
     for (;;) {
-      const topics = await admin.listTopics();
-      if (topics.includes(topic)) {
-        const offsets = await admin.fetchTopicOffsets(topic);
-        const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-        if (total >= count) return Date.now() - started;
+      try {
+        const topics = await admin.listTopics();
+        if (topics.includes(topic)) {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+          if (total >= count) return Date.now() - started;
+        }
+      } catch (err) {
+        // A topic MM2 has just created may not have a leader yet.
+        if (!(err as { retriable?: boolean }).retriable) throw err;
       }
       if (Date.now() - started > timeoutMs) throw new Error(`${topic}: fewer than ${count} records after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 200));
