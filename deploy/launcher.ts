@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   type Site,
@@ -17,11 +18,12 @@ import { certPaths, initCerts } from '../certs/index.ts';
 import { renderBrokerProperties } from './broker-config.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { brokerAnswers, topicHasRecentRecords, waitUntil } from './kafka-probe.ts';
-import { findJvms, isOurProcess, readPid, removePidFile, spawnJava, stopProcess, tailOf, type StopOptions } from './process.ts';
+import { findManaged, isOurProcess, readPid, removePidFile, spawnJava, spawnNode, stopProcess, tailOf, type StopOptions } from './process.ts';
 
 const execFileAsync = promisify(execFile);
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type Component = 'broker' | 'mm2';
+export type Component = 'broker' | 'mm2' | 'instance' | 'gateway';
 
 export interface LauncherOptions {
   topology: Topology;
@@ -33,8 +35,12 @@ export interface LauncherOptions {
   log?: (line: string) => void;
   /** Certificate validity for `prepare()`, in days. */
   certDays?: number;
-  /** Called with every JVM the launcher starts (tests and drills track pids with it). */
+  /** Called with every process the launcher starts (tests and drills track pids with it). */
   onSpawn?: (pid: number, role: string) => void;
+  /** PostgreSQL server for the sites' databases; PGlite per site when absent. */
+  databaseUrl?: string;
+  /** Extra environment for the Node processes (instance, gateway). */
+  env?: Record<string, string>;
 }
 
 export interface SiteLayout {
@@ -63,11 +69,13 @@ export interface SiteStatus {
   listeners: { local: string; interSite: string; controller: string };
   broker: ComponentStatus;
   mm2: ComponentStatus & { upstream: string[] };
+  instance: ComponentStatus & { url: string };
 }
 
 const JVM_COMMON = ['-XX:+UseSerialGC', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8'];
 const BROKER_READY_MS = 90_000;
 const MM2_READY_MS = 120_000;
+const NODE_READY_MS = 90_000;
 
 export class LaunchError extends Error {
   override name = 'LaunchError';
@@ -237,6 +245,59 @@ export function createLauncher(options: LauncherOptions) {
     });
   }
 
+  /** The topology the Node processes read: written once per run, so tests need no file of their own. */
+  function topologyFile(): string {
+    const file = join(runDir, 'topology.json');
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(topology, null, 2));
+    return file;
+  }
+
+  function nodeEnv(siteName: string): Record<string, string> {
+    return {
+      FEDGATE_TOPOLOGY: topologyFile(),
+      FEDGATE_SITE: siteName,
+      FEDGATE_RUN_DIR: runDir,
+      FEDGATE_CERTS_DIR: certsDir,
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+      ...options.env,
+    };
+  }
+
+  /** Starts a site's Node process and waits until its health endpoint answers. */
+  async function startNode(siteName: string, c: 'instance' | 'gateway', script: string, healthUrl: string): Promise<{ pid: number; readyMs: number }> {
+    const l = layout(siteName);
+    const running = pidOf(siteName, c);
+    if (running) return { pid: running, readyMs: await waitHttpReady(siteName, c, running, healthUrl) };
+    mkdirSync(l.logDir, { recursive: true });
+    const pid = spawnNode({ role: `${siteName}/${c}`, runDir, script: join(REPO_ROOT, script), cwd: REPO_ROOT, env: nodeEnv(siteName), logFile: l.logFile(c), pidFile: l.pidFile(c) });
+    options.onSpawn?.(pid, `${siteName}/${c}`);
+    log(`${siteName}: ${c} starting (pid ${pid})`);
+    const readyMs = await waitHttpReady(siteName, c, pid, healthUrl);
+    log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s (${healthUrl.replace(/\/v1\/health$|\/healthz$/, '')})`);
+    return { pid, readyMs };
+  }
+
+  function waitHttpReady(siteName: string, c: Component, pid: number, url: string): Promise<number> {
+    const l = layout(siteName);
+    return waitUntil(() => httpOk(url), {
+      what: `${siteName} ${c}`,
+      timeoutMs: NODE_READY_MS,
+      abort: () => (isOurProcess(pid, runDir) ? null : `the ${c} exited at start. Last lines of ${l.logFile(c)}:\n${tailOf(l.logFile(c))}`),
+    });
+  }
+
+  function instanceUrl(siteName: string): string {
+    const site = siteOf(topology, siteName);
+    return `http://${site.address}:${site.ports.instance}`;
+  }
+
+  async function startInstance(siteName: string) {
+    const site = siteOf(topology, siteName);
+    if (!pidOf(siteName, 'instance')) await assertPortsFree(site, [['instance', site.ports.instance]]);
+    return startNode(siteName, 'instance', 'instances/main.ts', `${instanceUrl(siteName)}/v1/health`);
+  }
+
   async function stop(siteName: string, c: Component, opts: StopOptions = {}): Promise<string> {
     const l = layout(siteName);
     const pid = readPid(l.pidFile(c));
@@ -252,24 +313,34 @@ export function createLauncher(options: LauncherOptions) {
     await assertNoStrayJvms();
     log(`starting ${sites.length} broker(s): ${sites.join(', ')}`);
     await Promise.all(sites.map((s) => startBroker(s)));
+    // Instances create the site topics, including the copies MM2 will fill
+    // (with LogAppendTime), so they start before MM2.
+    log(`starting instances`);
+    await Promise.all(sites.map((s) => startInstance(s)));
     log(`starting MirrorMaker 2 nodes`);
     await Promise.all(sites.map((s) => startMm2(s)));
   }
 
-  /** Stops MM2 nodes first (so they do not log a storm of lost brokers), then brokers, then any stray JVM of this run. */
+  /**
+   * Stops the Node processes first (they drain into Kafka), then MM2 nodes (so
+   * they do not log a storm of lost brokers), then brokers, then any stray
+   * process of this run.
+   */
   async function down(opts: StopOptions = {}): Promise<void> {
     const names = topology.sites.map((s) => s.name);
+    await Promise.all(names.map((s) => stop(s, 'gateway', opts)));
+    await Promise.all(names.map((s) => stop(s, 'instance', opts)));
     await Promise.all(names.map((s) => stop(s, 'mm2', opts)));
     await Promise.all(names.map((s) => stop(s, 'broker', opts)));
-    for (const stray of findJvms(runDir)) {
+    for (const stray of findManaged(runDir)) {
       log(`stopping stray JVM ${stray.role} (pid ${stray.pid})`);
       await stopProcess(stray.pid, stray.runDir, opts);
     }
   }
 
   async function assertNoStrayJvms(): Promise<void> {
-    const known = new Set(topology.sites.flatMap((s) => [pidOf(s.name, 'broker'), pidOf(s.name, 'mm2')]));
-    const strays = findJvms(runDir).filter((j) => !known.has(j.pid));
+    const known = new Set(topology.sites.flatMap((s) => (['broker', 'mm2', 'instance', 'gateway'] as const).map((c) => pidOf(s.name, c))));
+    const strays = findManaged(runDir).filter((j) => !known.has(j.pid));
     if (strays.length > 0) {
       throw new LaunchError(`JVMs of this run are running without pid files (${strays.map((s) => `${s.role} pid ${s.pid}`).join(', ')}); run \`npx fedgate down\` first`);
     }
@@ -282,6 +353,7 @@ export function createLauncher(options: LauncherOptions) {
         const mm2Pid = pidOf(site.name, 'mm2');
         const upstream = upstreamSites(topology, site.name).map((s) => s.name);
         const brokerReady = brokerPid !== null && (await brokerAnswers(localBootstrap(site), 2000));
+        const instancePid = pidOf(site.name, 'instance');
         return {
           site: site.name,
           address: site.address,
@@ -298,15 +370,26 @@ export function createLauncher(options: LauncherOptions) {
             ready: mm2Pid !== null && brokerReady && (await topicHasRecentRecords(localBootstrap(site), 'heartbeats', 10_000)),
             upstream,
           },
+          instance: { pid: instancePid, running: instancePid !== null, ready: instancePid !== null && (await httpOk(`${instanceUrl(site.name)}/v1/health`)), url: instanceUrl(site.name) },
         };
       }),
     );
   }
 
-  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, stop, up, down, status, pidOf };
+  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, startInstance, startNode, nodeEnv, instanceUrl, stop, up, down, status, pidOf };
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
 
 /** Fails with a message naming the fix when a listener's address and port are taken. */
 export async function assertPortsFree(site: Site, ports: Array<[string, number]>): Promise<void> {

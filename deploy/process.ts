@@ -3,10 +3,12 @@ import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, wri
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Java process management for the launcher. Every JVM fedgate starts carries
- * `-Dfedgate.run=<run folder>` on its command line. That marker is how
- * `down`, the tests and the orphan check find JVMs even when a pid file is
- * gone, and how a pid that was reused by an unrelated process is told apart.
+ * Process management for the launcher. Every process fedgate starts (broker
+ * and MM2 JVMs, instance and gateway Node processes) carries
+ * `-Dfedgate.run=<run folder>` on its command line (for Node, as an ignored
+ * script argument). That marker is how `down`, the tests and the orphan check
+ * find processes even when a pid file is gone, and how a pid that was reused
+ * by an unrelated process is told apart.
  */
 
 export interface JavaProcessSpec {
@@ -27,14 +29,30 @@ export function runMarker(runDir: string): string {
 
 /** Starts a JVM in its own process group, detached from the caller's terminal. */
 export function spawnJava(spec: JavaProcessSpec): number {
+  return spawnDetached('java', [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args], spec);
+}
+
+export interface NodeProcessSpec {
+  role: string;
+  runDir: string;
+  /** A TypeScript entry point, run through tsx. */
+  script: string;
+  env: Record<string, string>;
+  logFile: string;
+  pidFile: string;
+}
+
+/** Starts a fedgate Node process (instance, gateway) the same way: own process group, log file, pid file, run marker. */
+export function spawnNode(spec: NodeProcessSpec & { cwd: string }): number {
+  // `--import tsx` resolves from the working directory: the project root.
+  return spawnDetached(process.execPath, ['--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], spec, { ...process.env, ...spec.env }, spec.cwd);
+}
+
+function spawnDetached(command: string, args: string[], spec: { role: string; logFile: string; pidFile: string }, env?: NodeJS.ProcessEnv, cwd?: string): number {
   const out = openSync(spec.logFile, 'a');
   try {
-    const child = spawn(
-      'java',
-      [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args],
-      { detached: true, stdio: ['ignore', out, out] },
-    );
-    if (child.pid === undefined) throw new Error(`could not start java for ${spec.role}; is java on the PATH?`);
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env, cwd });
+    if (child.pid === undefined) throw new Error(`could not start ${command} for ${spec.role}`);
     child.unref();
     writeFileSync(spec.pidFile, `${child.pid}\n`);
     return child.pid;
@@ -43,7 +61,7 @@ export function spawnJava(spec: JavaProcessSpec): number {
   }
 }
 
-/** True while the pid runs and still is a fedgate JVM of this run (not a zombie, not a reused pid). */
+/** True while the pid runs and still is a fedgate process of this run (not a zombie, not a reused pid). */
 export function isOurProcess(pid: number, runDir: string): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -68,7 +86,7 @@ export interface StopOptions {
   graceMs?: number;
 }
 
-/** Stops a JVM's process group and waits until it is gone. */
+/** Stops a process group and waits until it is gone. */
 export async function stopProcess(pid: number, runDir: string, options: StopOptions = {}): Promise<'stopped' | 'killed' | 'not-running'> {
   if (!isOurProcess(pid, runDir)) return 'not-running';
   const signal = (sig: NodeJS.Signals) => {
@@ -99,15 +117,15 @@ async function waitGone(pid: number, runDir: string, timeoutMs: number): Promise
   return !isOurProcess(pid, runDir);
 }
 
-export interface FoundJvm {
+export interface FoundProcess {
   pid: number;
   role: string;
   runDir: string;
 }
 
-/** Every live JVM whose run folder starts with `runDirPrefix`. */
-export function findJvms(runDirPrefix: string): FoundJvm[] {
-  const found: FoundJvm[] = [];
+/** Every live fedgate process whose run folder starts with `runDirPrefix`. */
+export function findManaged(runDirPrefix: string): FoundProcess[] {
+  const found: FoundProcess[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);

@@ -3,3 +3,5 @@ export * from './topics.ts';
 export * from './properties.ts';
 export * from './mm2-config.ts';
 export * from './kafka-endpoints.ts';
+export * from './routing.ts';
+export * from './lag.ts';

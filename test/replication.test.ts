@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allRoutedTopics, remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
-import { findJvms, isOurProcess, rssOf } from '../deploy/index.ts';
+import { findManaged, isOurProcess, rssOf } from '../deploy/index.ts';
 import { consumeUntil, createTestFederation, createTopics, newProducer, testTopology, topicsOf, waitForRecords, type TestFederation } from './support/federation.ts';
 
 /**
@@ -45,7 +45,7 @@ describe('MirrorMaker 2 replication between real sites', () => {
     // Nothing this file started is left running.
     expect(pids.length).toBeGreaterThanOrEqual(6);
     for (const pid of pids) expect(isOurProcess(pid, fed.runDir)).toBe(false);
-    expect(findJvms(fed.runDir)).toEqual([]);
+    expect(findManaged(fed.runDir)).toEqual([]);
   });
 
   it('copies a routed record from a to b as a.<topic>, with key, value and headers intact', async () => {

@@ -13,7 +13,7 @@ import {
   type Topology,
 } from '../../federation/index.ts';
 import { certPaths, type CertRole } from '../../certs/index.ts';
-import { createLauncher, findJvms, type Launcher } from '../../deploy/index.ts';
+import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 /** Shared with `npm start`: the Kafka jar cache is fetched once for both. */
@@ -64,12 +64,12 @@ export interface TestFederation {
   stop(): Promise<void>;
 }
 
-export function createTestFederation(name: string, topology: Topology): TestFederation {
+export function createTestFederation(name: string, topology: Topology, options: { databaseUrl?: string; env?: Record<string, string> } = {}): TestFederation {
   const runDir = join(TEST_RUNS, `${name}-${randomUUID().slice(0, 8)}`);
   const certsDir = join(runDir, 'certs');
   const pids = new Set<number>();
   const log = process.env.FEDGATE_TEST_VERBOSE ? (l: string) => console.log(`[${name}] ${l}`) : () => {};
-  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir, certsDir, log, onSpawn: (pid) => pids.add(pid) });
+  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir, certsDir, log, onSpawn: (pid) => pids.add(pid), databaseUrl: options.databaseUrl, env: options.env });
   const certs = certPaths(certsDir);
 
   const kafka = (config: KafkaConfig) => new Kafka({ ...config, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 200 } });
@@ -98,7 +98,7 @@ export function createTestFederation(name: string, topology: Topology): TestFede
     startedPids: () => [...pids],
     async stop() {
       await launcher.down();
-      if (findJvms(runDir).length === 0 && !process.env.FEDGATE_KEEP_TEST_RUNS) rmSync(runDir, { recursive: true, force: true });
+      if (findManaged(runDir).length === 0 && !process.env.FEDGATE_KEEP_TEST_RUNS) rmSync(runDir, { recursive: true, force: true });
     },
   };
 }
@@ -181,3 +181,6 @@ export async function createTopics(kafka: Kafka, topics: string[], partitions = 
     await admin.disconnect();
   }
 }
+
+/** The PostgreSQL server the integration tests use (trust auth on this project's machines). */
+export const TEST_DATABASE_URL = process.env.FEDGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -1,4 +1,4 @@
-import { fetchKafka, findJvms, stopProcess } from '../../deploy/index.ts';
+import { fetchKafka, findManaged, stopProcess } from '../../deploy/index.ts';
 import { STATE_DIR, TEST_RUNS } from './federation.ts';
 
 /** Fetches Kafka once for the whole run (tests need it; unit tests don't mind). */
@@ -12,7 +12,7 @@ export async function setup(): Promise<void> {
  * the run fails.
  */
 export async function teardown(): Promise<void> {
-  const orphans = findJvms(TEST_RUNS);
+  const orphans = findManaged(TEST_RUNS);
   for (const jvm of orphans) await stopProcess(jvm.pid, jvm.runDir, { hard: true });
   if (orphans.length > 0) {
     throw new Error(`orphan JVMs were left running by the tests: ${orphans.map((o) => `${o.role} (pid ${o.pid})`).join(', ')}`);

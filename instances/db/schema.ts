@@ -1,0 +1,91 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/**
+ * One site's database. The same schema and migrations serve PGlite (the
+ * embedded default) and a PostgreSQL server.
+ */
+
+/**
+ * Monitoring: one row per event, stage, site and consumer. MirrorMaker 2 and
+ * Kafka consumers are at-least-once, so every insert is ON CONFLICT DO
+ * NOTHING on that key: a redelivery never adds a row. `consumer` is '' for
+ * stages that no consumer owns (published, routed, replicated).
+ */
+export const monitoringEvents = pgTable(
+  'monitoring_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    eventId: text('event_id').notNull(),
+    stage: text('stage').notNull(),
+    site: text('site').notNull(),
+    consumer: text('consumer').notNull().default(''),
+    productId: text('product_id'),
+    eventType: text('event_type'),
+    sourceSite: text('source_site'),
+    topic: text('topic'),
+    partition: integer('partition'),
+    offset: bigint('offset', { mode: 'number' }),
+    /** When the stage happened. */
+    at: timestamp('at', { withTimezone: true, precision: 3, mode: 'date' }).notNull(),
+    /** Time from the origin gateway accepting the event to this stage. */
+    latencyMs: integer('latency_ms'),
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    uniqueIndex('monitoring_events_once').on(t.eventId, t.stage, t.site, t.consumer),
+    index('monitoring_events_product').on(t.productId, t.at),
+    index('monitoring_events_stage_at').on(t.stage, t.at),
+  ],
+);
+
+/** Latest price per product and region: last writer by event time, then event id. */
+export const priceBook = pgTable(
+  'price_book',
+  {
+    productId: text('product_id').notNull(),
+    region: text('region').notNull(),
+    currency: text('currency').notNull(),
+    amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+    eventId: text('event_id').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, precision: 3, mode: 'date' }).notNull(),
+    sourceSite: text('source_site').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3, mode: 'date' }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.productId, t.region] })],
+);
+
+/** Availability per product and country. */
+export const availability = pgTable(
+  'availability',
+  {
+    productId: text('product_id').notNull(),
+    country: text('country').notNull(),
+    available: boolean('available').notNull(),
+    reason: text('reason'),
+    eventId: text('event_id').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, precision: 3, mode: 'date' }).notNull(),
+    sourceSite: text('source_site').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.productId, t.country] })],
+);
+
+/** Discounts per product, region ('*' for every region) and discount id. */
+export const discounts = pgTable(
+  'discounts',
+  {
+    productId: text('product_id').notNull(),
+    region: text('region').notNull(),
+    discountId: text('discount_id').notNull(),
+    percent: text('percent'),
+    amountOffMinor: bigint('amount_off_minor', { mode: 'number' }),
+    currency: text('currency'),
+    validFrom: timestamp('valid_from', { withTimezone: true, mode: 'date' }),
+    validTo: timestamp('valid_to', { withTimezone: true, mode: 'date' }),
+    active: boolean('active').notNull(),
+    eventId: text('event_id').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, precision: 3, mode: 'date' }).notNull(),
+    sourceSite: text('source_site').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.productId, t.region, t.discountId] })],
+);

@@ -1,0 +1,99 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { localKafkaConfig, siteOf, summarizeLag, type LagSummary, type PartitionOffsets, type Topology } from '../federation/index.ts';
+import type { Database } from './db/database.ts';
+import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer, type RetryPolicy } from './downstream-consumer.ts';
+import { createMonitoringConsumer } from './monitoring-consumer.ts';
+import { createReadApi } from './read-api.ts';
+import { ensureSiteTopics } from './site-topics.ts';
+
+export interface InstanceDeps {
+  topology: Topology;
+  site: string;
+  database: Database;
+  log: Logger;
+  /** Bind the read API (default true); tests may use `app.request()` instead. */
+  listen?: boolean;
+  retry?: RetryPolicy;
+}
+
+/** Consumer lag of each group over the topics it reads. */
+export async function groupLag(admin: Admin, groups: { groupId: string; topics: string[] }[]): Promise<Record<string, LagSummary>> {
+  const out: Record<string, LagSummary> = {};
+  const ends = new Map<string, { partition: number; high: string; low: string }[]>();
+  for (const { groupId, topics } of groups) {
+    const committed = await admin.fetchOffsets({ groupId, topics });
+    const rows: PartitionOffsets[] = [];
+    for (const t of committed) {
+      if (!ends.has(t.topic)) ends.set(t.topic, await admin.fetchTopicOffsets(t.topic));
+      for (const p of t.partitions) {
+        const end = ends.get(t.topic)!.find((e) => e.partition === p.partition);
+        if (end) rows.push({ topic: t.topic, partition: p.partition, end: Number(end.high), start: Number(end.low), position: Number(p.offset) });
+      }
+    }
+    out[groupId] = summarizeLag(rows);
+  }
+  return out;
+}
+
+/**
+ * One site's event system: topics, downstream consumers, the monitoring
+ * consumer into the site DB, and the read API.
+ */
+export function createInstance(deps: InstanceDeps) {
+  const { topology, site, database, log } = deps;
+  const siteCfg = siteOf(topology, site);
+  const kafka = new Kafka({ ...localKafkaConfig(siteCfg, `fedgate-instance-${site}`), logLevel: logLevel.WARN, retry: { retries: 8, initialRetryTime: 200 } });
+  let producer: Producer | null = null;
+  let admin: Admin | null = null;
+  let server: ServerType | null = null;
+  let consumers: DownstreamConsumer[] = [];
+  let startedAt = 0;
+  const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log });
+
+  const api = createReadApi({
+    db: database.db,
+    site,
+    log,
+    lag: async () => {
+      if (!admin) return {};
+      return groupLag(admin, [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: ['site.monitoring'] }]);
+    },
+    health: async () => ({ db: database.kind, consumers: consumers.map((c) => c.name), upSeconds: startedAt ? Math.round((Date.now() - startedAt) / 1000) : 0 }),
+  });
+
+  return {
+    kafka,
+    api,
+    monitoringConsumer,
+    async start(): Promise<void> {
+      admin = kafka.admin();
+      await admin.connect();
+      const created = await ensureSiteTopics(admin, topology, site);
+      if (created.length) log.info({ created: created.length }, 'created site topics');
+      producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
+      await producer.connect();
+      consumers = CONSUMERS.map((c) => createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, retry: deps.retry }));
+      await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start()]);
+      if (deps.listen !== false) {
+        server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
+        log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
+      }
+      startedAt = Date.now();
+    },
+    /**
+     * Drain: stop taking new work (leave the groups after the batch in flight,
+     * committing its offsets), flush the producer, close the API and the DB.
+     */
+    async stop(): Promise<void> {
+      await Promise.all(consumers.map((c) => c.stop()));
+      await monitoringConsumer.stop();
+      await producer?.disconnect();
+      await admin?.disconnect();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await database.close();
+      log.info('instance stopped');
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadTopology, siteOf } from '../federation/index.ts';
+import { openDatabase } from './db/database.ts';
+import { readInstanceEnv } from './env.ts';
+import { createInstance } from './instance.ts';
+
+// Load config, build the dependencies, start, drain on SIGTERM.
+const env = readInstanceEnv();
+const topology = loadTopology(env.FEDGATE_TOPOLOGY);
+const site = siteOf(topology, env.FEDGATE_SITE).name;
+const log = pino({ level: env.LOG_LEVEL, base: { site, component: 'instance' } });
+const database = await openDatabase({
+  url: env.DATABASE_URL,
+  dataDir: join(env.FEDGATE_RUN_DIR, site, 'pglite'),
+  schemaName: env.FEDGATE_DB_SCHEMA ?? `site_${site.replace(/-/g, '_')}`,
+});
+log.info({ db: database.where }, 'database ready');
+const instance = createInstance({ topology, site, database, log });
+await instance.start();
+log.info('instance ready');
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    instance.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  });
+}

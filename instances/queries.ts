@@ -1,0 +1,115 @@
+import { and, asc, desc, eq, gte, lt, or, sql } from 'drizzle-orm';
+import type { SiteDb } from './db/database.ts';
+import { availability, discounts, monitoringEvents, priceBook } from './db/schema.ts';
+
+/**
+ * The site read API's queries: service functions, `verb({ db, ... })`.
+ * Timestamps go out as ISO strings with milliseconds.
+ */
+export interface StageRow {
+  eventId: string;
+  stage: string;
+  site: string;
+  consumer: string;
+  productId: string | null;
+  eventType: string | null;
+  sourceSite: string | null;
+  topic: string | null;
+  partition: number | null;
+  offset: number | null;
+  at: string;
+  latencyMs: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+type MonitoringRow = typeof monitoringEvents.$inferSelect;
+function toStageRow(r: MonitoringRow): StageRow {
+  return {
+    eventId: r.eventId, stage: r.stage, site: r.site, consumer: r.consumer, productId: r.productId, eventType: r.eventType, sourceSite: r.sourceSite,
+    topic: r.topic, partition: r.partition, offset: r.offset, at: r.at.toISOString(), latencyMs: r.latencyMs, detail: r.detail ?? null,
+  };
+}
+
+/** Cursor = the last row's (at, id), opaque to clients. */
+export function encodeCursor(at: Date, id: number): string {
+  return Buffer.from(`${at.getTime()}:${id}`).toString('base64url');
+}
+export function decodeCursor(cursor: string): { at: Date; id: number } | null {
+  const m = /^(\d+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? { at: new Date(Number(m[1])), id: Number(m[2]) } : null;
+}
+
+export async function productHistory({ db, productId, limit, before }: { db: SiteDb; productId: string; limit: number; before?: { at: Date; id: number } }) {
+  const rows = await db
+    .select()
+    .from(monitoringEvents)
+    .where(
+      and(
+        eq(monitoringEvents.productId, productId),
+        before ? or(lt(monitoringEvents.at, before.at), and(eq(monitoringEvents.at, before.at), lt(monitoringEvents.id, before.id))) : undefined,
+      ),
+    )
+    .orderBy(desc(monitoringEvents.at), desc(monitoringEvents.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(toStageRow), next: rows.length > limit && last ? encodeCursor(last.at, last.id) : null };
+}
+
+export async function productState({ db, productId }: { db: SiteDb; productId: string }) {
+  const [prices, countries, discountRows] = await Promise.all([
+    db.select().from(priceBook).where(eq(priceBook.productId, productId)).orderBy(asc(priceBook.region)),
+    db.select().from(availability).where(eq(availability.productId, productId)).orderBy(asc(availability.country)),
+    db.select().from(discounts).where(eq(discounts.productId, productId)).orderBy(asc(discounts.region), asc(discounts.discountId)),
+  ]);
+  return {
+    prices: prices.map((p) => ({ region: p.region, currency: p.currency, amountMinor: p.amountMinor, eventId: p.eventId, eventTime: p.eventTime.toISOString(), sourceSite: p.sourceSite })),
+    availability: countries.map((a) => ({ country: a.country, available: a.available, reason: a.reason, eventId: a.eventId, eventTime: a.eventTime.toISOString() })),
+    discounts: discountRows.map((d) => ({ region: d.region, discountId: d.discountId, percent: d.percent, amountOffMinor: d.amountOffMinor, currency: d.currency, active: d.active, eventId: d.eventId, eventTime: d.eventTime.toISOString() })),
+  };
+}
+
+export async function eventTrace({ db, eventId }: { db: SiteDb; eventId: string }): Promise<StageRow[]> {
+  const rows = await db.select().from(monitoringEvents).where(eq(monitoringEvents.eventId, eventId)).orderBy(asc(monitoringEvents.at), asc(monitoringEvents.id));
+  return rows.map(toStageRow);
+}
+
+export interface StageStats {
+  stage: string;
+  count: number;
+  /** Distinct event ids; equals count when every event has one row for the stage and consumer. */
+  distinctEvents: number;
+  perSecond: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export async function stageStats({ db, windowSeconds, now = new Date() }: { db: SiteDb; windowSeconds: number; now?: Date }): Promise<StageStats[]> {
+  const since = new Date(now.getTime() - windowSeconds * 1000);
+  const rows = await db
+    .select({
+      stage: monitoringEvents.stage,
+      count: sql<number>`count(*)::int`,
+      distinctEvents: sql<number>`count(distinct ${monitoringEvents.eventId})::int`,
+      p50: sql<number | null>`percentile_cont(0.5) within group (order by ${monitoringEvents.latencyMs})`,
+      p95: sql<number | null>`percentile_cont(0.95) within group (order by ${monitoringEvents.latencyMs})`,
+      p99: sql<number | null>`percentile_cont(0.99) within group (order by ${monitoringEvents.latencyMs})`,
+    })
+    .from(monitoringEvents)
+    .where(gte(monitoringEvents.at, since))
+    .groupBy(monitoringEvents.stage)
+    .orderBy(monitoringEvents.stage);
+  const round = (v: number | null) => (v === null ? null : Math.round(Number(v) * 10) / 10);
+  return rows.map((r) => ({ stage: r.stage, count: Number(r.count), distinctEvents: Number(r.distinctEvents), perSecond: Math.round((Number(r.count) / windowSeconds) * 100) / 100, p50: round(r.p50), p95: round(r.p95), p99: round(r.p99) }));
+}
+
+export async function deadLetters({ db, limit }: { db: SiteDb; limit: number }): Promise<StageRow[]> {
+  const rows = await db.select().from(monitoringEvents).where(eq(monitoringEvents.stage, 'dead-lettered')).orderBy(desc(monitoringEvents.at), desc(monitoringEvents.id)).limit(limit);
+  return rows.map(toStageRow);
+}
+
+export async function countRows({ db }: { db: SiteDb }): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(monitoringEvents);
+  return Number(row?.n ?? 0);
+}

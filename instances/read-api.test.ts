@@ -1,0 +1,59 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from './db/database.ts';
+import { monitoringEvents } from './db/schema.ts';
+import { createReadApi } from './read-api.ts';
+
+/** Route tests: the read API over an in-memory PGlite, no Kafka. */
+describe('site read API routes', () => {
+  let database: Database;
+  let app: ReturnType<typeof createReadApi>;
+
+  beforeAll(async () => {
+    database = await openDatabase({ dataDir: 'memory://', schemaName: 'unused' });
+    const t0 = Date.parse('2026-11-01T10:00:00Z');
+    await database.db.insert(monitoringEvents).values([
+      { eventId: 'e1', stage: 'published', site: 's', productId: 'sku-1', at: new Date(t0), latencyMs: 0 },
+      { eventId: 'e1', stage: 'consumed', site: 's', consumer: 'price-book', productId: 'sku-1', at: new Date(t0 + 20), latencyMs: 20 },
+      { eventId: 'e2', stage: 'consumed', site: 's', consumer: 'price-book', productId: 'sku-1', at: new Date(t0 + 50), latencyMs: 10 },
+      { eventId: 'd1', stage: 'dead-lettered', site: 's', consumer: 'price-book', at: new Date(t0 + 60), detail: { reason: 'bad' } },
+    ]);
+    app = createReadApi({ db: database.db, site: 's', log: pino({ level: 'silent' }), lag: async () => ({}), health: async () => ({ db: 'pglite' }) });
+  });
+  afterAll(() => database.close());
+
+  it('pages a product history newest first', async () => {
+    const first = await (await app.request('/v1/products/sku-1/events?limit=2')).json();
+    expect(first.items.map((i: { eventId: string; stage: string }) => `${i.eventId}:${i.stage}`)).toEqual(['e2:consumed', 'e1:consumed']);
+    const second = await (await app.request(`/v1/products/sku-1/events?limit=2&before=${first.next}`)).json();
+    expect(second.items.map((i: { stage: string }) => i.stage)).toEqual(['published']);
+    expect(second.next).toBeNull();
+  });
+
+  it('traces an event in time order', async () => {
+    const body = await (await app.request('/v1/events/e1/trace')).json();
+    expect(body.stages.map((s: { stage: string }) => s.stage)).toEqual(['published', 'consumed']);
+  });
+
+  it('lists dead letters with their reason', async () => {
+    const body = await (await app.request('/v1/dead-letters')).json();
+    expect(body.items).toEqual([expect.objectContaining({ eventId: 'd1', detail: { reason: 'bad' } })]);
+  });
+
+  it('answers bad input with problem+json and a stable code', async () => {
+    for (const [path, code, status] of [
+      ['/v1/products/bad%20id/events', 'invalid-query', 400],
+      ['/v1/products/sku-1/events?limit=0', 'invalid-query', 400],
+      ['/v1/products/sku-1/events?before=nonsense', 'invalid-query', 400],
+      ['/v1/stats?window=5', 'invalid-query', 400],
+      ['/v1/nothing-here', 'not-found', 404],
+    ] as const) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(status);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      const body = await res.json();
+      expect(body).toMatchObject({ code, status });
+      expect(body.requestId).toBeTruthy();
+    }
+  });
+});

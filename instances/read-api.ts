@@ -1,0 +1,74 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { LagSummary } from '../federation/index.ts';
+import type { SiteDb } from './db/database.ts';
+import { EventIdSchema, ProductIdSchema } from './event-model.ts';
+import { Problem, fromZod, problemErrorHandler } from './http/problem.ts';
+import { deadLetters, decodeCursor, eventTrace, productHistory, productState, stageStats } from './queries.ts';
+
+export interface ReadApiDeps {
+  db: SiteDb;
+  site: string;
+  log: Logger;
+  /** Consumer lag per group, computed against the site's Kafka. */
+  lag(): Promise<Record<string, LagSummary>>;
+  health(): Promise<Record<string, unknown>>;
+}
+
+const PageQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), before: z.string().max(100).optional() }).strict();
+const StatsQuery = z.object({ windowSeconds: z.coerce.number().int().min(1).max(7 * 86400).default(300) }).strict();
+const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
+
+function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, code: 'invalid-query' = 'invalid-query'): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw fromZod(code, r.error);
+  return r.data;
+}
+
+/**
+ * The site read API: what the gateways' federated view asks each site.
+ * Built without binding a port, so tests call `app.request()`.
+ */
+export function createReadApi(deps: ReadApiDeps) {
+  const { db, site } = deps;
+  const app = new Hono();
+  app.use(requestId());
+  app.onError(problemErrorHandler(deps.log));
+  app.notFound((c) => { throw new Problem('not-found', `no route ${c.req.method} ${c.req.path}`); });
+
+  app.get('/v1/health', async (c) => c.json({ site, ...(await deps.health()) }));
+
+  app.get('/v1/products/:productId/events', async (c) => {
+    const productId = parse(ProductIdSchema, c.req.param('productId'));
+    const q = parse(PageQuery, c.req.query());
+    const before = q.before ? decodeCursor(q.before) : undefined;
+    if (before === null) throw new Problem('invalid-query', 'before: not a cursor this API returned');
+    return c.json({ site, productId, ...(await productHistory({ db, productId, limit: q.limit, before })) });
+  });
+
+  app.get('/v1/products/:productId', async (c) => {
+    const productId = parse(ProductIdSchema, c.req.param('productId'));
+    return c.json({ site, productId, ...(await productState({ db, productId })) });
+  });
+
+  app.get('/v1/events/:eventId/trace', async (c) => {
+    const eventId = parse(EventIdSchema, c.req.param('eventId'));
+    return c.json({ site, eventId, stages: await eventTrace({ db, eventId }) });
+  });
+
+  app.get('/v1/stats', async (c) => {
+    const q = parse(StatsQuery, c.req.query());
+    return c.json({ site, windowSeconds: q.windowSeconds, stages: await stageStats({ db, windowSeconds: q.windowSeconds }) });
+  });
+
+  app.get('/v1/lag', async (c) => c.json({ site, groups: await deps.lag() }));
+
+  app.get('/v1/dead-letters', async (c) => {
+    const q = parse(LimitQuery, c.req.query());
+    return c.json({ site, items: await deadLetters({ db, limit: q.limit }) });
+  });
+
+  return app;
+}

@@ -1,0 +1,62 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import {
+  DEAD_LETTER_TOPIC,
+  MONITORING_TOPIC,
+  STORAGE_TOPIC,
+  allRoutedTopics,
+  remoteTopic,
+  routedTopicsForSite,
+  siteOf,
+  upstreamSites,
+  type EventKind,
+  type Topology,
+} from '../federation/index.ts';
+
+/**
+ * The topics one site needs, all derived from the topology (brokers keep
+ * auto-create off):
+ * - every routed topic, since an event for any scope may be published here;
+ * - the copies MM2 will write here (`<upstream>.<topic>`) for what the site
+ *   serves, created up front so consumers can subscribe before the first copy;
+ * - the storage, monitoring and dead-letter streams.
+ */
+export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfig[] {
+  const site = siteOf(topology, siteName);
+  const partitions = topology.partitions;
+  const served = routedTopicsForSite(site);
+  const topics: ITopicConfig[] = allRoutedTopics(topology).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 }));
+  for (const upstream of upstreamSites(topology, siteName)) {
+    for (const t of served) {
+      topics.push({
+        topic: remoteTopic(upstream.name, t),
+        numPartitions: partitions,
+        replicationFactor: 1,
+        // The broker stamps each copy when it lands, so a copy's timestamp is
+        // the replication time (the original publish time travels in ce_publishedat).
+        configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+      });
+    }
+  }
+  topics.push(
+    { topic: STORAGE_TOPIC, numPartitions: partitions, replicationFactor: 1 },
+    { topic: MONITORING_TOPIC, numPartitions: partitions, replicationFactor: 1 },
+    { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor: 1 },
+  );
+  return topics;
+}
+
+/** Creates whatever of the plan is missing; existing topics are left as they are. */
+export async function ensureSiteTopics(admin: Admin, topology: Topology, siteName: string): Promise<string[]> {
+  const plan = siteTopicPlan(topology, siteName);
+  const existing = new Set(await admin.listTopics());
+  const missing = plan.filter((t) => !existing.has(t.topic));
+  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((t) => t.topic);
+}
+
+/** The routed topics, local and replicated, that carry `kind` events this site serves. */
+export function consumedTopics(topology: Topology, siteName: string, kind: EventKind): string[] {
+  const site = siteOf(topology, siteName);
+  const served = routedTopicsForSite(site).filter((t) => t.startsWith(`fed.${kind}.`));
+  return [...served, ...upstreamSites(topology, siteName).flatMap((u) => served.map((t) => remoteTopic(u.name, t)))];
+}

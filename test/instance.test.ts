@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEAD_LETTER_TOPIC, routedTopic } from '../federation/index.ts';
+import { isOurProcess } from '../deploy/index.ts';
+import { dropPostgresSchema } from '../instances/db/database.ts';
+import { createDistributor } from '../instances/distributor.ts';
+import { createEventGenerator } from '../instances/event-generator.ts';
+import { EVENT_TYPES, PublishInputSchema, completeEvent, toKafkaRecord, type PriceData, type ProductEvent } from '../instances/event-model.ts';
+import { TEST_DATABASE_URL, consumeUntil, createTestFederation, newProducer, testTopology, type TestFederation } from './support/federation.ts';
+
+const EVENTS = 10_000;
+const CHUNK = 500;
+
+async function getJson<T = any>(url: string): Promise<T> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const started = Date.now();
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch {
+      // the API may be restarting
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * One site's event system against a real broker, run as its own process by
+ * the launcher, once with PGlite and once with the PostgreSQL server.
+ */
+describe.each([
+  { db: 'pglite', octet: 121 },
+  { db: 'postgres', octet: 122 },
+])('event-system instance on $db', ({ db, octet }) => {
+  const topology = testTopology(octet, [{ name: 'solo', regions: ['eu', 'us'], countries: ['DE', 'FR', 'US'] }]);
+  const schema = `t_${randomUUID().slice(0, 8)}`;
+  const databaseUrl = db === 'postgres' ? TEST_DATABASE_URL : undefined;
+  let fed: TestFederation;
+  let api: string;
+  const figures: Record<string, string | number> = {};
+
+  beforeAll(async () => {
+    fed = createTestFederation(`instance-${db}`, topology, { databaseUrl, env: { FEDGATE_DB_SCHEMA: schema, LOG_LEVEL: 'warn' } });
+    await fed.launcher.startBroker('solo');
+    await fed.launcher.startInstance('solo');
+    api = `${fed.launcher.instanceUrl('solo')}/v1`;
+  });
+
+  afterAll(async () => {
+    const pids = fed?.startedPids() ?? [];
+    await fed?.stop();
+    if (databaseUrl) await dropPostgresSchema(databaseUrl, schema);
+    console.log(`instance figures (${db}): ${JSON.stringify(figures, null, 2)}`);
+    for (const pid of pids) expect(isOurProcess(pid, fed.runDir)).toBe(false);
+  });
+
+  it('distributes 10,000 mixed events to their topics; the monitoring DB has exactly one row per event and stage, across a SIGKILL of the instance', async () => {
+    const producer = newProducer(fed.local('solo'));
+    await producer.connect();
+    const distribute = createDistributor({ producer, topology });
+    const gen = createEventGenerator({ topology, products: 300, seed: octet });
+    const perTopic = new Map<string, number>();
+    const latestPrice = new Map<string, ProductEvent>();
+    const base = Date.now();
+    const started = Date.now();
+
+    for (let chunk = 0; chunk < EVENTS / CHUNK; chunk++) {
+      // Distinct, increasing event times: "last published" is unambiguous.
+      const events = Array.from({ length: CHUNK }, (_, i) => {
+        const n = chunk * CHUNK + i;
+        return completeEvent(PublishInputSchema.parse({ ...gen.next(), time: new Date(base + n).toISOString() }), 'solo');
+      });
+      const written = await distribute(events);
+      for (const { event, route } of written) {
+        for (const t of route.topics) perTopic.set(t, (perTopic.get(t) ?? 0) + 1);
+        if (event.type === EVENT_TYPES.price) latestPrice.set(`${event.subject}|${(event.data as PriceData).region}`, event);
+      }
+      if (chunk === 7) {
+        // Mid-stream crash of the whole instance process (consumers and monitoring consumer).
+        expect(await fed.launcher.stop('solo', 'instance', { hard: true })).toBe('killed');
+      }
+      if (chunk === 13) await fed.launcher.startInstance('solo');
+    }
+    await producer.disconnect();
+    figures['publish 10k (s)'] = (Date.now() - started) / 1000;
+
+    // Every event reached each of its topics.
+    const admin = fed.local('solo').admin();
+    await admin.connect();
+    for (const [topic, count] of perTopic) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect(offsets.reduce((s, p) => s + Number(p.high), 0), topic).toBe(count);
+    }
+    await admin.disconnect();
+
+    const stats = await eventually(
+      'all events consumed',
+      () => getJson<{ stages: { stage: string; count: number; distinctEvents: number }[] }>(`${api}/stats?windowSeconds=86400`),
+      (s) => (s.stages.find((x) => x.stage === 'consumed')?.count ?? 0) >= EVENTS,
+      240_000,
+    );
+    figures['first publish to all 10k consumed rows (s)'] = (Date.now() - started) / 1000;
+    figures['monitoring rows/s (end to end, incl. the crash)'] = Math.round(EVENTS / ((Date.now() - started) / 1000));
+    // Exactly one row per event and stage: redelivery after the SIGKILL added none.
+    const consumed = stats.stages.find((x) => x.stage === 'consumed')!;
+    expect(consumed).toMatchObject({ count: EVENTS, distinctEvents: EVENTS });
+    expect(stats.stages.map((s) => s.stage)).toEqual(['consumed']);
+
+    // The price book holds the last price published for each product and region.
+    const products = new Set([...latestPrice.keys()].map((k) => k.split('|')[0]!));
+    for (const productId of products) {
+      const state = await getJson<{ prices: { region: string; amountMinor: number; eventId: string }[] }>(`${api}/products/${productId}`);
+      for (const p of state.prices) {
+        const expected = latestPrice.get(`${productId}|${p.region}`)!;
+        expect(p.eventId, `${productId} ${p.region}`).toBe(expected.id);
+        expect(p.amountMinor).toBe((expected.data as PriceData).price.minor);
+      }
+      expect(state.prices.length).toBe([...latestPrice.keys()].filter((k) => k.startsWith(`${productId}|`)).length);
+    }
+
+    const lag = await eventually(
+      'consumer lag drained',
+      () => getJson<{ groups: Record<string, { records: number }> }>(`${api}/lag`),
+      (l) => Object.keys(l.groups).length === 4 && Object.values(l.groups).every((g) => g.records === 0),
+      60_000,
+    );
+    figures['lag after the burst, once drained'] = JSON.stringify(Object.fromEntries(Object.entries(lag.groups).map(([g, v]) => [g, v.records])));
+  });
+
+  it('dead-letters invalid JSON, a wrong schema and NUL characters with a reason, and still processes the events after them', async () => {
+    const topic = routedTopic('price', 'eu');
+    const good = completeEvent(PublishInputSchema.parse({ type: EVENT_TYPES.price, data: { productId: 'sku-poison', region: 'eu', price: { currency: 'EUR', amount: '42.00' } } }), 'solo');
+    const headers = (id: string) => ({ ...toKafkaRecord(good).headers, ce_id: id });
+    const producer = newProducer(fed.local('solo'));
+    await producer.connect();
+    // Same key, so the same partition: the good event waits behind the poison.
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: 'sku-poison', value: '{"productId": "sku-poison", not json', headers: headers('poison-json') },
+        { key: 'sku-poison', value: JSON.stringify({ productId: 'sku-poison', region: 'eu' }), headers: headers('poison-schema') },
+        { key: 'sku-poison', value: JSON.stringify({ productId: 'sku-poison', region: 'eu\u0000', price: { currency: 'EUR', amount: '1.00' } }), headers: headers('poison-nul') },
+        { ...toKafkaRecord(good) },
+      ],
+    });
+    await producer.disconnect();
+
+    const dead = await eventually(
+      'three dead letters',
+      () => getJson<{ items: { eventId: string; detail: { reason: string } }[] }>(`${api}/dead-letters`),
+      (d) => ['poison-json', 'poison-schema', 'poison-nul'].every((id) => d.items.some((i) => i.eventId === id)),
+      60_000,
+    );
+    const reason = (id: string) => dead.items.find((i) => i.eventId === id)!.detail.reason;
+    expect(reason('poison-json')).toMatch(/not JSON/);
+    expect(reason('poison-schema')).toMatch(/data\.price: Required/);
+    expect(reason('poison-nul')).toMatch(/NUL/);
+
+    const state = await eventually(
+      'the event after the poison',
+      () => getJson<{ prices: { region: string; amountMinor: number }[] }>(`${api}/products/sku-poison`),
+      (s) => s.prices.length === 1,
+      60_000,
+    );
+    expect(state.prices).toEqual([expect.objectContaining({ region: 'eu', amountMinor: 4200 })]);
+
+    const dlq = await consumeUntil(fed.local('solo'), DEAD_LETTER_TOPIC, (m) => m.headers, (s) => s.length >= 3, 30_000);
+    expect(dlq.map((h) => h.fedgate_dlq_event_id).sort()).toEqual(['poison-json', 'poison-nul', 'poison-schema']);
+    expect(dlq.every((h) => h.fedgate_dlq_reason && h.fedgate_dlq_consumer === 'price-book')).toBe(true);
+  });
+
+  it('serves a product history newest first, paged, and an event trace', async () => {
+    const history = await getJson<{ items: { at: string; eventId: string }[]; next: string | null }>(`${api}/products/sku-poison/events?limit=2`);
+    expect(history.items).toHaveLength(2);
+    expect(history.next).not.toBeNull();
+    expect(Date.parse(history.items[0]!.at)).toBeGreaterThanOrEqual(Date.parse(history.items[1]!.at));
+    const page2 = await getJson<{ items: { at: string; eventId: string }[] }>(`${api}/products/sku-poison/events?limit=50&before=${history.next}`);
+    expect(page2.items.length).toBeGreaterThan(0);
+    expect(page2.items.some((i) => history.items.some((h) => h.eventId === i.eventId && h.at === i.at))).toBe(false);
+
+    const consumedId = [...history.items, ...page2.items].find((i) => !i.eventId.startsWith('poison'))!.eventId;
+    const trace = await getJson<{ stages: { stage: string; consumer: string; site: string; latencyMs: number }[] }>(`${api}/events/${consumedId}/trace`);
+    expect(trace.stages).toEqual([expect.objectContaining({ stage: 'consumed', consumer: 'price-book', site: 'solo' })]);
+    expect(trace.stages[0]!.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+});
