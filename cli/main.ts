@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { CertsError, initCerts } from '../certs/index.ts';
 import { TopologyError, loadTopology, type Topology } from '../federation/index.ts';
 import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, statePaths, type SiteStatus } from '../deploy/index.ts';
+import { SCOPES, issueToken, rotateSigningKey } from '../gateway/keys.ts';
 import { readCliEnv, type CliEnv } from './env.ts';
 
 /** A wrong invocation; the message names the fix. */
@@ -21,6 +22,9 @@ usage: npx fedgate <command> [options]
                            start the sites' brokers and MirrorMaker 2 nodes
   down [--hard]            stop everything this federation started
   status [--json]          processes, listeners and readiness per site
+  token --site S --scope SCOPE [--scope …] [--ttl SECONDS]
+                           a development JWT from the site's issuer key
+  token rotate --site S    add a new signing key (kid) to the site's issuer
 
 common options:
   --topology FILE          topology file (default: topology.json, or FEDGATE_TOPOLOGY)
@@ -123,6 +127,25 @@ async function run(argv: string[], out: Out): Promise<number> {
       else printStatus(status, out);
       return 0;
     }
+    case 'token': {
+      const { positionals, values } = parse(rest, { site: { type: 'string' }, scope: { type: 'string', multiple: true }, ttl: { type: 'string' }, subject: { type: 'string' } });
+      const topology = topologyFrom(values, env);
+      if (!values.site) throw new UsageError(`--site is required; one of ${topology.sites.map((s) => s.name).join(', ')}`);
+      if (!topology.sites.some((s) => s.name === values.site)) throw new UsageError(`unknown site "${values.site}"; the topology has ${topology.sites.map((s) => s.name).join(', ')}`);
+      const paths = statePaths(values.home ?? env.FEDGATE_HOME);
+      if (positionals[0] === 'rotate') {
+        const kid = await rotateSigningKey(paths.certsDir, values.site);
+        out.info(`${values.site}: new signing key ${kid} is current; older keys stay in the JWKS until you remove them`);
+        return 0;
+      }
+      const scopes = values.scope ?? [];
+      const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+      if (scopes.length === 0 || unknown.length) throw new UsageError(`give --scope one or more times with: ${SCOPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+      const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400) throw new UsageError('--ttl takes seconds, from 1 to 2592000 (30 days)');
+      out.data(await issueToken({ secretsDir: paths.certsDir, topology, site: values.site, scopes, ttlSeconds: ttl, subject: values.subject }));
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -154,8 +177,8 @@ function launcherFrom(topology: Topology, values: { home?: string }, env: CliEnv
 function printStatus(sites: SiteStatus[], out: Out): void {
   const mark = (c: { running: boolean; ready: boolean }) => (c.ready ? 'ready' : c.running ? 'starting' : 'stopped');
   const rows = [
-    ['site', 'local', 'inter-site (mTLS)', 'broker', 'pid', 'mm2', 'pid', 'pulls from'],
-    ...sites.map((s) => [s.site, s.listeners.local, s.listeners.interSite, mark(s.broker), String(s.broker.pid ?? '-'), s.mm2.upstream.length ? mark(s.mm2) : 'n/a', String(s.mm2.pid ?? '-'), s.mm2.upstream.join(',') || '-']),
+    ['site', 'kafka (local)', 'kafka (mTLS)', 'broker', 'mm2', 'pulls from', 'instance', 'gateway', 'dashboard'],
+    ...sites.map((s) => [s.site, s.listeners.local, s.listeners.interSite, mark(s.broker), s.mm2.upstream.length ? mark(s.mm2) : 'n/a', s.mm2.upstream.join(',') || '-', mark(s.instance), mark(s.gateway), `${s.gateway.url}/dashboard`]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   out.data(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));

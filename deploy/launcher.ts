@@ -70,6 +70,7 @@ export interface SiteStatus {
   broker: ComponentStatus;
   mm2: ComponentStatus & { upstream: string[] };
   instance: ComponentStatus & { url: string };
+  gateway: ComponentStatus & { url: string };
 }
 
 const JVM_COMMON = ['-XX:+UseSerialGC', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8'];
@@ -298,6 +299,17 @@ export function createLauncher(options: LauncherOptions) {
     return startNode(siteName, 'instance', 'instances/main.ts', `${instanceUrl(siteName)}/v1/health`);
   }
 
+  function gatewayUrl(siteName: string): string {
+    const site = siteOf(topology, siteName);
+    return `http://${site.address}:${site.ports.gateway}`;
+  }
+
+  async function startGateway(siteName: string) {
+    const site = siteOf(topology, siteName);
+    if (!pidOf(siteName, 'gateway')) await assertPortsFree(site, [['gateway', site.ports.gateway], ['peer', site.ports.peer]]);
+    return startNode(siteName, 'gateway', 'gateway/main.ts', `${gatewayUrl(siteName)}/healthz`);
+  }
+
   async function stop(siteName: string, c: Component, opts: StopOptions = {}): Promise<string> {
     const l = layout(siteName);
     const pid = readPid(l.pidFile(c));
@@ -319,6 +331,8 @@ export function createLauncher(options: LauncherOptions) {
     await Promise.all(sites.map((s) => startInstance(s)));
     log(`starting MirrorMaker 2 nodes`);
     await Promise.all(sites.map((s) => startMm2(s)));
+    log(`starting gateways`);
+    await Promise.all(sites.map((s) => startGateway(s)));
   }
 
   /**
@@ -354,6 +368,7 @@ export function createLauncher(options: LauncherOptions) {
         const upstream = upstreamSites(topology, site.name).map((s) => s.name);
         const brokerReady = brokerPid !== null && (await brokerAnswers(localBootstrap(site), 2000));
         const instancePid = pidOf(site.name, 'instance');
+        const gatewayPid = pidOf(site.name, 'gateway');
         return {
           site: site.name,
           address: site.address,
@@ -371,12 +386,13 @@ export function createLauncher(options: LauncherOptions) {
             upstream,
           },
           instance: { pid: instancePid, running: instancePid !== null, ready: instancePid !== null && (await httpOk(`${instanceUrl(site.name)}/v1/health`)), url: instanceUrl(site.name) },
+          gateway: { pid: gatewayPid, running: gatewayPid !== null, ready: gatewayPid !== null && (await httpOk(`${gatewayUrl(site.name)}/healthz`)), url: gatewayUrl(site.name) },
         };
       }),
     );
   }
 
-  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, startInstance, startNode, nodeEnv, instanceUrl, stop, up, down, status, pidOf };
+  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, startInstance, startGateway, startNode, nodeEnv, instanceUrl, gatewayUrl, stop, up, down, status, pidOf };
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;

@@ -41,3 +41,42 @@ export function percentile(values: number[], p: number): number | null {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/** What a site reports for flow lag: end offsets per partition of its routed topics (local and copies), and the newest replicated heartbeat per upstream. */
+export interface SiteOffsets {
+  ends: Record<string, number[]>;
+  /** Upstream site -> timestamp (ms) of the newest heartbeat copied here, or null. */
+  heartbeats: Record<string, number | null>;
+}
+
+export interface FlowLag {
+  from: string;
+  to: string;
+  /** Records at the source not yet copied to the target. */
+  records: number;
+  /** How far behind the copy is, in seconds: 0 when nothing is pending, else the age of the newest copied heartbeat. */
+  seconds: number;
+  topics: Record<string, number>;
+}
+
+/**
+ * MM2 has no lag metric, so fedgate computes one per flow: for every topic
+ * the flow carries, per partition, source end offset minus the copy's end
+ * offset (MM2 keeps partitions; a duplicate after a restart can only make the
+ * copy longer, so negatives count as 0).
+ */
+export function flowLag(flow: { from: string; to: string; topics: string[] }, source: SiteOffsets, target: SiteOffsets, now: number): FlowLag {
+  const topics: Record<string, number> = {};
+  let records = 0;
+  for (const topic of flow.topics) {
+    const src = source.ends[topic] ?? [];
+    const copy = target.ends[`${flow.from}.${topic}`] ?? [];
+    let lag = 0;
+    src.forEach((end, p) => (lag += Math.max(0, end - (copy[p] ?? 0))));
+    topics[topic] = lag;
+    records += lag;
+  }
+  const beat = target.heartbeats[flow.from];
+  const seconds = records === 0 ? 0 : beat ? Math.max(0, (now - beat) / 1000) : Number.POSITIVE_INFINITY;
+  return { from: flow.from, to: flow.to, records, seconds: Number.isFinite(seconds) ? Math.round(seconds * 10) / 10 : -1, topics };
+}

@@ -1,6 +1,7 @@
 import type { Producer, TopicMessages } from 'kafkajs';
-import { routeEvent, type Route, type Topology } from '../federation/index.ts';
-import { KIND_OF_TYPE, toKafkaRecord, type ProductEvent } from './event-model.ts';
+import { MONITORING_TOPIC, routeEvent, type Route, type Topology } from '../federation/index.ts';
+import { KIND_OF_TYPE, siteOfSource, toKafkaRecord, type ProductEvent } from './event-model.ts';
+import type { MonitoringEvent } from './monitoring-event.ts';
 
 export interface Distributed {
   event: ProductEvent;
@@ -19,22 +20,34 @@ export function routeOf(topology: Topology, event: ProductEvent): Route {
  * target sites, and the site's storage stream. One Produce request per call
  * (kafkajs does no batching of its own), acks=all: when this resolves, every
  * record is on the broker.
+ *
+ * With `monitorSite`, the `published` and `routed` monitoring events go in the
+ * same request, so they are acknowledged together with the events.
  */
-export function createDistributor(deps: { producer: Producer; topology: Topology }) {
+export function createDistributor(deps: { producer: Producer; topology: Topology; monitorSite?: string; timeoutMs?: number }) {
   return async function distribute(events: ProductEvent[]): Promise<Distributed[]> {
     const byTopic = new Map<string, TopicMessages['messages']>();
+    const add = (topic: string, message: TopicMessages['messages'][number]) => {
+      const list = byTopic.get(topic) ?? [];
+      list.push(message);
+      byTopic.set(topic, list);
+    };
     const out = events.map((event) => {
       const route = routeOf(deps.topology, event);
       const record = toKafkaRecord(event);
-      for (const topic of route.topics) {
-        const list = byTopic.get(topic) ?? [];
-        list.push(record);
-        byTopic.set(topic, list);
+      for (const topic of route.topics) add(topic, record);
+      if (deps.monitorSite) {
+        const origin = siteOfSource(event.source);
+        const base = { eventId: event.id, site: deps.monitorSite, consumer: '', productId: event.subject, eventType: event.type, sourceSite: origin };
+        const published: MonitoringEvent = { ...base, stage: 'published', at: event.publishedat, latencyMs: 0, detail: origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent } };
+        const routed: MonitoringEvent = { ...base, stage: 'routed', at: Date.now(), latencyMs: Date.now() - event.publishedat, detail: { targets: route.targets, topics: route.topics } };
+        add(MONITORING_TOPIC, { key: event.id, value: JSON.stringify(published) });
+        add(MONITORING_TOPIC, { key: event.id, value: JSON.stringify(routed) });
       }
       return { event, route };
     });
     if (byTopic.size > 0) {
-      await deps.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await deps.producer.sendBatch({ acks: -1, timeout: deps.timeoutMs, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
     return out;
   };

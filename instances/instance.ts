@@ -1,12 +1,13 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { localKafkaConfig, siteOf, summarizeLag, type LagSummary, type PartitionOffsets, type Topology } from '../federation/index.ts';
+import { isRoutedTopic, localKafkaConfig, parseRemoteTopic, siteOf, summarizeLag, type LagSummary, type PartitionOffsets, type SiteOffsets, type Topology } from '../federation/index.ts';
 import type { Database } from './db/database.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer, type RetryPolicy } from './downstream-consumer.ts';
+import { createLinkMonitor } from './link-monitor.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
-import { ensureSiteTopics } from './site-topics.ts';
+import { ensureSiteTopics, siteTopicPlan } from './site-topics.ts';
 
 export interface InstanceDeps {
   topology: Topology;
@@ -51,6 +52,25 @@ export function createInstance(deps: InstanceDeps) {
   let consumers: DownstreamConsumer[] = [];
   let startedAt = 0;
   const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log });
+  const linkMonitor = createLinkMonitor({ kafka, topology, site, log });
+  const siteNames = topology.sites.map((s) => s.name);
+  // Local routed topics and their copies from upstream sites: what flow lag compares.
+  const offsetTopics = siteTopicPlan(topology, site)
+    .map((t) => t.topic)
+    .filter((t) => isRoutedTopic(t) || isRoutedTopic(parseRemoteTopic(t, siteNames)?.topic ?? ''));
+
+  async function offsets(): Promise<SiteOffsets> {
+    const ends: Record<string, number[]> = {};
+    if (admin) {
+      await Promise.all(
+        offsetTopics.map(async (topic) => {
+          const o = await admin!.fetchTopicOffsets(topic);
+          ends[topic] = o.sort((a, b) => a.partition - b.partition).map((p) => Number(p.high));
+        }),
+      );
+    }
+    return { ends, heartbeats: linkMonitor.heartbeats() };
+  }
 
   const api = createReadApi({
     db: database.db,
@@ -60,12 +80,14 @@ export function createInstance(deps: InstanceDeps) {
       if (!admin) return {};
       return groupLag(admin, [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: ['site.monitoring'] }]);
     },
+    offsets,
     health: async () => ({ db: database.kind, consumers: consumers.map((c) => c.name), upSeconds: startedAt ? Math.round((Date.now() - startedAt) / 1000) : 0 }),
   });
 
   return {
     kafka,
     api,
+    offsets,
     monitoringConsumer,
     async start(): Promise<void> {
       admin = kafka.admin();
@@ -75,7 +97,7 @@ export function createInstance(deps: InstanceDeps) {
       producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
       await producer.connect();
       consumers = CONSUMERS.map((c) => createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, retry: deps.retry }));
-      await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start()]);
+      await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start()]);
       if (deps.listen !== false) {
         server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
         log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
@@ -89,6 +111,7 @@ export function createInstance(deps: InstanceDeps) {
     async stop(): Promise<void> {
       await Promise.all(consumers.map((c) => c.stop()));
       await monitoringConsumer.stop();
+      await linkMonitor.stop();
       await producer?.disconnect();
       await admin?.disconnect();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, or, sql } from 'drizzle-orm';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, monitoringEvents, priceBook } from './db/schema.ts';
 
@@ -107,6 +107,17 @@ export async function stageStats({ db, windowSeconds, now = new Date() }: { db: 
 export async function deadLetters({ db, limit }: { db: SiteDb; limit: number }): Promise<StageRow[]> {
   const rows = await db.select().from(monitoringEvents).where(eq(monitoringEvents.stage, 'dead-lettered')).orderBy(desc(monitoringEvents.at), desc(monitoringEvents.id)).limit(limit);
   return rows.map(toStageRow);
+}
+
+/** Rows after a site-local id, oldest first: the live flow polls with it. */
+export async function recentRows({ db, after, limit }: { db: SiteDb; after: number; limit: number }): Promise<{ items: (StageRow & { id: number })[]; last: number }> {
+  const rows = await db.select().from(monitoringEvents).where(gt(monitoringEvents.id, after)).orderBy(asc(monitoringEvents.id)).limit(limit);
+  if (after < 0) {
+    // First call: start from the newest rows, not from the beginning of time.
+    const [max] = await db.select({ id: sql<number>`coalesce(max(${monitoringEvents.id}), 0)::bigint` }).from(monitoringEvents);
+    return { items: [], last: Number(max?.id ?? 0) };
+  }
+  return { items: rows.map((r) => ({ ...toStageRow(r), id: r.id })), last: rows.at(-1)?.id ?? after };
 }
 
 export async function countRows({ db }: { db: SiteDb }): Promise<number> {

@@ -18,7 +18,7 @@ describe('site read API routes', () => {
       { eventId: 'e2', stage: 'consumed', site: 's', consumer: 'price-book', productId: 'sku-1', at: new Date(t0 + 50), latencyMs: 10 },
       { eventId: 'd1', stage: 'dead-lettered', site: 's', consumer: 'price-book', at: new Date(t0 + 60), detail: { reason: 'bad' } },
     ]);
-    app = createReadApi({ db: database.db, site: 's', log: pino({ level: 'silent' }), lag: async () => ({}), health: async () => ({ db: 'pglite' }) });
+    app = createReadApi({ db: database.db, site: 's', log: pino({ level: 'silent' }), lag: async () => ({}), offsets: async () => ({ ends: {}, heartbeats: {} }), health: async () => ({ db: 'pglite' }) });
   });
   afterAll(() => database.close());
 

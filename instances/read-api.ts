@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { LagSummary } from '../federation/index.ts';
+import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EventIdSchema, ProductIdSchema } from './event-model.ts';
 import { Problem, fromZod, problemErrorHandler } from './http/problem.ts';
-import { deadLetters, decodeCursor, eventTrace, productHistory, productState, stageStats } from './queries.ts';
+import { deadLetters, decodeCursor, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
 
 export interface ReadApiDeps {
   db: SiteDb;
@@ -14,11 +14,14 @@ export interface ReadApiDeps {
   log: Logger;
   /** Consumer lag per group, computed against the site's Kafka. */
   lag(): Promise<Record<string, LagSummary>>;
+  /** End offsets per partition of the routed topics here, and the newest replicated heartbeat per upstream site. */
+  offsets(): Promise<SiteOffsets>;
   health(): Promise<Record<string, unknown>>;
 }
 
 const PageQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), before: z.string().max(100).optional() }).strict();
 const StatsQuery = z.object({ windowSeconds: z.coerce.number().int().min(1).max(7 * 86400).default(300) }).strict();
+const RecentQuery = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(500).default(200) }).strict();
 const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
 
 function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, code: 'invalid-query' = 'invalid-query'): z.output<T> {
@@ -64,6 +67,13 @@ export function createReadApi(deps: ReadApiDeps) {
   });
 
   app.get('/v1/lag', async (c) => c.json({ site, groups: await deps.lag() }));
+
+  app.get('/v1/offsets', async (c) => c.json({ site, ...(await deps.offsets()) }));
+
+  app.get('/v1/recent', async (c) => {
+    const q = parse(RecentQuery, c.req.query());
+    return c.json({ site, ...(await recentRows({ db, after: q.after, limit: q.limit })) });
+  });
 
   app.get('/v1/dead-letters', async (c) => {
     const q = parse(LimitQuery, c.req.query());

@@ -26,6 +26,8 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
   const served = routedTopicsForSite(site);
   const topics: ITopicConfig[] = allRoutedTopics(topology).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 }));
   for (const upstream of upstreamSites(topology, siteName)) {
+    // MM2 copies each upstream's `heartbeats` topic here; the link monitor reads it.
+    topics.push({ topic: remoteTopic(upstream.name, 'heartbeats'), numPartitions: 1, replicationFactor: 1 });
     for (const t of served) {
       topics.push({
         topic: remoteTopic(upstream.name, t),

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { serve } from '@hono/node-server';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { certPaths } from '../certs/index.ts';
+import { loadTopology, localKafkaConfig, siteOf } from '../federation/index.ts';
+import { createDistributor } from '../instances/distributor.ts';
+import { ProductEventSchema, type ProductEvent } from '../instances/event-model.ts';
+import { Problem, fromZod } from '../instances/http/problem.ts';
+import { createApp, createPeerApp, type GatewayDeps } from './app.ts';
+import { createBatcher } from './batcher.ts';
+import { readGatewayEnv } from './env.ts';
+import { createFederatedView } from './federated-view.ts';
+import { createIdempotencyStore } from './idempotency.ts';
+import { audienceOf, ensureSigningKeys, issuerOf, publicJwks } from './keys.ts';
+import { createPromMetrics } from './metrics.ts';
+import { createPeerClient } from './peer-client.ts';
+import { createPublishService, type AcceptedEvent, type PublishResult } from './publish-service.ts';
+import { createVerifier } from './verifier.ts';
+
+// Load config, build the dependencies, start, drain on SIGTERM.
+const env = readGatewayEnv();
+const topology = loadTopology(env.FEDGATE_TOPOLOGY);
+const site = siteOf(topology, env.FEDGATE_SITE);
+const log = pino({ level: env.LOG_LEVEL, base: { site: site.name, component: 'gateway' } });
+const instanceUrl = `http://${site.address}:${site.ports.instance}`;
+await ensureSigningKeys(env.FEDGATE_CERTS_DIR, site.name);
+
+// Short retries: a dead local broker must turn into a failover in about a second, not after kafkajs' 30 s default.
+const kafka = new Kafka({ ...localKafkaConfig(site, `fedgate-gateway-${site.name}`), logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 5000, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+let connected = false;
+producer.on(producer.events.CONNECT, () => (connected = true));
+producer.on(producer.events.DISCONNECT, () => (connected = false));
+const distribute = createDistributor({ producer, topology, monitorSite: site.name, timeoutMs: 5000 });
+const peers = createPeerClient({ topology, site: site.name, certsDir: env.FEDGATE_CERTS_DIR });
+
+let metrics: ReturnType<typeof createPromMetrics>;
+const batcher = createBatcher<ProductEvent>({
+  async send(events) {
+    if (!connected) await producer.connect();
+    await distribute(events);
+  },
+  maxBatch: env.KAFKA_BATCH_EVENTS,
+  maxQueued: env.MAX_IN_FLIGHT_EVENTS,
+  onBatch: (n) => metrics?.batch(n),
+});
+metrics = createPromMetrics({
+  site: site.name,
+  inFlight: () => batcher.load().queued + batcher.load().inFlight,
+  lag: async () => {
+    const res = await fetch(`${instanceUrl}/v1/lag`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { groups: Record<string, { records: number }> };
+    return Object.fromEntries(Object.entries(body.groups).map(([g, v]) => [g, v.records]));
+  },
+});
+
+const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: 24 * 3600_000 });
+
+/** Writes through the first peer whose Kafka acknowledges; never chains further. */
+async function failover(events: ProductEvent[]): Promise<string> {
+  const errors: string[] = [];
+  for (const peer of topology.sites.filter((s) => s.name !== site.name)) {
+    try {
+      const res = await peers.call<{ writtenAt?: string }>(peer, 'POST', '/peer/v1/publish', 5000, { events });
+      if (res.status === 200 && res.body?.writtenAt) return res.body.writtenAt;
+      errors.push(`${peer.name}: ${res.status}`);
+    } catch (err) {
+      errors.push(`${peer.name}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`no peer accepted: ${errors.join('; ')}`);
+}
+
+const PeerPublishSchema = z.object({ events: z.array(ProductEventSchema).min(1).max(env.MAX_BATCH_EVENTS) }).strict();
+
+const deps: GatewayDeps = {
+  topology,
+  site: site.name,
+  log,
+  verify: createVerifier({
+    audience: audienceOf(topology),
+    issuers: new Map(
+      topology.sites.map((s) => [
+        issuerOf(s.name),
+        s.name === site.name
+          ? () => publicJwks(env.FEDGATE_CERTS_DIR, site.name)
+          : async () => {
+              // A peer's public keys, fetched from the peer itself over mTLS.
+              const res = await peers.call<{ keys: unknown[] }>(s, 'GET', '/.well-known/jwks.json', 2000);
+              if (res.status !== 200 || !Array.isArray(res.body?.keys)) throw new Error(`${s.name} did not serve its JWKS`);
+              return res.body as never;
+            },
+      ]),
+    ),
+  }),
+  publish: createPublishService({ topology, site: site.name, log, submit: (events) => batcher.submit(events), failover, seen, onOutcome: (o, n) => metrics.published(o, n) }),
+  view: createFederatedView({ topology, site: site.name, peers, instanceUrl, deadlineMs: env.PEER_DEADLINE_MS }),
+  jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
+  metrics,
+  requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: 24 * 3600_000 }),
+  limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS },
+  async acceptFromPeer(body, caller) {
+    const parsed = PeerPublishSchema.safeParse(body);
+    if (!parsed.success) throw fromZod('invalid-event', parsed.error);
+    const fresh = parsed.data.events.filter((e) => !seen.get(e.id));
+    try {
+      await batcher.submit(fresh);
+    } catch (err) {
+      throw new Problem('kafka-unavailable', `this site's Kafka did not acknowledge either: ${(err as Error).message}`);
+    }
+    for (const e of fresh) seen.set(e.id, { id: e.id, type: e.type, routedTo: [], writtenAt: site.name });
+    log.info({ from: caller, events: fresh.length }, 'wrote events for a peer (failover)');
+    return { writtenAt: site.name, accepted: fresh.length };
+  },
+  instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
+};
+
+const certs = certPaths(env.FEDGATE_CERTS_DIR);
+const own = certs.role(site.name, 'gateway');
+const publicServer = serve({ fetch: createApp(deps).fetch, hostname: site.address, port: site.ports.gateway });
+const peerServer = serve({
+  fetch: createPeerApp(deps).fetch,
+  hostname: site.address,
+  port: site.ports.peer,
+  createServer: createHttpsServer,
+  serverOptions: { key: readFileSync(own.key), cert: readFileSync(own.cert), ca: readFileSync(certs.caCert), requestCert: true, rejectUnauthorized: true },
+});
+producer.connect().catch((err) => log.warn({ err: err.message }, 'local Kafka not reachable at start; publishes will fail over'));
+log.info({ url: `http://${site.address}:${site.ports.gateway}`, peer: `https://${site.address}:${site.ports.peer}` }, 'gateway listening');
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    publicServer.close();
+    peerServer.close();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && batcher.load().queued + batcher.load().inFlight > 0) await new Promise((r) => setTimeout(r, 50));
+    await producer.disconnect().catch(() => {});
+    peers.close();
+    process.exit(0);
+  });
+}

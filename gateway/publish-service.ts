@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import { RoutingError, type Topology } from '../federation/index.ts';
+import { routeOf } from '../instances/distributor.ts';
+import { EVENT_TYPES, KIND_OF_TYPE, PublishInputSchema, completeEvent, type EventType, type ProductEvent } from '../instances/event-model.ts';
+import { Problem, fromZod } from '../instances/http/problem.ts';
+import { OverloadedError } from './batcher.ts';
+import type { VerifiedToken } from './verifier.ts';
+
+export interface AcceptedEvent {
+  id: string;
+  type: string;
+  routedTo: string[];
+  /** The site whose Kafka acknowledged the write. */
+  writtenAt: string;
+  /** True when this id was accepted before and was not written again. */
+  duplicate?: true;
+}
+
+export interface PublishResult {
+  events: AcceptedEvent[];
+}
+
+export interface PublishServiceDeps {
+  topology: Topology;
+  site: string;
+  log: Logger;
+  /** Writes to the local Kafka (micro-batched); resolves on acks=all. */
+  submit(events: ProductEvent[]): Promise<void>;
+  /** Writes through a peer gateway; resolves with the peer's site, or rejects. */
+  failover(events: ProductEvent[]): Promise<string>;
+  seen: { get(id: string): AcceptedEvent | undefined; set(id: string, v: AcceptedEvent): void };
+  /** In-flight publishes of the same event id share one write. */
+  now?: () => number;
+  onOutcome?: (outcome: 'accepted' | 'failover' | 'duplicate' | 'rejected', count: number) => void;
+}
+
+const KNOWN_TYPES = new Set<string>(Object.values(EVENT_TYPES));
+
+export function scopeFor(type: EventType): string {
+  return `publish:${KIND_OF_TYPE[type]}`;
+}
+
+/**
+ * Validates every event first (a batch is all or nothing), checks the
+ * token's scopes per event type, routes, then writes: 2xx only after a Kafka
+ * ack, here or at a peer.
+ */
+export function createPublishService(deps: PublishServiceDeps) {
+  const now = deps.now ?? Date.now;
+  const pending = new Map<string, Promise<AcceptedEvent>>();
+
+  function validate(raw: unknown[], token: VerifiedToken): ProductEvent[] {
+    const events: ProductEvent[] = [];
+    raw.forEach((item, i) => {
+      const at = raw.length > 1 ? `[${i}]` : '';
+      const type = (item as { type?: unknown })?.type;
+      if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
+        throw new Problem('unknown-event-type', `${at ? `event ${at}: ` : ''}type ${JSON.stringify(type)} is not one of ${[...KNOWN_TYPES].join(', ')}`, { knownTypes: [...KNOWN_TYPES] });
+      }
+      const parsed = PublishInputSchema.safeParse(item);
+      if (!parsed.success) {
+        const p = fromZod('invalid-event', parsed.error);
+        throw new Problem('invalid-event', at ? `event ${at}: ${p.detail}` : p.detail, { ...p.extra, index: i });
+      }
+      const scope = scopeFor(parsed.data.type);
+      if (!token.scopes.has(scope)) throw new Problem('insufficient-scope', `the token lacks scope "${scope}" for ${parsed.data.type}`, { requiredScope: scope });
+      const event = completeEvent(parsed.data, deps.site, now());
+      try {
+        routeOf(deps.topology, event);
+      } catch (err) {
+        if (err instanceof RoutingError) throw new Problem(err.code, `${at ? `event ${at}: ` : ''}${err.message}`);
+        throw err;
+      }
+      events.push(event);
+    });
+    const ids = new Set<string>();
+    for (const e of events) {
+      if (ids.has(e.id)) throw new Problem('invalid-event', `event id "${e.id}" appears twice in the batch`);
+      ids.add(e.id);
+    }
+    return events;
+  }
+
+  async function write(events: ProductEvent[]): Promise<string> {
+    try {
+      await deps.submit(events);
+      return deps.site;
+    } catch (err) {
+      if (err instanceof OverloadedError) throw new Problem('overloaded', err.message, {}, { 'retry-after': '1' });
+      deps.log.warn({ err: (err as Error).message, events: events.length }, 'local Kafka did not acknowledge; failing over to a peer');
+      try {
+        const writtenAt = await deps.failover(events);
+        deps.onOutcome?.('failover', events.length);
+        return writtenAt;
+      } catch (peerErr) {
+        deps.log.error({ err: (peerErr as Error).message }, 'no peer took the events');
+        throw new Problem('kafka-unavailable', 'the local Kafka did not acknowledge the write and no peer gateway could take it; nothing was accepted', {}, { 'retry-after': '5' });
+      }
+    }
+  }
+
+  return async function publish({ input }: { input: { events: unknown[]; token: VerifiedToken } }): Promise<PublishResult> {
+    let events: ProductEvent[];
+    try {
+      events = validate(input.events, input.token);
+    } catch (err) {
+      deps.onOutcome?.('rejected', input.events.length);
+      throw err;
+    }
+    const results = new Map<string, AcceptedEvent>();
+    const fresh: ProductEvent[] = [];
+    const waits: Promise<void>[] = [];
+    for (const e of events) {
+      const known = deps.seen.get(e.id);
+      if (known) {
+        results.set(e.id, { ...known, duplicate: true });
+        continue;
+      }
+      const inFlight = pending.get(e.id);
+      if (inFlight) {
+        waits.push(inFlight.then((a) => void results.set(e.id, { ...a, duplicate: true })));
+        continue;
+      }
+      fresh.push(e);
+    }
+    if (fresh.length > 0) {
+      const written = write(fresh).then((writtenAt) => {
+        for (const e of fresh) {
+          const accepted: AcceptedEvent = { id: e.id, type: e.type, routedTo: routeOf(deps.topology, e).targets, writtenAt };
+          deps.seen.set(e.id, accepted);
+          results.set(e.id, accepted);
+        }
+      });
+      for (const e of fresh) {
+        const p = written.then(() => results.get(e.id)!);
+        p.catch(() => {});
+        pending.set(e.id, p);
+      }
+      try {
+        await written;
+      } finally {
+        for (const e of fresh) pending.delete(e.id);
+      }
+      deps.onOutcome?.('accepted', fresh.length);
+    }
+    await Promise.all(waits);
+    if (results.size > fresh.length) deps.onOutcome?.('duplicate', results.size - fresh.length);
+    return { events: events.map((e) => results.get(e.id)!) };
+  };
+}
+export type PublishService = ReturnType<typeof createPublishService>;

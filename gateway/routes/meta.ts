@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { Hono } from 'hono';
+import type { GatewayDeps } from '../app.ts';
+import { openApiDocument, renderDocs } from '../openapi.ts';
+
+const DASHBOARD = readFileSync(new URL('../dashboard.html', import.meta.url), 'utf8');
+
+export function metaRoutes(deps: GatewayDeps) {
+  const app = new Hono();
+  const doc = openApiDocument(deps.site);
+  const docsHtml = renderDocs(doc);
+  const dashboard = DASHBOARD.replaceAll('{{SITE}}', deps.site).replace('{{SITES}}', JSON.stringify(deps.topology.sites.map((s) => ({ name: s.name, label: s.label ?? s.name, url: `http://${s.address}:${s.ports.gateway}` }))));
+  app.get('/', (c) => c.redirect('/dashboard'));
+  app.get('/dashboard', (c) => c.html(dashboard));
+  app.get('/healthz', (c) => c.json({ site: deps.site, ok: true }));
+  app.get('/openapi.json', (c) => c.json(doc));
+  app.get('/docs', (c) => c.html(docsHtml));
+  app.get('/.well-known/jwks.json', async (c) => c.json(await deps.jwks()));
+  app.get('/metrics', async (c) => {
+    const m = await deps.metrics.render();
+    return c.body(m.body, 200, { 'content-type': m.contentType });
+  });
+  return app;
+}

@@ -1,0 +1,32 @@
+import { Hono } from 'hono';
+import { Problem } from '../../instances/http/problem.ts';
+import type { GatewayDeps } from '../app.ts';
+
+interface TlsSocketLike {
+  getPeerCertificate?: () => { subject?: { CN?: string } };
+}
+
+/**
+ * Routes of the peer listener. TLS already required a client certificate
+ * from the federation CA; here the certificate must also be a gateway's
+ * (CN `<site>.gateway.fedgate`), not, say, an MM2 node's.
+ */
+export function peerRoutes(deps: GatewayDeps) {
+  const app = new Hono<{ Bindings: { incoming?: { socket?: TlsSocketLike } }; Variables: { caller: string } }>();
+  app.get('/.well-known/jwks.json', async (c) => c.json(await deps.jwks()));
+  app.use('/peer/*', async (c, next) => {
+    const cn = c.env?.incoming?.socket?.getPeerCertificate?.()?.subject?.CN;
+    const caller = cn ? /^([a-z][a-z0-9-]*)\.gateway\.fedgate$/.exec(cn)?.[1] : undefined;
+    if (!caller) throw new Problem('invalid-token', 'peer calls need a gateway client certificate of the federation');
+    c.set('caller', caller);
+    await next();
+  });
+  app.post('/peer/v1/publish', async (c) => c.json(await deps.acceptFromPeer(await c.req.json().catch(() => null), c.get('caller'))));
+  app.get('/peer/v1/site/*', async (c) => {
+    const path = c.req.path.slice('/peer/v1/site'.length);
+    const query = new URL(c.req.url).search;
+    const res = await deps.instanceFetch(`${path}${query}`);
+    return c.body(await res.text(), res.status as 200, { 'content-type': res.headers.get('content-type') ?? 'application/json' });
+  });
+  return app;
+}
