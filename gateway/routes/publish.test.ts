@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, UnsecuredJWT, base64url, importJWK } from 'jose';
+import { createHmac } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parseTopology } from '../../federation/index.ts';
+import type { ProductEvent } from '../../instances/event-model.ts';
+import { createApp, type GatewayDeps } from '../app.ts';
+import { createIdempotencyStore } from '../idempotency.ts';
+import { audienceOf, ensureSigningKeys, issueToken, issuerOf, publicJwks } from '../keys.ts';
+import { createPublishService, type AcceptedEvent, type PublishResult } from '../publish-service.ts';
+import { createVerifier } from '../verifier.ts';
+
+/**
+ * Route tests of POST /v1/events: real keys and the real verifier, an
+ * in-memory Kafka stand-in that records what would be written. "Nothing is
+ * written" means the stand-in was never called.
+ */
+const topology = parseTopology(JSON.parse(readFileSync(new URL('../../topology.json', import.meta.url), 'utf8')));
+const dir = mkdtempSync(join(tmpdir(), 'fedgate-keys-'));
+const written: ProductEvent[][] = [];
+let app: ReturnType<typeof createApp>;
+let failKafka = false;
+
+const price = { type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-1', region: 'apac', price: { currency: 'JPY', amount: '1500' } } };
+const token = (site = 'cloud-a', scopes = ['publish:price', 'publish:country', 'publish:discount'], ttlSeconds = 300) => issueToken({ secretsDir: dir, topology, site, scopes, ttlSeconds });
+
+function post(body: string | unknown, headers: Record<string, string> = {}) {
+  return app.request('/v1/events', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+beforeAll(async () => {
+  for (const s of topology.sites) await ensureSigningKeys(dir, s.name);
+  const log = pino({ level: 'silent' });
+  const metrics = { published() {}, rejected() {}, publishSeconds() {}, batch() {}, render: async () => ({ contentType: 'text/plain', body: '' }) };
+  const deps: GatewayDeps = {
+    topology,
+    site: 'cloud-a',
+    log,
+    verify: createVerifier({ audience: audienceOf(topology), issuers: new Map(topology.sites.map((s) => [issuerOf(s.name), () => publicJwks(dir, s.name)])) }),
+    publish: createPublishService({
+      topology,
+      site: 'cloud-a',
+      log,
+      submit: async (events) => {
+        if (failKafka) throw new Error('broker down');
+        written.push(events);
+      },
+      failover: async () => {
+        throw new Error('no peer');
+      },
+      seen: createIdempotencyStore<AcceptedEvent>({ maxEntries: 100, ttlMs: 60_000 }),
+    }),
+    view: {} as GatewayDeps['view'],
+    jwks: () => publicJwks(dir, 'cloud-a'),
+    metrics,
+    requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100, ttlMs: 60_000 }),
+    limits: { maxBodyBytes: 4096, maxBatchEvents: 10 },
+    acceptFromPeer: async () => ({ writtenAt: 'cloud-a', accepted: 0 }),
+    instanceFetch: async () => new Response('{}'),
+  };
+  app = createApp(deps);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeEach(() => {
+  written.length = 0;
+  failKafka = false;
+});
+
+async function expectProblem(res: Response, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toBe('application/problem+json');
+  const body = await res.json();
+  expect(body).toMatchObject({ status, code });
+  expect(body.requestId).toBeTruthy();
+  expect(written).toEqual([]);
+  return body;
+}
+
+describe('publish: happy path', () => {
+  it('answers 202 with the id, the target sites and where it was written', async () => {
+    const res = await post({ ...price, id: 'evt-1' }, { authorization: `Bearer ${await token()}` });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ events: [{ id: 'evt-1', type: price.type, routedTo: ['onprem'], writtenAt: 'cloud-a' }] });
+    expect(written.flat().map((e) => e.id)).toEqual(['evt-1']);
+  });
+
+  it('accepts a peer site token (trusted issuer with its own keys)', async () => {
+    const res = await post(price, { authorization: `Bearer ${await token('onprem')}` });
+    expect(res.status).toBe(202);
+  });
+
+  it('does not write an already accepted event id again, nor replay an Idempotency-Key', async () => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    await post({ ...price, id: 'evt-dup' }, auth);
+    const again = await post({ ...price, id: 'evt-dup' }, auth);
+    expect((await again.json()).events[0]).toMatchObject({ id: 'evt-dup', duplicate: true });
+    const k1 = await post(price, { ...auth, 'idempotency-key': 'k-1' });
+    const k2 = await post(price, { ...auth, 'idempotency-key': 'k-1' });
+    expect(k2.headers.get('idempotency-replayed')).toBe('true');
+    expect(await k2.json()).toEqual(await k1.json());
+    expect(written.flat().map((e) => e.id).filter((id) => id === 'evt-dup')).toHaveLength(1);
+    expect(written).toHaveLength(2);
+  });
+
+  it('never answers 2xx when Kafka did not acknowledge and no peer could take it', async () => {
+    failKafka = true;
+    const res = await post(price, { authorization: `Bearer ${await token()}` });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect((await res.json()).code).toBe('kafka-unavailable');
+  });
+});
+
+describe('publish: auth (401/403, nothing written)', () => {
+  it('refuses a missing token', async () => {
+    const res = await post(price);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    await expectProblem(res, 401, 'missing-token');
+  });
+
+  it('refuses an expired token', async () => {
+    const data = await ensureSigningKeys(dir, 'cloud-a');
+    const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
+    const expired = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid }).setIssuer(issuerOf('cloud-a')).setAudience(audienceOf(topology)).setIssuedAt(Math.floor(Date.now() / 1000) - 7200).setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(key);
+    const body = await expectProblem(await post(price, { authorization: `Bearer ${expired}` }), 401, 'invalid-token');
+    expect(body.detail).toContain('expired');
+  });
+
+  it('refuses the wrong audience', async () => {
+    const data = await ensureSigningKeys(dir, 'cloud-a');
+    const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
+    const t = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid }).setIssuer(issuerOf('cloud-a')).setAudience('urn:someone-else').setExpirationTime('5m').sign(key);
+    await expectProblem(await post(price, { authorization: `Bearer ${t}` }), 401, 'invalid-token');
+  });
+
+  it('refuses an unknown issuer', async () => {
+    const data = await ensureSigningKeys(dir, 'cloud-a');
+    const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
+    const t = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid }).setIssuer('urn:fedgate:site:mars').setAudience(audienceOf(topology)).setExpirationTime('5m').sign(key);
+    const body = await expectProblem(await post(price, { authorization: `Bearer ${t}` }), 401, 'invalid-token');
+    expect(body.detail).toContain('not trusted');
+  });
+
+  it("refuses a token claiming one site but signed with another site's key", async () => {
+    const b = await ensureSigningKeys(dir, 'cloud-b');
+    const key = await importJWK(b.keys[0]!.privateJwk, 'ES256');
+    const forged = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: b.keys[0]!.kid }).setIssuer(issuerOf('cloud-a')).setAudience(audienceOf(topology)).setExpirationTime('5m').sign(key);
+    await expectProblem(await post(price, { authorization: `Bearer ${forged}` }), 401, 'invalid-token');
+  });
+
+  it('refuses alg none', async () => {
+    const none = new UnsecuredJWT({ scope: 'publish:price' }).setIssuer(issuerOf('cloud-a')).setAudience(audienceOf(topology)).setExpirationTime('5m').encode();
+    await expectProblem(await post(price, { authorization: `Bearer ${none}` }), 401, 'invalid-token');
+  });
+
+  it("refuses HS256 signed with the site's public key", async () => {
+    const jwks = await publicJwks(dir, 'cloud-a');
+    const secret = JSON.stringify(jwks.keys[0]);
+    const header = base64url.encode(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: jwks.keys[0]!.kid }));
+    const payload = base64url.encode(JSON.stringify({ scope: 'publish:price', iss: issuerOf('cloud-a'), aud: audienceOf(topology), exp: Math.floor(Date.now() / 1000) + 300 }));
+    const sig = base64url.encode(createHmac('sha256', secret).update(`${header}.${payload}`).digest());
+    const body = await expectProblem(await post(price, { authorization: `Bearer ${header}.${payload}.${sig}` }), 401, 'invalid-token');
+    expect(body.detail).toMatch(/algorithm|signature/);
+  });
+
+  it("refuses a scope that does not cover the event's type", async () => {
+    const body = await expectProblem(await post(price, { authorization: `Bearer ${await token('cloud-a', ['publish:country'])}` }), 403, 'insufficient-scope');
+    expect(body.requiredScope).toBe('publish:price');
+  });
+});
+
+describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
+  let auth: Record<string, string>;
+  beforeAll(async () => (auth = { authorization: `Bearer ${await token()}` }));
+
+  it('malformed JSON', async () => expectProblem(await post('{"type": ', auth), 400, 'invalid-json'));
+  it('the wrong content type', async () => expectProblem(await post(price, { ...auth, 'content-type': 'text/plain' }), 415, 'unsupported-media-type'));
+  it('a body over the limit, with Content-Length', async () => {
+    const big = JSON.stringify({ ...price, pad: 'x'.repeat(10_000) });
+    await expectProblem(await post(big, { ...auth, 'content-length': String(big.length) }), 413, 'payload-too-large');
+  });
+  it('a body over the limit, without Content-Length (streamed)', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(1024));
+    let sent = 0;
+    const stream = new ReadableStream({
+      pull(controller) {
+        if (sent++ < 10) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await app.request('/v1/events', { method: 'POST', body: stream, headers: { 'content-type': 'application/json', ...auth }, duplex: 'half' } as RequestInit);
+    await expectProblem(res, 413, 'payload-too-large');
+  });
+  it('an unknown event type', async () => expectProblem(await post({ ...price, type: 'com.example.nope' }, auth), 422, 'unknown-event-type'));
+  it('a bad currency', async () => {
+    const body = await expectProblem(await post({ ...price, data: { ...price.data, price: { currency: 'XYZ', amount: '1' } } }, auth), 422, 'invalid-event');
+    expect(body.errors[0].path).toBe('data.price.currency');
+  });
+  it('a bad country', async () => {
+    const body = await expectProblem(await post({ type: 'com.fedgate.pim.country.updated', data: { productId: 'sku-1', country: 'XX', available: true } }, auth), 422, 'invalid-event');
+    expect(body.detail).toContain('ISO 3166');
+  });
+  it('a float price', async () => expectProblem(await post({ ...price, data: { ...price.data, price: { currency: 'EUR', amount: 19.99 } } }, auth), 422, 'invalid-event'));
+  it('a region no site serves', async () => expectProblem(await post({ ...price, data: { ...price.data, region: 'mars' } }, auth), 422, 'unknown-region'));
+  it('a batch with one bad event writes none of it', async () => {
+    const body = await expectProblem(await post([price, { ...price, data: { ...price.data, productId: '' } }], auth), 422, 'invalid-event');
+    expect(body.detail).toContain('event [1]');
+  });
+  it('a batch over the event limit', async () => expectProblem(await post(Array.from({ length: 11 }, () => price), auth), 413, 'payload-too-large'));
+});

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STORAGE_TOPIC, remoteTopic, routedTopic } from '../federation/index.ts';
+import { isOurProcess } from '../deploy/index.ts';
+import { issueToken } from '../gateway/keys.ts';
+import { REPO, createTestFederation, testTopology, topicsOf, type TestFederation } from './support/federation.ts';
+
+/**
+ * Three real sites: brokers, MM2 over mTLS, instances and gateways, all
+ * started by the project's launcher. a serves eu, b serves us, c serves apac:
+ * an APAC price published at a is routed to c only.
+ */
+const topology = testTopology(131, [
+  { name: 'a', regions: ['eu'], countries: ['DE'] },
+  { name: 'b', regions: ['us'], countries: ['US'] },
+  { name: 'c', regions: ['apac'], countries: ['JP'] },
+]);
+const apacPrice = (id: string) => ({ type: 'com.fedgate.pim.price.updated', id, data: { productId: 'sku-e2e', region: 'apac', price: { currency: 'JPY', amount: '1500' } } });
+
+describe('federation gateway on three real sites', () => {
+  let fed: TestFederation;
+  const url = (site: string) => fed.launcher.gatewayUrl(site);
+  const token = (site: string, scopes = ['publish:price']) => issueToken({ secretsDir: fed.certsDir, topology, site, scopes, ttlSeconds: 600 });
+  const publish = async (site: string, body: unknown, auth?: string) =>
+    fetch(`${url(site)}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify(body) });
+  const getJson = async (u: string) => (await fetch(u)).json() as Promise<any>;
+  async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+    const started = Date.now();
+    for (;;) {
+      const v = await fn().catch(() => undefined as T);
+      if (v !== undefined && ok(v)) return v;
+      if (Date.now() - started > timeoutMs) throw new Error(`not reached in ${timeoutMs} ms: ${JSON.stringify(v)?.slice(0, 400)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  async function storageHolds(site: string, eventId: string): Promise<boolean> {
+    const consumer = fed.local(site).consumer({ groupId: `test-${randomUUID()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: STORAGE_TOPIC, fromBeginning: true });
+    const result = await new Promise<boolean>((resolve) => {
+      setTimeout(() => resolve(false), 15_000);
+      void consumer.run({ eachMessage: async ({ message }) => void (message.headers?.ce_id?.toString() === eventId && resolve(true)) });
+    });
+    await consumer.disconnect();
+    return result;
+  }
+
+  beforeAll(async () => {
+    fed = createTestFederation('gateway', topology, { env: { LOG_LEVEL: 'warn', PEER_DEADLINE_MS: '1500' } });
+    await fed.launcher.up();
+  });
+
+  afterAll(async () => {
+    const pids = fed?.startedPids() ?? [];
+    await fed?.stop();
+    for (const pid of pids) expect(isOurProcess(pid, fed.runDir)).toBe(false);
+  });
+
+  it('routes an event published at a only to c: in c’s monitoring DB, in the federated trace asked at b, never in any topic at b', async () => {
+    const id = `e2e-${randomUUID()}`;
+    const res = await publish('a', apacPrice(id), await token('a'));
+    expect(res.status).toBe(202);
+    expect((await res.json()).events).toEqual([{ id, type: 'com.fedgate.pim.price.updated', routedTo: ['c'], writtenAt: 'a' }]);
+
+    // c's own monitoring DB, through c's read API.
+    const atC = await eventually(() => getJson(`${fed.launcher.instanceUrl('c')}/v1/events/${id}/trace`), (t) => t.stages.some((s: any) => s.stage === 'consumed'), 60_000);
+    expect(atC.stages.map((s: any) => s.stage)).toEqual(['replicated', 'consumed']);
+
+    // The federated trace, asked at b, spans a and c.
+    const trace = await eventually(() => getJson(`${url('b')}/v1/federation/events/${id}/trace`), (t) => t.stages.length >= 4, 30_000);
+    expect(trace.partial).toBe(false);
+    expect(trace.stages.map((s: any) => `${s.site}:${s.stage}`)).toEqual(['a:published', 'a:routed', 'c:replicated', 'c:consumed']);
+    expect(trace.stages.every((s: any) => s.sincePublishMs >= 0)).toBe(true);
+
+    // Nothing about it at b: no copy of the topic, and no record anywhere carries its id.
+    const topicsAtB = await topicsOf(fed.local('b'));
+    expect(topicsAtB).not.toContain(remoteTopic('a', routedTopic('price', 'apac')));
+    const consumer = fed.local('b').consumer({ groupId: `test-${randomUUID()}` });
+    const scanned = topicsAtB.filter((t) => !t.startsWith('__') && !t.startsWith('mm2-'));
+    let records = 0;
+    let mentions = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topics: scanned, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => {
+      records++;
+      const text = `${message.value?.toString() ?? ''}${JSON.stringify(message.headers ?? {}, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString() : v))}`;
+      if (text.includes(id)) mentions++;
+    } });
+    await new Promise((r) => setTimeout(r, 8000));
+    await consumer.disconnect();
+    expect(records).toBeGreaterThan(0); // the scan did read b's topics (heartbeats at least)
+    expect(mentions).toBe(0);
+  });
+
+  it('refuses a missing token and a token of one site signed by another, and writes nothing', async () => {
+    const admin = fed.local('a').admin();
+    await admin.connect();
+    const before = (await admin.fetchTopicOffsets(STORAGE_TOPIC)).reduce((s, p) => s + Number(p.high), 0);
+    const missing = await publish('a', apacPrice(`no-token-${randomUUID()}`));
+    expect(missing.status).toBe(401);
+    expect((await missing.json()).code).toBe('missing-token');
+    // b's real key, a's issuer claimed: refused at a (and would be at any site).
+    const forged = (await token('b')).split('.');
+    const claims = JSON.parse(Buffer.from(forged[1]!, 'base64url').toString());
+    const tampered = [forged[0], Buffer.from(JSON.stringify({ ...claims, iss: 'urn:fedgate:site:a' })).toString('base64url'), forged[2]].join('.');
+    const bad = await publish('a', apacPrice(`forged-${randomUUID()}`), tampered);
+    expect(bad.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await admin.fetchTopicOffsets(STORAGE_TOPIC)).reduce((s, p) => s + Number(p.high), 0)).toBe(before);
+    await admin.disconnect();
+  });
+
+  it('shows an event published during the test live on the dashboard (headless Chromium)', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`${url('b')}/dashboard`);
+      await page.waitForSelector('#sites tbody tr[data-site="c"]', { timeout: 15_000 });
+      await page.waitForTimeout(1500); // the live stream has taken its starting cursors
+      const id = `live-${randomUUID()}`;
+      expect((await publish('a', apacPrice(id), await token('a'))).status).toBe(202);
+      await page.waitForSelector(`#live div[data-event-id="${id}"]`, { timeout: 30_000 });
+      const lines = await page.locator(`#live div[data-event-id="${id}"]`).allTextContents();
+      expect(lines.some((l) => l.includes(' a ') && l.includes('published'))).toBe(true);
+      await page.fill('#trace-id', id);
+      await page.click('#trace-form button');
+      await page.waitForSelector('#trace tbody tr:nth-child(2)', { timeout: 10_000 });
+      const dir = join(REPO, 'test-results');
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('answers the federated view within its deadline while b is down, and marks b unreachable', async () => {
+    for (const c of ['gateway', 'instance', 'mm2', 'broker'] as const) await fed.launcher.stop('b', c, { hard: true });
+    const started = Date.now();
+    const stats = await getJson(`${url('a')}/v1/federation/stats?windowSeconds=60`);
+    const elapsed = Date.now() - started;
+    expect(stats.partial).toBe(true);
+    expect(stats.unreachable).toEqual(['b']);
+    expect(stats.sites.find((s: any) => s.site === 'b').reachable).toBe(false);
+    expect(stats.sites.find((s: any) => s.site === 'c').reachable).toBe(true);
+    // The deadline is 1.5 s per peer call, in parallel; generous slack for a loaded 2-core machine.
+    expect(elapsed).toBeLessThan(6000);
+    const health = await getJson(`${url('c')}/v1/federation/health`);
+    expect(health.unreachable).toEqual(['b']);
+  });
+
+  it('with a’s broker stopped, a publish at a fails over to a peer (written there) or answers 503, never 2xx without an ack', async () => {
+    await fed.launcher.stop('a', 'broker', { hard: true });
+    const id = `failover-${randomUUID()}`;
+    const res = await publish('a', apacPrice(id), await token('a'));
+    const body = await res.json();
+    expect([202, 503]).toContain(res.status);
+    if (res.status === 202) expect(body.events[0].writtenAt).toBe('c'); // b is down too; c is the only peer left
+    else expect(body.code).toBe('kafka-unavailable');
+    // A 2xx means c's Kafka holds it; a 503 means nobody does.
+    expect(await storageHolds('c', id)).toBe(res.status === 202);
+  });
+});
