@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { startFederation } from './start.ts';
 import { CertsError, initCerts } from '../certs/index.ts';
-import { TopologyError, loadTopology, type Topology } from '../federation/index.ts';
-import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, statePaths, type SiteStatus } from '../deploy/index.ts';
+import { DRILLS, TopologyError, formatDrillReport, loadTopology, type DrillKind, type Topology } from '../federation/index.ts';
+import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, runDrill, statePaths, type SiteStatus } from '../deploy/index.ts';
 import { SCOPES, issueToken, rotateSigningKey } from '../gateway/keys.ts';
 import { readCliEnv, type CliEnv } from './env.ts';
 
@@ -14,6 +16,9 @@ const HELP = `fedgate: multi-cloud federation gateway for product-information ev
 
 usage: npx fedgate <command> [options]
 
+  start [--no-demo] [--rate N]
+                           fetch Kafka, create certificates, start the three sites
+                           and a demo PIS publishing N events/s (default 20); Ctrl-C stops
   kafka fetch              fetch Apache Kafka's jars from Maven Central (once)
   certs init [--days N] [--force]
                            create the federation CA and every site's certificates
@@ -25,6 +30,12 @@ usage: npx fedgate <command> [options]
   token --site S --scope SCOPE [--scope …] [--ttl SECONDS]
                            a development JWT from the site's issuer key
   token rotate --site S    add a new signing key (kid) to the site's issuer
+  drill site-outage|link-outage|broker-outage --site S [--duration 60s] [--rate 200/s] [--hard] [--json]
+                           stop part of a site under load, bring it back, report lost,
+                           delayed and duplicated events (the federation must be up)
+  publish --site S [--file F] [--token T]
+                           publish events (JSON object, array or NDJSON) from a file
+                           or stdin through the site's gateway
 
 common options:
   --topology FILE          topology file (default: topology.json, or FEDGATE_TOPOLOGY)
@@ -87,6 +98,41 @@ async function run(argv: string[], out: Out): Promise<number> {
       const topology = topologyFrom(values, env);
       out.info(`topology is valid: ${topology.sites.map((s) => `${s.name} (${s.address})`).join(', ')}`);
       return 0;
+    }
+    case 'start': {
+      const { values } = parse(rest, { 'no-demo': { type: 'boolean' }, rate: { type: 'string' } });
+      const rate = values.rate === undefined ? 20 : Number(values.rate);
+      if (!Number.isInteger(rate) || rate < 1 || rate > 2000) throw new UsageError('--rate takes events per second, from 1 to 2000');
+      const topology = topologyFrom(values, env);
+      return startFederation({ topology, launcher: launcherFrom(topology, values, env, out), home: statePaths(values.home ?? env.FEDGATE_HOME), demo: !values['no-demo'], rate, out });
+    }
+    case 'publish': {
+      const { values } = parse(rest, { site: { type: 'string' }, file: { type: 'string' }, token: { type: 'string' } });
+      const topology = topologyFrom(values, env);
+      const site = topology.sites.find((s) => s.name === values.site);
+      if (!site) throw new UsageError(`--site is required; one of ${topology.sites.map((s) => s.name).join(', ')}`);
+      const text = values.file ? readFileSync(values.file, 'utf8') : await readStdin();
+      const events = parseEventsText(text);
+      const token = values.token ?? (await issueToken({ secretsDir: statePaths(values.home ?? env.FEDGATE_HOME).certsDir, topology, site: site.name, scopes: [...SCOPES], ttlSeconds: 300 }));
+      const res = await fetch(`http://${site.address}:${site.ports.gateway}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(events) }).catch((err: Error) => {
+        throw new UsageError(`${site.name}'s gateway did not answer (${err.message}); is the federation up? (\`npx fedgate status\`)`);
+      });
+      out.data(JSON.stringify(await res.json(), null, 2));
+      return res.status === 202 ? 0 : 1;
+    }
+    case 'drill': {
+      const { positionals, values } = parse(rest, { site: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' }, hard: { type: 'boolean' }, json: { type: 'boolean' } });
+      const kind = positionals[0];
+      if (!(DRILLS as readonly string[]).includes(kind ?? '')) throw new UsageError(`name the drill: ${DRILLS.join(', ')}`);
+      const topology = topologyFrom(values, env);
+      if (!values.site || !topology.sites.some((s) => s.name === values.site)) throw new UsageError(`--site is required; one of ${topology.sites.map((s) => s.name).join(', ')}`);
+      const durationMs = parseDuration(values.duration ?? '60s');
+      const rate = Number((values.rate ?? '200/s').replace(/\/s$/, ''));
+      if (!Number.isInteger(rate) || rate < 1 || rate > 5000) throw new UsageError('--rate takes events per second, e.g. 200/s (1 to 5000)');
+      const paths = statePaths(values.home ?? env.FEDGATE_HOME);
+      const report = await runDrill({ launcher: launcherFrom(topology, values, env, out), topology, secretsDir: paths.certsDir, drill: kind as DrillKind, site: values.site, durationMs, ratePerSecond: rate, hard: !!values.hard, log: out.info });
+      out.data(values.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
+      return report.lost === 0 ? 0 : 1;
     }
     case 'up': {
       const { values } = parse(rest, { detach: { type: 'boolean' }, site: { type: 'string', multiple: true } });
@@ -184,7 +230,42 @@ function printStatus(sites: SiteStatus[], out: Out): void {
   out.data(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
 }
 
-function waitForSignal(): Promise<void> {
+/** "60s", "2m", "1500ms" or a number of seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--duration takes a time such as 60s, 2m or 1500ms (got "${text}")`);
+  const n = Number(m[1]);
+  const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  if (ms < 1000 || ms > 3_600_000) throw new UsageError('--duration must be between 1s and 60m');
+  return ms;
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError('give --file <events.json>, or pipe the events into stdin');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A JSON object, a JSON array, or one JSON object per line. */
+export function parseEventsText(text: string): unknown[] {
+  const trimmed = text.trim();
+  if (!trimmed) throw new UsageError('no events given: the input is empty');
+  try {
+    const parsed = JSON.parse(trimmed);
+    return Array.isArray(parsed) ? parsed : [parsed];
+  } catch {
+    return trimmed.split('\n').filter((l) => l.trim()).map((line, i) => {
+      try {
+        return JSON.parse(line);
+      } catch (err) {
+        throw new UsageError(`line ${i + 1} is not JSON (${(err as Error).message}); give a JSON object, a JSON array, or one JSON object per line`);
+      }
+    });
+  }
+}
+
+export function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       process.off('SIGINT', done);

@@ -4,3 +4,4 @@ export * from './process.ts';
 export * from './kafka-probe.ts';
 export * from './launcher.ts';
 export * from './paths.ts';
+export * from './drill.ts';

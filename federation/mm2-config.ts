@@ -65,6 +65,11 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     // the broker returns. Nobody else could take them, so hand them back at once.
     // MM2 builds a herder's worker config from the *target* cluster's prefix.
     [`${self.name}.scheduled.rebalance.max.delay.ms`, 0],
+    // A restarted source task resumes from the last flushed source offsets and
+    // re-copies what came after (at-least-once). Flushing every 5 s instead of
+    // Connect's 60 s keeps that replay short. Duplicates are harmless downstream
+    // (idempotent effects and monitoring), and drills count them.
+    [`${self.name}.offset.flush.interval.ms`, 5000],
   ];
 
   for (const source of upstream) {

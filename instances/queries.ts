@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, or, sql } from 'drizzle-orm';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, monitoringEvents, priceBook } from './db/schema.ts';
 
@@ -118,6 +118,16 @@ export async function recentRows({ db, after, limit }: { db: SiteDb; after: numb
     return { items: [], last: Number(max?.id ?? 0) };
   }
   return { items: rows.map((r) => ({ ...toStageRow(r), id: r.id })), last: rows.at(-1)?.id ?? after };
+}
+
+/** Which of these event ids were consumed here (by any consumer). */
+export async function deliveredIds({ db, ids }: { db: SiteDb; ids: string[] }): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectDistinct({ eventId: monitoringEvents.eventId })
+    .from(monitoringEvents)
+    .where(and(eq(monitoringEvents.stage, 'consumed'), inArray(monitoringEvents.eventId, ids)));
+  return rows.map((r) => r.eventId);
 }
 
 export async function countRows({ db }: { db: SiteDb }): Promise<number> {

@@ -40,6 +40,11 @@ describe('site read API routes', () => {
     expect(body.items).toEqual([expect.objectContaining({ eventId: 'd1', detail: { reason: 'bad' } })]);
   });
 
+  it('tells which event ids were consumed here', async () => {
+    const res = await app.request('/v1/delivered', { method: 'POST', body: JSON.stringify({ ids: ['e1', 'e2', 'e3', 'd1'] }), headers: { 'content-type': 'application/json' } });
+    expect((await res.json()).delivered.sort()).toEqual(['e1', 'e2']);
+  });
+
   it('answers bad input with problem+json and a stable code', async () => {
     for (const [path, code, status] of [
       ['/v1/products/bad%20id/events', 'invalid-query', 400],

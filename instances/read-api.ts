@@ -6,7 +6,7 @@ import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EventIdSchema, ProductIdSchema } from './event-model.ts';
 import { Problem, fromZod, problemErrorHandler } from './http/problem.ts';
-import { deadLetters, decodeCursor, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
+import { deadLetters, decodeCursor, deliveredIds, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
 
 export interface ReadApiDeps {
   db: SiteDb;
@@ -22,6 +22,7 @@ export interface ReadApiDeps {
 const PageQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), before: z.string().max(100).optional() }).strict();
 const StatsQuery = z.object({ windowSeconds: z.coerce.number().int().min(1).max(7 * 86400).default(300) }).strict();
 const RecentQuery = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(500).default(200) }).strict();
+const DeliveredBody = z.object({ ids: z.array(EventIdSchema).min(1).max(5000) }).strict();
 const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
 
 function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, code: 'invalid-query' = 'invalid-query'): z.output<T> {
@@ -73,6 +74,13 @@ export function createReadApi(deps: ReadApiDeps) {
   app.get('/v1/recent', async (c) => {
     const q = parse(RecentQuery, c.req.query());
     return c.json({ site, ...(await recentRows({ db, after: q.after, limit: q.limit })) });
+  });
+
+  /** Which of the given event ids were consumed at this site (drills count deliveries with it). */
+  app.post('/v1/delivered', async (c) => {
+    const body = DeliveredBody.safeParse(await c.req.json().catch(() => null));
+    if (!body.success) throw fromZod('invalid-query', body.error);
+    return c.json({ site, delivered: await deliveredIds({ db, ids: body.data.ids }) });
   });
 
   app.get('/v1/dead-letters', async (c) => {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { STATE_DIR } from './paths.ts';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import {
   interSiteKafkaConfig,
@@ -15,11 +17,12 @@ import {
 import { certPaths, type CertRole } from '../../certs/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
 
-export const REPO = resolve(import.meta.dirname, '../..');
-/** Shared with `npm start`: the Kafka jar cache is fetched once for both. */
-export const STATE_DIR = join(REPO, '.fedgate');
-/** Every test federation's run folder lives under here; global teardown checks it for JVMs. */
-export const TEST_RUNS = join(STATE_DIR, 'test-runs');
+export { REPO, STATE_DIR } from './paths.ts';
+
+/** This vitest run's folder (from global setup); global teardown checks it for orphans. */
+export function testRunRoot(): string {
+  return inject('testRunRoot');
+}
 
 export interface SiteSpec {
   name: string;
@@ -65,7 +68,7 @@ export interface TestFederation {
 }
 
 export function createTestFederation(name: string, topology: Topology, options: { databaseUrl?: string; env?: Record<string, string> } = {}): TestFederation {
-  const runDir = join(TEST_RUNS, `${name}-${randomUUID().slice(0, 8)}`);
+  const runDir = join(testRunRoot(), `${name}-${randomUUID().slice(0, 8)}`);
   const certsDir = join(runDir, 'certs');
   const pids = new Set<number>();
   const log = process.env.FEDGATE_TEST_VERBOSE ? (l: string) => console.log(`[${name}] ${l}`) : () => {};

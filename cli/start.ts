@@ -1,0 +1,81 @@
+import type { Topology } from '../federation/index.ts';
+import { LaunchError, assertPortsFree, checkJava, checkMaven, type Launcher, type StatePaths } from '../deploy/index.ts';
+import { SCOPES, issueToken } from '../gateway/keys.ts';
+import { createDemoPis } from './demo-pis.ts';
+
+interface Out {
+  info(line: string): void;
+  data(text: string): void;
+}
+
+/**
+ * `npm start`: everything a new user needs, with progress for every step,
+ * then where to look. Ctrl-C stops it all; a second start reuses the data.
+ */
+export async function startFederation(options: { topology: Topology; launcher: Launcher; home: StatePaths; demo: boolean; rate: number; out: Out }): Promise<number> {
+  const { topology, launcher, out } = options;
+  const step = (n: number, what: string) => out.info(`[${n}/5] ${what}`);
+
+  step(1, 'checking Java, Maven and the ports of every site');
+  checkJava();
+  checkMaven();
+  const running = (await launcher.status()).filter((s) => s.broker.running || s.gateway.running);
+  if (running.length > 0) throw new LaunchError(`the federation is already running (${running.map((s) => s.site).join(', ')}); see \`npx fedgate status\`, or stop it with \`npx fedgate down\``);
+  for (const site of topology.sites) await assertPortsFree(site, Object.entries(site.ports));
+
+  step(2, 'fetching Kafka (once) and creating the certificates (once)');
+  await launcher.prepare();
+
+  step(3, `starting ${topology.sites.length} sites: brokers, instances, MirrorMaker 2 nodes, gateways`);
+  const started = Date.now();
+  try {
+    await launcher.up();
+  } catch (err) {
+    out.info('start failed; stopping what was started');
+    await launcher.down();
+    throw err;
+  }
+  const readySeconds = (Date.now() - started) / 1000;
+
+  step(4, options.demo ? `starting the demo PIS (${options.rate} events/s through every gateway)` : 'demo PIS off (--no-demo)');
+  const tokens: Record<string, string> = {};
+  for (const s of topology.sites) tokens[s.name] = await issueToken({ secretsDir: options.home.certsDir, topology, site: s.name, scopes: [...SCOPES], subject: 'demo-pis', ttlSeconds: 12 * 3600 });
+  const demo = options.demo ? createDemoPis({ topology, tokens, ratePerSecond: options.rate, log: out.info }) : null;
+  demo?.start();
+
+  step(5, `ready in ${readySeconds.toFixed(1)} s`);
+  const first = topology.sites[0]!;
+  const userToken = await issueToken({ secretsDir: options.home.certsDir, topology, site: first.name, scopes: [...SCOPES], subject: 'you', ttlSeconds: 12 * 3600 });
+  const example = JSON.stringify({ type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-00042', region: topology.sites.at(-1)!.regions.at(-1), price: { currency: 'JPY', amount: '1500' } } });
+  out.data(
+    [
+      '',
+      'fedgate is running.',
+      '',
+      'Dashboards (each shows every site):',
+      ...topology.sites.map((s) => `  ${s.name.padEnd(10)} http://${s.address}:${s.ports.gateway}/dashboard`),
+      `API docs:   http://${first.address}:${first.ports.gateway}/docs`,
+      '',
+      `A token of ${first.name} (12 h, every publish scope):`,
+      `  export TOKEN=${userToken}`,
+      '',
+      'Publish an event:',
+      `  curl -s -X POST http://${first.address}:${first.ports.gateway}/v1/events -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${example}'`,
+      '',
+      'Then trace it from any site: the answer has its id; open a dashboard and paste it into "Event trace".',
+      'Stop everything: Ctrl-C here (or `npx fedgate down` from another terminal).',
+      '',
+    ].join('\n'),
+  );
+
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  out.info('stopping…');
+  demo?.stop();
+  await launcher.down();
+  out.info(`stopped${demo ? `; the demo published ${demo.counts.accepted} events` : ''}. \`npm start\` again resumes with the same data.`);
+  return 0;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { buildDrillReport, formatDrillReport, type DrillObservations } from './drill-report.ts';
+
+const base: DrillObservations = {
+  drill: 'site-outage', site: 'c', hard: false, durationSeconds: 10, ratePerSecond: 50, startedAt: '2026-01-01T00:00:00Z',
+  accepted: [
+    { id: 'e1', writtenAt: 'a', routedTo: ['c'] },
+    { id: 'e2', writtenAt: 'b', routedTo: ['a', 'c'] },
+    { id: 'e3', writtenAt: 'a', routedTo: ['b'] },
+  ],
+  refused: 1,
+  delivered: { a: ['e2'], b: ['e3'], c: ['e1'] },
+  duplicates: { a: 0, b: 2, c: 1 },
+  unavailabilityWindowMs: 120, failoverClientSwitches: 3, convergeSeconds: 4.2,
+  peakLag: { 'a->c': { records: 40, seconds: 3.1 } },
+  consumerFailover: { skipped: 'no surviving site carries its topics' },
+};
+
+describe('drill report', () => {
+  it('counts accepted per writing site, owed and delivered per target, and lost per missing delivery', () => {
+    const r = buildDrillReport(base);
+    expect(r.acceptedPerSite).toEqual({ a: 2, b: 1 });
+    expect(r.owedPerSite).toEqual({ a: 1, b: 1, c: 2 });
+    expect(r.deliveredPerSite).toEqual({ a: 1, b: 1, c: 1 });
+    expect(r.lost).toBe(1);
+    expect(r.lostIds).toEqual(['e2@c']);
+    expect(r.duplicatesTotal).toBe(3);
+  });
+  it('reports zero lost when every owed event was consumed', () => {
+    const r = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] } });
+    expect(r.lost).toBe(0);
+    expect(formatDrillReport(r)).toContain('LOST 0');
+  });
+});

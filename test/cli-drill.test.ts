@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findManaged } from '../deploy/index.ts';
+import type { DrillReport } from '../federation/index.ts';
+import { REPO, testRunRoot, testTopology } from './support/federation.ts';
+
+/**
+ * The CLI as a person runs it: `fedgate up --detach`, `publish`, a shortened
+ * `drill site-outage`, `fedgate down`, each a separate process.
+ */
+let home = '';
+let topologyFile = '';
+const topology = testTopology(141, [
+  { name: 'a', regions: ['eu'], countries: ['DE'] },
+  { name: 'b', regions: ['us', 'eu'], countries: ['US'] },
+  { name: 'c', regions: ['apac'], countries: ['JP'] },
+]);
+
+function fedgate(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO, 'bin/fedgate.mjs'), ...args, '--topology', topologyFile, '--home', home], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+describe('fedgate CLI: up, publish, site-outage drill, down', () => {
+  beforeAll(() => {
+    home = join(testRunRoot(), `cli-${randomUUID().slice(0, 8)}`);
+    topologyFile = join(home, 'topology.json');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(topologyFile, JSON.stringify(topology, null, 2));
+  });
+  afterAll(async () => {
+    await fedgate(['down', '--hard']);
+    if (findManaged(home).length === 0) rmSync(home, { recursive: true, force: true });
+  });
+
+  it('starts the federation detached and reports every site ready', async () => {
+    const up = await fedgate(['up', '--detach']);
+    expect(up.code, up.stderr).toBe(0);
+    const status = await fedgate(['status', '--json']);
+    const sites = JSON.parse(status.stdout).sites as { site: string; broker: { ready: boolean }; mm2: { ready: boolean }; instance: { ready: boolean }; gateway: { ready: boolean } }[];
+    expect(sites.map((s) => [s.site, s.broker.ready, s.mm2.ready, s.instance.ready, s.gateway.ready])).toEqual([
+      ['a', true, true, true, true],
+      ['b', true, true, true, true],
+      ['c', true, true, true, true],
+    ]);
+  });
+
+  it('publishes events from stdin', async () => {
+    const events = [
+      { type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-cli', region: 'eu', price: { currency: 'EUR', amount: '9.99' } } },
+      { type: 'com.fedgate.pim.country.updated', data: { productId: 'sku-cli', country: 'JP', available: true } },
+    ];
+    const r = await fedgate(['publish', '--site', 'a'], events.map((e) => JSON.stringify(e)).join('\n'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).events.map((e: { routedTo: string[] }) => e.routedTo)).toEqual([['a', 'b'], ['c']]);
+  });
+
+  it('runs a shortened site-outage drill: lost = 0 and every field of the report filled', async () => {
+    const r = await fedgate(['drill', 'site-outage', '--site', 'a', '--duration', '20s', '--rate', '50/s', '--json']);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    console.log(`drill report: ${JSON.stringify({ ...report, lostIds: undefined }, null, 2)}`);
+    expect(report.lost).toBe(0);
+    expect(report.acceptedTotal).toBeGreaterThan(500);
+    expect(Object.keys(report.acceptedPerSite).sort()).toEqual(['a', 'b', 'c'].filter((s) => (report.acceptedPerSite[s] ?? 0) > 0));
+    expect(report.owedPerSite.a).toBeGreaterThan(0); // events for the stopped site were published during its outage
+    expect(report.deliveredPerSite).toEqual(report.owedPerSite);
+    expect(report.convergeSeconds).toEqual(expect.any(Number));
+    expect(report.unavailabilityWindowMs).toEqual(expect.any(Number));
+    expect(report.failoverClientSwitches).toBeGreaterThan(0);
+    expect(Object.keys(report.duplicates).sort()).toEqual(['a', 'b', 'c']);
+    expect(Object.keys(report.peakLag).length).toBeGreaterThan(0);
+    expect(report.consumerFailover).toMatchObject({ group: 'fedgate.a.price-book', resumedAt: 'b', processed: expect.any(Number), reprocessed: expect.any(Number) });
+  });
+
+  it('stops everything with down: no process of the federation is left', async () => {
+    const before = findManaged(home);
+    expect(before.length).toBe(12);
+    const down = await fedgate(['down']);
+    expect(down.code, down.stderr).toBe(0);
+    expect(findManaged(home)).toEqual([]);
+  });
+});
