@@ -124,7 +124,8 @@ function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole,
   openssl(['req', '-new', '-key', files.key, '-out', csr, '-subj', subjectOf(site, role)]);
   const usage = role === 'mm2' ? 'clientAuth' : 'serverAuth,clientAuth';
   // Brokers and gateways are reached by IP; hostname verification checks this SAN.
-  const san = role === 'mm2' ? `DNS:${site.name}.mm2` : `IP:${site.address},DNS:${site.name},DNS:localhost`;
+  const ips = [...new Set([site.address, site.wanAddress ?? site.address])].map((ip) => `IP:${ip}`).join(',');
+  const san = role === 'mm2' ? `DNS:${site.name}.mm2` : `${ips},DNS:${site.name},DNS:localhost`;
   writeFileSync(
     ext,
     [
@@ -150,7 +151,7 @@ function isUsable(files: IssuedFiles, caCert: string, site: Site): boolean {
   try {
     openssl(['verify', '-CAfile', caCert, files.cert]);
     const text = openssl(['x509', '-in', files.cert, '-noout', '-ext', 'subjectAltName,extendedKeyUsage', '-checkend', '86400']);
-    return files.cert.endsWith('mm2.pem') || text.includes(`IP Address:${site.address}`);
+    return files.cert.endsWith('mm2.pem') || [site.address, site.wanAddress ?? site.address].every((ip) => text.includes(`IP Address:${ip}`));
   } catch {
     return false;
   }

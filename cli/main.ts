@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startFederation } from './start.ts';
+import { writeComposeFiles } from '../deploy/compose.ts';
 import { CertsError, initCerts } from '../certs/index.ts';
 import { DRILLS, TopologyError, formatDrillReport, loadTopology, type DrillKind, type Topology } from '../federation/index.ts';
 import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, runDrill, statePaths, type SiteStatus } from '../deploy/index.ts';
@@ -25,6 +26,10 @@ usage: npx fedgate <command> [options]
   topology check           validate the topology file
   up [--detach] [--site S]...
                            start the sites' brokers and MirrorMaker 2 nodes
+  run broker|mm2|instance|gateway --site S
+                           run one component of a site in the foreground (a container's
+                           main process in docker-compose.multi.yml)
+  compose render           write docker-compose.multi.yml and its topology from the topology
   down [--hard]            stop everything this federation started
   status [--json]          processes, listeners and readiness per site
   token --site S --scope SCOPE [--scope …] [--ttl SECONDS]
@@ -156,6 +161,21 @@ async function run(argv: string[], out: Out): Promise<number> {
       await waitForSignal();
       out.info('stopping…');
       await launcher.down();
+      return 0;
+    }
+    case 'run': {
+      const { positionals, values } = parse(rest, { site: { type: 'string' } });
+      const component = positionals[0];
+      if (!['broker', 'mm2', 'instance', 'gateway'].includes(component ?? '')) throw new UsageError('`run` takes one of: broker, mm2, instance, gateway');
+      const topology = topologyFrom(values, env);
+      if (!values.site || !topology.sites.some((s) => s.name === values.site)) throw new UsageError(`--site is required; one of ${topology.sites.map((s) => s.name).join(', ')}`);
+      return launcherFrom(topology, values, env, out).runForeground(values.site, component as 'broker');
+    }
+    case 'compose': {
+      const { positionals, values } = parse(rest, {});
+      if (positionals[0] !== 'render') throw new UsageError('`compose` takes one subcommand: `render`');
+      const files = writeComposeFiles(topologyFrom(values, env), process.cwd());
+      out.info(`wrote ${files.join(' and ')}; validate with \`docker-compose -f docker-compose.multi.yml config -q\``);
       return 0;
     }
     case 'down': {

@@ -22,6 +22,14 @@ describe('renderBrokerProperties', () => {
     expect([...props.keys()].some((k) => k.includes('password'))).toBe(false);
   });
 
+  it('binds the inter-site listener to the WAN address when the site has one', () => {
+    const wan = structuredClone(topology);
+    wan.sites[1]!.wanAddress = '10.200.0.12';
+    const p = parseProperties(renderBrokerProperties(wan, 'cloud-b', { dataDir: '/d', keystoreFile: '/k.pem', caFile: '/ca.pem' }));
+    expect(p.get('listeners')).toBe('LOCAL://127.0.2.1:9092,FED://10.200.0.12:9093,CONTROLLER://127.0.2.1:9094');
+    expect(p.get('advertised.listeners')).toBe('LOCAL://127.0.2.1:9092,FED://10.200.0.12:9093');
+  });
+
   it('keeps auto-create off', () => {
     expect(props.get('auto.create.topics.enable')).toBe('false');
   });

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import {
   type Site,
   type Topology,
+  bindAddressOf,
   interSiteBootstrap,
   localBootstrap,
   renderMm2Properties,
@@ -18,7 +19,7 @@ import { certPaths, initCerts } from '../certs/index.ts';
 import { renderBrokerProperties } from './broker-config.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { brokerAnswers, topicHasRecentRecords, waitUntil } from './kafka-probe.ts';
-import { findManaged, isOurProcess, readPid, removePidFile, spawnJava, spawnNode, stopProcess, tailOf, type StopOptions } from './process.ts';
+import { findManaged, isOurProcess, javaCommand, nodeCommand, readPid, removePidFile, runAttached, spawnJava, spawnNode, stopProcess, tailOf, type JavaProcessSpec, type StopOptions } from './process.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -144,20 +145,10 @@ export function createLauncher(options: LauncherOptions) {
     return pid !== null && isOurProcess(pid, runDir) ? pid : null;
   }
 
-  async function startBroker(siteName: string): Promise<{ pid: number; readyMs: number; formatted: boolean }> {
-    const site = siteOf(topology, siteName);
+  /** Writes the broker's config, formats KRaft storage on first start, and returns how to run it. */
+  async function brokerSpec(siteName: string): Promise<{ spec: JavaProcessSpec; formatted: boolean }> {
     const rt = await prepare();
     const l = layout(siteName);
-    const running = pidOf(siteName, 'broker');
-    if (running) {
-      const readyMs = await waitBrokerReady(siteName, running);
-      return { pid: running, readyMs, formatted: false };
-    }
-    await assertPortsFree(site, [
-      ['kafka', site.ports.kafka],
-      ['interSite', site.ports.interSite],
-      ['controller', site.ports.controller],
-    ]);
     mkdirSync(l.logDir, { recursive: true });
     const broker = certs.role(siteName, 'broker');
     writeFileSync(l.brokerProps, renderBrokerProperties(topology, siteName, { dataDir: l.dataDir, keystoreFile: broker.keystore, caFile: certs.caCert }));
@@ -176,8 +167,7 @@ export function createLauncher(options: LauncherOptions) {
       await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', l.brokerProps]);
       formatted = true;
     }
-
-    const pid = spawnJava({
+    const spec: JavaProcessSpec = {
       role: `${siteName}/broker`,
       runDir,
       classpath: rt.classpath,
@@ -186,7 +176,24 @@ export function createLauncher(options: LauncherOptions) {
       jvmOptions: ['-Xms64m', `-Xmx${topology.heap.broker}`, ...JVM_COMMON, ...jvmLog],
       logFile: l.outFile('broker'),
       pidFile: l.pidFile('broker'),
-    });
+    };
+    return { spec, formatted };
+  }
+
+  async function startBroker(siteName: string): Promise<{ pid: number; readyMs: number; formatted: boolean }> {
+    const site = siteOf(topology, siteName);
+    const running = pidOf(siteName, 'broker');
+    if (running) {
+      const readyMs = await waitBrokerReady(siteName, running);
+      return { pid: running, readyMs, formatted: false };
+    }
+    await assertPortsFree(site, [
+      ['kafka', site.ports.kafka],
+      ['interSite', site.ports.interSite],
+      ['controller', site.ports.controller],
+    ]);
+    const { spec, formatted } = await brokerSpec(siteName);
+    const pid = spawnJava(spec);
     options.onSpawn?.(pid, `${siteName}/broker`);
     log(`${siteName}: broker starting (pid ${pid}) on ${localBootstrap(site)} (local), ${interSiteBootstrap(site)} (mTLS)`);
     const readyMs = await waitBrokerReady(siteName, pid);
@@ -205,19 +212,28 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   async function startMm2(siteName: string): Promise<{ pid: number; readyMs: number } | null> {
-    const site = siteOf(topology, siteName);
     if (upstreamSites(topology, siteName).length === 0) {
       log(`${siteName}: no flows into this site, so no MirrorMaker 2 node`);
       return null;
     }
-    const rt = await prepare();
-    const l = layout(siteName);
     const running = pidOf(siteName, 'mm2');
     if (running) return { pid: running, readyMs: await waitMm2Ready(siteName, running) };
+    const pid = spawnJava(await mm2Spec(siteName));
+    options.onSpawn?.(pid, `${siteName}/mm2`);
+    log(`${siteName}: MirrorMaker 2 starting (pid ${pid}), pulling from ${upstreamSites(topology, siteName).map((s) => s.name).join(', ')}`);
+    const readyMs = await waitMm2Ready(siteName, pid);
+    log(`${siteName}: MirrorMaker 2 ready in ${(readyMs / 1000).toFixed(1)} s`);
+    return { pid, readyMs };
+  }
+
+  async function mm2Spec(siteName: string): Promise<JavaProcessSpec> {
+    const site = siteOf(topology, siteName);
+    const rt = await prepare();
+    const l = layout(siteName);
     mkdirSync(l.logDir, { recursive: true });
     writeFileSync(l.mm2Props, renderMm2Properties(topology, siteName, { caFile: certs.caCert, keystoreFile: certs.role(siteName, 'mm2').keystore }));
     writeLog4j(l.log4jFile('mm2'), l.logFile('mm2'));
-    const pid = spawnJava({
+    return {
       role: `${siteName}/mm2`,
       runDir,
       classpath: rt.classpath,
@@ -226,12 +242,27 @@ export function createLauncher(options: LauncherOptions) {
       jvmOptions: ['-Xms64m', `-Xmx${topology.heap.mm2}`, ...JVM_COMMON, `-Dlog4j.configuration=file:${l.log4jFile('mm2')}`],
       logFile: l.outFile('mm2'),
       pidFile: l.pidFile('mm2'),
-    });
-    options.onSpawn?.(pid, `${siteName}/mm2`);
-    log(`${siteName}: MirrorMaker 2 starting (pid ${pid}), pulling from ${upstreamSites(topology, siteName).map((s) => s.name).join(', ')}`);
-    const readyMs = await waitMm2Ready(siteName, pid);
-    log(`${siteName}: MirrorMaker 2 ready in ${(readyMs / 1000).toFixed(1)} s`);
-    return { pid, readyMs };
+    };
+  }
+
+  const NODE_SCRIPTS = { instance: 'instances/main.ts', gateway: 'gateway/main.ts' } as const;
+
+  function nodeSpec(siteName: string, c: 'instance' | 'gateway') {
+    const l = layout(siteName);
+    mkdirSync(l.logDir, { recursive: true });
+    return { role: `${siteName}/${c}`, runDir, script: join(REPO_ROOT, NODE_SCRIPTS[c]), cwd: REPO_ROOT, env: nodeEnv(siteName), logFile: l.logFile(c), pidFile: l.pidFile(c) };
+  }
+
+  /**
+   * Runs one component of a site in the foreground, attached to this
+   * terminal: the main process of a container (docker-compose.multi.yml).
+   */
+  async function runForeground(siteName: string, c: Component): Promise<number> {
+    siteOf(topology, siteName);
+    await prepare();
+    if (c === 'broker') return runAttached(javaCommand((await brokerSpec(siteName)).spec));
+    if (c === 'mm2') return runAttached(javaCommand(await mm2Spec(siteName)));
+    return runAttached(nodeCommand(nodeSpec(siteName, c)));
   }
 
   /** MM2 is ready once its heartbeat connector writes to the local cluster. */
@@ -266,12 +297,10 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   /** Starts a site's Node process and waits until its health endpoint answers. */
-  async function startNode(siteName: string, c: 'instance' | 'gateway', script: string, healthUrl: string): Promise<{ pid: number; readyMs: number }> {
-    const l = layout(siteName);
+  async function startNode(siteName: string, c: 'instance' | 'gateway', healthUrl: string): Promise<{ pid: number; readyMs: number }> {
     const running = pidOf(siteName, c);
     if (running) return { pid: running, readyMs: await waitHttpReady(siteName, c, running, healthUrl) };
-    mkdirSync(l.logDir, { recursive: true });
-    const pid = spawnNode({ role: `${siteName}/${c}`, runDir, script: join(REPO_ROOT, script), cwd: REPO_ROOT, env: nodeEnv(siteName), logFile: l.logFile(c), pidFile: l.pidFile(c) });
+    const pid = spawnNode(nodeSpec(siteName, c));
     options.onSpawn?.(pid, `${siteName}/${c}`);
     log(`${siteName}: ${c} starting (pid ${pid})`);
     const readyMs = await waitHttpReady(siteName, c, pid, healthUrl);
@@ -296,7 +325,7 @@ export function createLauncher(options: LauncherOptions) {
   async function startInstance(siteName: string) {
     const site = siteOf(topology, siteName);
     if (!pidOf(siteName, 'instance')) await assertPortsFree(site, [['instance', site.ports.instance]]);
-    return startNode(siteName, 'instance', 'instances/main.ts', `${instanceUrl(siteName)}/v1/health`);
+    return startNode(siteName, 'instance', `${instanceUrl(siteName)}/v1/health`);
   }
 
   function gatewayUrl(siteName: string): string {
@@ -307,7 +336,7 @@ export function createLauncher(options: LauncherOptions) {
   async function startGateway(siteName: string) {
     const site = siteOf(topology, siteName);
     if (!pidOf(siteName, 'gateway')) await assertPortsFree(site, [['gateway', site.ports.gateway], ['peer', site.ports.peer]]);
-    return startNode(siteName, 'gateway', 'gateway/main.ts', `${gatewayUrl(siteName)}/healthz`);
+    return startNode(siteName, 'gateway', `${gatewayUrl(siteName)}/healthz`);
   }
 
   async function stop(siteName: string, c: Component, opts: StopOptions = {}): Promise<string> {
@@ -392,7 +421,7 @@ export function createLauncher(options: LauncherOptions) {
     );
   }
 
-  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, startInstance, startGateway, startNode, nodeEnv, instanceUrl, gatewayUrl, stop, up, down, status, pidOf };
+  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, startInstance, startGateway, runForeground, nodeEnv, instanceUrl, gatewayUrl, stop, up, down, status, pidOf };
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;
@@ -410,16 +439,17 @@ async function httpOk(url: string): Promise<boolean> {
 /** Fails with a message naming the fix when a listener's address and port are taken. */
 export async function assertPortsFree(site: Site, ports: Array<[string, number]>): Promise<void> {
   for (const [name, port] of ports) {
+    const host = bindAddressOf(site, name as keyof Site['ports']);
     const problem = await new Promise<string | null>((resolve) => {
       const server = createServer();
       server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-      server.listen({ host: site.address, port, exclusive: true }, () => server.close(() => resolve(null)));
+      server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
     });
     if (problem === 'EADDRINUSE') {
       throw new LaunchError(
-        `${site.address}:${port} (${site.name}.ports.${name}) is already in use. Stop what holds it (another fedgate run: \`npx fedgate down\`), or change sites.${site.name}.ports.${name} in the topology file.`,
+        `${host}:${port} (${site.name}.ports.${name}) is already in use. Stop what holds it (another fedgate run: \`npx fedgate down\`), or change sites.${site.name}.ports.${name} in the topology file.`,
       );
     }
-    if (problem) throw new LaunchError(`cannot bind ${site.address}:${port} (${site.name}.ports.${name}): ${problem}`);
+    if (problem) throw new LaunchError(`cannot bind ${host}:${port} (${site.name}.ports.${name}): ${problem}`);
   }
 }

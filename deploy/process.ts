@@ -27,9 +27,21 @@ export function runMarker(runDir: string): string {
   return `-Dfedgate.run=${runDir}`;
 }
 
+export interface CommandLine {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function javaCommand(spec: JavaProcessSpec): CommandLine {
+  return { command: 'java', args: [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args] };
+}
+
 /** Starts a JVM in its own process group, detached from the caller's terminal. */
 export function spawnJava(spec: JavaProcessSpec): number {
-  return spawnDetached('java', [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args], spec);
+  const c = javaCommand(spec);
+  return spawnDetached(c.command, c.args, spec);
 }
 
 export interface NodeProcessSpec {
@@ -42,10 +54,34 @@ export interface NodeProcessSpec {
   pidFile: string;
 }
 
+export function nodeCommand(spec: NodeProcessSpec & { cwd: string }): CommandLine {
+  // `--import tsx` resolves from the working directory: the project root.
+  return { command: process.execPath, args: ['--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], env: { ...process.env, ...spec.env }, cwd: spec.cwd };
+}
+
 /** Starts a fedgate Node process (instance, gateway) the same way: own process group, log file, pid file, run marker. */
 export function spawnNode(spec: NodeProcessSpec & { cwd: string }): number {
-  // `--import tsx` resolves from the working directory: the project root.
-  return spawnDetached(process.execPath, ['--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], spec, { ...process.env, ...spec.env }, spec.cwd);
+  const c = nodeCommand(spec);
+  return spawnDetached(c.command, c.args, spec, c.env, c.cwd);
+}
+
+/**
+ * Runs a command in the foreground (a container's main process): output to
+ * this terminal, SIGTERM and SIGINT passed on, its exit code returned.
+ */
+export function runAttached(c: CommandLine): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(c.command, c.args, { stdio: 'inherit', env: c.env, cwd: c.cwd });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on('SIGTERM', forward);
+    process.on('SIGINT', forward);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      process.off('SIGTERM', forward);
+      process.off('SIGINT', forward);
+      resolve(code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1));
+    });
+  });
 }
 
 function spawnDetached(command: string, args: string[], spec: { role: string; logFile: string; pidFile: string }, env?: NodeJS.ProcessEnv, cwd?: string): number {

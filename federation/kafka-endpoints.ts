@@ -1,5 +1,5 @@
 import type { KafkaConfig } from 'kafkajs';
-import type { Site } from './topology.ts';
+import { wanAddressOf, type Site } from './topology.ts';
 
 /** PEM material for a client of an inter-site (mTLS) listener. */
 export interface ClientTls {
@@ -13,7 +13,7 @@ export function localBootstrap(site: Site): string {
 }
 
 export function interSiteBootstrap(site: Site): string {
-  return `${site.address}:${site.ports.interSite}`;
+  return `${wanAddressOf(site)}:${site.ports.interSite}`;
 }
 
 /** kafkajs config for a site's own services (site-local PLAINTEXT listener). */

@@ -38,6 +38,11 @@ describe('topology validation', () => {
     expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[1].address', message: expect.stringContaining('already used by site "cloud-a"') }));
   });
 
+  it('refuses a WAN address another site already uses', () => {
+    const problems = problemsOf(variant((t) => { t.sites[0].wanAddress = '10.0.0.1'; t.sites[2].wanAddress = '10.0.0.1'; }));
+    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[2].wanAddress', message: expect.stringContaining('already used by site "cloud-a"') }));
+  });
+
   it('refuses a port used twice on one address', () => {
     const problems = problemsOf(variant((t) => (t.sites[2].ports.gateway = t.sites[2].ports.kafka)));
     expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[2].ports.gateway', message: expect.stringContaining('127.0.3.1:9092 is already used by onprem.ports.kafka') }));

@@ -53,8 +53,14 @@ export const SiteSchema = z
     regions: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'use a lower-case region id such as "eu"')).min(1),
     /** Countries this site serves (ISO 3166-1 alpha-2): it needs their availability updates. */
     countries: z.array(z.string().regex(/^[A-Z]{2}$/, 'use an upper-case ISO 3166-1 alpha-2 code such as "DE"')).default([]),
-    /** The site's own loopback (or host) address; every listener binds it. */
+    /** The site's own loopback (or host) address; its site-local listeners bind it. */
     address: z.string().ip({ version: 'v4' }),
+    /**
+     * Where the inter-site listeners bind (Kafka mTLS, gateway peer HTTPS), when
+     * sites reach each other on a separate WAN network (docker-compose.multi.yml).
+     * Defaults to `address`.
+     */
+    wanAddress: z.string().ip({ version: 'v4' }).optional(),
     ports: SitePortsSchema,
     /** Which of this site's local topics flow to which other sites. */
     flows: z.array(FlowSchema).default([]),
@@ -108,6 +114,18 @@ export class TopologyError extends Error {
   }
 }
 
+/** The ports that face other sites; they bind the WAN address. */
+export const WAN_PORTS: ReadonlyArray<keyof SitePorts> = ['interSite', 'peer'];
+
+export function wanAddressOf(site: Pick<Site, 'address' | 'wanAddress'>): string {
+  return site.wanAddress ?? site.address;
+}
+
+/** The address a listener of the site binds. */
+export function bindAddressOf(site: Pick<Site, 'address' | 'wanAddress'>, port: keyof SitePorts): string {
+  return WAN_PORTS.includes(port) ? wanAddressOf(site) : site.address;
+}
+
 /** Compiles a flow regex with Java's full-match semantics. */
 export function compileFlowRegex(source: string): RegExp {
   return new RegExp(`^(?:${source})$`);
@@ -147,8 +165,16 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
     }
     addresses.set(site.address, site.name);
 
+    if (site.wanAddress && site.wanAddress !== site.address) {
+      const owner = addresses.get(site.wanAddress);
+      if (owner !== undefined) {
+        problems.push({ field: `${at}.wanAddress`, message: `address ${site.wanAddress} is already used by site "${owner}"`, fix: 'give each site its own WAN address' });
+      }
+      addresses.set(site.wanAddress, site.name);
+    }
+
     for (const [key, value] of Object.entries(site.ports)) {
-      const endpoint = `${site.address}:${value}`;
+      const endpoint = `${bindAddressOf(site, key as keyof SitePorts)}:${value}`;
       const owner = listeners.get(endpoint);
       if (owner !== undefined) {
         problems.push({

@@ -96,12 +96,8 @@ export function createFederatedView(deps: FederatedViewDeps) {
 
     /** Per site: throughput and latency per stage, consumer lag; per link: replication lag in records and seconds. */
     async stats(windowSeconds: number) {
-      const [stats, lag, offsets] = await Promise.all([
-        fanOut<{ stages: StageStats[] }>(`/stats?windowSeconds=${windowSeconds}`),
-        fanOut<{ groups: Record<string, { records: number }> }>('/lag'),
-        fanOut<SiteOffsets>('/offsets'),
-      ]);
-      const offsetsBySite = new Map(offsets.sites.flatMap((s) => (s.reachable ? [[s.site, s.body] as const] : [])));
+      const overview = await fanOut<{ stages: StageStats[]; groups: Record<string, { records: number }>; offsets: SiteOffsets }>(`/overview?windowSeconds=${windowSeconds}`);
+      const offsetsBySite = new Map(overview.sites.flatMap((s) => (s.reachable ? [[s.site, s.body.offsets] as const] : [])));
       const links: Array<FlowLag | { from: string; to: string; unknown: true; reason: string }> = [];
       for (const source of deps.topology.sites) {
         for (const flow of source.flows) {
@@ -115,19 +111,15 @@ export function createFederatedView(deps: FederatedViewDeps) {
           links.push(flowLag({ from: source.name, to: flow.to, topics: routedTopicsForSite(target) }, src, dst, now()));
         }
       }
-      const sites = deps.topology.sites.map((s) => {
-        const st = stats.sites.find((x) => x.site === s.name)!;
-        const lg = lag.sites.find((x) => x.site === s.name)!;
-        return {
-          site: s.name,
-          reachable: st.reachable,
-          ms: st.ms,
-          stages: st.reachable ? st.body.stages : null,
-          consumerLag: lg.reachable ? Object.fromEntries(Object.entries(lg.body.groups).map(([g, v]) => [g, v.records])) : null,
-        };
-      });
-      const unreachable = [...new Set([...stats.unreachable, ...lag.unreachable, ...offsets.unreachable])];
-      return { windowSeconds, sites, links, partial: unreachable.length > 0, unreachable };
+      const sites = overview.sites.map((s) => ({
+        site: s.site,
+        reachable: s.reachable,
+        ms: s.ms,
+        stages: s.reachable ? s.body.stages : null,
+        consumerLag: s.reachable ? Object.fromEntries(Object.entries(s.body.groups).map(([g, v]) => [g, v.records])) : null,
+        ...(s.reachable ? {} : { error: s.error }),
+      }));
+      return { windowSeconds, sites, links, partial: overview.partial, unreachable: overview.unreachable };
     },
 
     async health() {

@@ -5,7 +5,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { certPaths } from '../certs/index.ts';
-import { loadTopology, localKafkaConfig, siteOf } from '../federation/index.ts';
+import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createDistributor } from '../instances/distributor.ts';
 import { ProductEventSchema, type ProductEvent } from '../instances/event-model.ts';
 import { Problem, fromZod } from '../instances/http/problem.ts';
@@ -123,13 +123,13 @@ const own = certs.role(site.name, 'gateway');
 const publicServer = serve({ fetch: createApp(deps).fetch, hostname: site.address, port: site.ports.gateway });
 const peerServer = serve({
   fetch: createPeerApp(deps).fetch,
-  hostname: site.address,
+  hostname: wanAddressOf(site),
   port: site.ports.peer,
   createServer: createHttpsServer,
   serverOptions: { key: readFileSync(own.key), cert: readFileSync(own.cert), ca: readFileSync(certs.caCert), requestCert: true, rejectUnauthorized: true },
 });
 producer.connect().catch((err) => log.warn({ err: err.message }, 'local Kafka not reachable at start; publishes will fail over'));
-log.info({ url: `http://${site.address}:${site.ports.gateway}`, peer: `https://${site.address}:${site.ports.peer}` }, 'gateway listening');
+log.info({ url: `http://${site.address}:${site.ports.gateway}`, peer: `https://${wanAddressOf(site)}:${site.ports.peer}` }, 'gateway listening');
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import type { Site, Topology } from '../federation/index.ts';
+import { wanAddressOf, type Site, type Topology } from '../federation/index.ts';
 import { certPaths } from '../certs/index.ts';
 
 /**
@@ -43,7 +43,7 @@ export function createPeerClient(options: { topology: Topology; site: string; ce
       const req = request(
         {
           agent,
-          host: peer.address,
+          host: wanAddressOf(peer),
           port: peer.ports.peer,
           method,
           path,

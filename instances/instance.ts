@@ -19,22 +19,24 @@ export interface InstanceDeps {
   retry?: RetryPolicy;
 }
 
-/** Consumer lag of each group over the topics it reads. */
+/** Consumer lag of each group over the topics it reads; the round trips go out in parallel. */
 export async function groupLag(admin: Admin, groups: { groupId: string; topics: string[] }[]): Promise<Record<string, LagSummary>> {
+  const topics = [...new Set(groups.flatMap((g) => g.topics))];
+  const [ends, committed] = await Promise.all([
+    Promise.all(topics.map(async (t) => [t, await admin.fetchTopicOffsets(t)] as const)).then((e) => new Map(e)),
+    Promise.all(groups.map((g) => admin.fetchOffsets({ groupId: g.groupId, topics: g.topics }))),
+  ]);
   const out: Record<string, LagSummary> = {};
-  const ends = new Map<string, { partition: number; high: string; low: string }[]>();
-  for (const { groupId, topics } of groups) {
-    const committed = await admin.fetchOffsets({ groupId, topics });
+  groups.forEach(({ groupId }, i) => {
     const rows: PartitionOffsets[] = [];
-    for (const t of committed) {
-      if (!ends.has(t.topic)) ends.set(t.topic, await admin.fetchTopicOffsets(t.topic));
+    for (const t of committed[i]!) {
       for (const p of t.partitions) {
-        const end = ends.get(t.topic)!.find((e) => e.partition === p.partition);
+        const end = ends.get(t.topic)?.find((e) => e.partition === p.partition);
         if (end) rows.push({ topic: t.topic, partition: p.partition, end: Number(end.high), start: Number(end.low), position: Number(p.offset) });
       }
     }
     out[groupId] = summarizeLag(rows);
-  }
+  });
   return out;
 }
 

@@ -71,6 +71,13 @@ export function createReadApi(deps: ReadApiDeps) {
 
   app.get('/v1/offsets', async (c) => c.json({ site, ...(await deps.offsets()) }));
 
+  /** Stats, consumer lag and offsets in one answer: the federated view asks each site once. */
+  app.get('/v1/overview', async (c) => {
+    const q = parse(StatsQuery, c.req.query());
+    const [stages, groups, offsets] = await Promise.all([stageStats({ db, windowSeconds: q.windowSeconds }), deps.lag(), deps.offsets()]);
+    return c.json({ site, windowSeconds: q.windowSeconds, stages, groups, offsets });
+  });
+
   app.get('/v1/recent', async (c) => {
     const q = parse(RecentQuery, c.req.query());
     return c.json({ site, ...(await recentRows({ db, after: q.after, limit: q.limit })) });

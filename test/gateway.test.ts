@@ -142,7 +142,7 @@ describe('federation gateway on three real sites', () => {
     const stats = await getJson(`${url('a')}/v1/federation/stats?windowSeconds=60`);
     const elapsed = Date.now() - started;
     expect(stats.partial).toBe(true);
-    expect(stats.unreachable).toEqual(['b']);
+    expect(stats.unreachable, JSON.stringify(stats.sites.map((s: any) => [s.site, s.ms, s.error]))).toEqual(['b']);
     expect(stats.sites.find((s: any) => s.site === 'b').reachable).toBe(false);
     expect(stats.sites.find((s: any) => s.site === 'c').reachable).toBe(true);
     // The deadline is 1.5 s per peer call, in parallel; generous slack for a loaded 2-core machine.
