@@ -189,8 +189,12 @@ async function run(argv: string[], out: Out): Promise<number> {
       const { values } = parse(rest, { json: { type: 'boolean' } });
       const launcher = launcherFrom(topologyFrom(values, env), values, env, out);
       const status = await launcher.status();
-      if (values.json) out.data(JSON.stringify({ sites: status }, null, 2));
-      else printStatus(status, out);
+      const flows = await flowLagOf(status);
+      if (values.json) out.data(JSON.stringify({ sites: status, flows }, null, 2));
+      else {
+        printStatus(status, out);
+        out.data(flows === null ? '\nflow lag: no gateway is up to compute it' : `\n${['flow', ...flows.map((f) => `${f.from} -> ${f.to}`)].map((h, i) => (i === 0 ? `${h.padEnd(22)}records  seconds` : `${h.padEnd(22)}${String(flows[i - 1]!.records ?? '?').padStart(7)}  ${flows[i - 1]!.seconds ?? '?'}`)).join('\n')}`);
+      }
       return 0;
     }
     case 'token': {
@@ -238,6 +242,18 @@ function topologyFrom(values: { topology?: string }, env: CliEnv): Topology {
 function launcherFrom(topology: Topology, values: { home?: string }, env: CliEnv, out: Out) {
   const paths = statePaths(values.home ?? env.FEDGATE_HOME);
   return createLauncher({ topology, stateDir: paths.stateDir, runDir: paths.runDir, certsDir: paths.certsDir, log: out.info });
+}
+
+/** MM2 lag per flow, as the first ready gateway's federated view computes it; null when no gateway is up. */
+async function flowLagOf(sites: SiteStatus[]): Promise<{ from: string; to: string; records?: number; seconds?: number; unknown?: true }[] | null> {
+  const gateway = sites.find((s) => s.gateway.ready);
+  if (!gateway) return null;
+  try {
+    const res = await fetch(`${gateway.gateway.url}/v1/federation/stats?windowSeconds=60`, { signal: AbortSignal.timeout(5000) });
+    return ((await res.json()) as { links: { from: string; to: string; records?: number; seconds?: number; unknown?: true }[] }).links;
+  } catch {
+    return null;
+  }
 }
 
 function printStatus(sites: SiteStatus[], out: Out): void {
