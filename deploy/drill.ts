@@ -51,7 +51,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const { launcher, topology, log } = o;
-  const target = siteOf(topology, o.site);
   const others = topology.sites.filter((s) => s.name !== o.site);
   if (others.length === 0) throw new Error('a drill needs at least two sites');
   const status = await launcher.status();
@@ -187,15 +186,17 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 
   // Convergence: every owed event consumed at its target sites.
   const owed = new Map<string, string[]>();
-  for (const a of accepted) for (const t of a.routedTo) owed.set(t, [...(owed.get(t) ?? []), a.id]);
-  const delivered: Record<string, string[]> = {};
+  for (const a of accepted) for (const t of a.routedTo) (owed.get(t) ?? owed.set(t, []).get(t)!).push(a.id);
+  const delivered: Record<string, Set<string>> = Object.fromEntries([...owed.keys()].map((s) => [s, new Set<string>()]));
   let convergeSeconds: number | null = null;
   const deadline = Date.now() + (o.convergeTimeoutMs ?? 240_000);
   for (;;) {
     let missing = 0;
     for (const [site, ids] of owed) {
-      delivered[site] = await deliveredAt(launcher, site, ids).catch(() => delivered[site] ?? []);
-      missing += ids.length - delivered[site]!.length;
+      // Ask only about what is not yet known to be delivered: a delivery never goes away.
+      const pending = ids.filter((id) => !delivered[site]!.has(id));
+      if (pending.length) for (const id of await deliveredAt(launcher, site, pending).catch(() => [])) delivered[site]!.add(id);
+      missing += ids.length - delivered[site]!.size;
     }
     if (missing === 0) {
       convergeSeconds = Math.round((Date.now() - backAt) / 100) / 10;
@@ -220,7 +221,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     startedAt,
     accepted,
     refused,
-    delivered,
+    delivered: Object.fromEntries(Object.entries(delivered).map(([s, ids]) => [s, [...ids]])),
     duplicates,
     unavailabilityWindowMs: windowMs,
     failoverClientSwitches: switches,

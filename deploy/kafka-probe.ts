@@ -1,16 +1,14 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** A silent admin client that fails fast: probes answer "not yet", they never retry. */
+function probeAdmin(bootstrap: string, timeoutMs: number) {
+  return new Kafka({ clientId: 'fedgate-probe', brokers: [bootstrap], logLevel: logLevel.NOTHING, connectionTimeout: timeoutMs, requestTimeout: timeoutMs, retry: { retries: 0 } }).admin();
+}
+
 /** One short metadata round trip; true when the broker answers. */
 export async function brokerAnswers(bootstrap: string, timeoutMs = 3000): Promise<boolean> {
-  const admin = new Kafka({
-    clientId: 'fedgate-probe',
-    brokers: [bootstrap],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: timeoutMs,
-    requestTimeout: timeoutMs,
-    retry: { retries: 0 },
-  }).admin();
+  const admin = probeAdmin(bootstrap, timeoutMs);
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
@@ -27,14 +25,7 @@ export async function brokerAnswers(bootstrap: string, timeoutMs = 3000): Promis
  * connector writes the local `heartbeats` topic every second while it runs.
  */
 export async function topicHasRecentRecords(bootstrap: string, topic: string, withinMs: number): Promise<boolean> {
-  const admin = new Kafka({
-    clientId: 'fedgate-probe',
-    brokers: [bootstrap],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    requestTimeout: 3000,
-    retry: { retries: 0 },
-  }).admin();
+  const admin = probeAdmin(bootstrap, 3000);
   try {
     await admin.connect();
     const [latest, since] = await Promise.all([

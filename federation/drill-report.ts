@@ -97,7 +97,7 @@ export function formatDrillReport(r: DrillReport): string {
     `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}`,
     '  peak lag per flow:',
     ...Object.entries(r.peakLag).map(([flow, l]) => `    ${flow.padEnd(22)} ${String(l.records).padStart(7)} records  ${l.seconds} s`),
-    'consumerFailover' in r && 'skipped' in r.consumerFailover
+    'skipped' in r.consumerFailover
       ? `  consumer failover: skipped (${r.consumerFailover.skipped})`
       : `  consumer failover: ${(r.consumerFailover as ConsumerFailover).group} resumed at ${(r.consumerFailover as ConsumerFailover).resumedAt} from MM2-translated offsets: ${(r.consumerFailover as ConsumerFailover).processed} processed, ${(r.consumerFailover as ConsumerFailover).reprocessed} processed again`,
   ];

@@ -340,9 +340,6 @@ function fixForZodIssue(issue: z.ZodIssue): string {
       return issue.received === 'undefined' ? `add the field (${issue.expected})` : `use a ${issue.expected}`;
     case 'unrecognized_keys':
       return `remove ${issue.keys.join(', ')} (not a topology field)`;
-    case 'too_small':
-    case 'too_big':
-      return issue.message;
     default:
       return issue.message;
   }

@@ -47,9 +47,13 @@ const batcher = createBatcher<ProductEvent>({
   maxQueued: env.MAX_IN_FLIGHT_EVENTS,
   onBatch: (n) => metrics?.batch(n),
 });
+const pendingEvents = () => {
+  const { queued, inFlight } = batcher.load();
+  return queued + inFlight;
+};
 metrics = createPromMetrics({
   site: site.name,
-  inFlight: () => batcher.load().queued + batcher.load().inFlight,
+  inFlight: pendingEvents,
   lag: async () => {
     const res = await fetch(`${instanceUrl}/v1/lag`, { signal: AbortSignal.timeout(1000) });
     const body = (await res.json()) as { groups: Record<string, { records: number }> };
@@ -140,7 +144,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     publicServer.close();
     peerServer.close();
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && batcher.load().queued + batcher.load().inFlight > 0) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));
     await producer.disconnect().catch(() => {});
     peers.close();
     process.exit(0);
