@@ -30,6 +30,8 @@ export interface GatewayDeps {
   acceptFromPeer(events: unknown, caller: string): Promise<{ writtenAt: string; accepted: number }>;
   /** Peer listener: this site's instance read API, proxied for the federated view. */
   instanceFetch(path: string): Promise<Response>;
+  /** Mounts the no-op baseline route of the publish benchmark. */
+  benchRoutes?: boolean;
 }
 
 function base(deps: GatewayDeps) {
@@ -52,6 +54,13 @@ export function createApp(deps: GatewayDeps) {
   app.route('/', publishRoute(deps));
   app.route('/', federationRoutes(deps));
   app.route('/', metaRoutes(deps));
+  if (deps.benchRoutes) {
+    // Same server, same middleware, no auth, no Kafka: what Hono and Node cost on their own.
+    app.post('/v1/bench/noop', async (c) => {
+      await c.req.text();
+      return c.json({ ok: true }, 202);
+    });
+  }
   return app;
 }
 

@@ -14,6 +14,8 @@ const EnvSchema = z.object({
   /** Events per shared Kafka request. */
   KAFKA_BATCH_EVENTS: z.coerce.number().int().min(1).default(2000),
   /** Deadline of each peer call of the federated view. */
+  /** Mounts POST /v1/bench/noop (reads the body, answers 202): the baseline of the publish benchmark. Off unless set to 1. */
+  FEDGATE_BENCH_ROUTES: z.enum(['0', '1']).default('0'),
   PEER_DEADLINE_MS: z.coerce.number().int().min(50).max(30_000).default(1500),
 });
 export type GatewayEnv = z.infer<typeof EnvSchema>;

@@ -84,16 +84,26 @@ export interface TokenRequest {
 
 /** A development token from the site's current key. */
 export async function issueToken(req: TokenRequest): Promise<string> {
+  return (await tokenSigner(req))();
+}
+
+/**
+ * Signs many tokens with the site's current key, imported once: each call
+ * returns a new token (its own `jti` and `iat`). Load generators use it to
+ * send a unique token per request.
+ */
+export async function tokenSigner(req: TokenRequest): Promise<() => Promise<string>> {
   const data = await ensureSigningKeys(req.secretsDir, req.site);
   const key = data.keys.find((k) => k.kid === data.current)!;
   const privateKey = await importJWK(key.privateJwk, JWT_ALG);
-  return new SignJWT({ scope: req.scopes.join(' ') })
-    .setProtectedHeader({ alg: JWT_ALG, kid: key.kid, typ: 'JWT' })
-    .setIssuer(issuerOf(req.site))
-    .setAudience(audienceOf(req.topology))
-    .setSubject(req.subject ?? `pis@${req.site}`)
-    .setIssuedAt()
-    .setJti(randomUUID())
-    .setExpirationTime(`${req.ttlSeconds ?? 3600}s`)
-    .sign(privateKey);
+  return () =>
+    new SignJWT({ scope: req.scopes.join(' ') })
+      .setProtectedHeader({ alg: JWT_ALG, kid: key.kid, typ: 'JWT' })
+      .setIssuer(issuerOf(req.site))
+      .setAudience(audienceOf(req.topology))
+      .setSubject(req.subject ?? `pis@${req.site}`)
+      .setIssuedAt()
+      .setJti(randomUUID())
+      .setExpirationTime(`${req.ttlSeconds ?? 3600}s`)
+      .sign(privateKey);
 }

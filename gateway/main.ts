@@ -119,6 +119,7 @@ const deps: GatewayDeps = {
     log.info({ from: caller, events: fresh.length }, 'wrote events for a peer (failover)');
     return { writtenAt: site.name, accepted: fresh.length };
   },
+  benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };
 

@@ -77,31 +77,44 @@ export async function eventTrace({ db, eventId }: { db: SiteDb; eventId: string 
 export interface StageStats {
   stage: string;
   count: number;
-  /** Distinct event ids; equals count when every event has one row for the stage and consumer. */
-  distinctEvents: number;
+  /** Distinct event ids (null unless asked for); equals count when every event has one row for the stage and consumer. */
+  distinctEvents: number | null;
   perSecond: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
 }
 
-export async function stageStats({ db, windowSeconds, now = new Date() }: { db: SiteDb; windowSeconds: number; now?: Date }): Promise<StageStats[]> {
+/**
+ * Per-stage counts and latency percentiles over a window. One index-only
+ * scan (monitoring_events_at covers the columns) and one sort per stage for
+ * all three percentiles. `distinct` also counts distinct event ids: a sort
+ * of every id in the window, so only when asked (drills and tests; the
+ * dashboard polls without it).
+ */
+export async function stageStats({ db, windowSeconds, distinct = false, now = new Date() }: { db: SiteDb; windowSeconds: number; distinct?: boolean; now?: Date }): Promise<StageStats[]> {
   const since = new Date(now.getTime() - windowSeconds * 1000);
   const rows = await db
     .select({
       stage: monitoringEvents.stage,
       count: sql<number>`count(*)::int`,
-      distinctEvents: sql<number>`count(distinct ${monitoringEvents.eventId})::int`,
-      p50: sql<number | null>`percentile_cont(0.5) within group (order by ${monitoringEvents.latencyMs})`,
-      p95: sql<number | null>`percentile_cont(0.95) within group (order by ${monitoringEvents.latencyMs})`,
-      p99: sql<number | null>`percentile_cont(0.99) within group (order by ${monitoringEvents.latencyMs})`,
+      distinctEvents: distinct ? sql<number>`count(distinct ${monitoringEvents.eventId})::int` : sql<null>`null`,
+      percentiles: sql<number[] | null>`percentile_cont(array[0.5, 0.95, 0.99]) within group (order by ${monitoringEvents.latencyMs})`,
     })
     .from(monitoringEvents)
     .where(gte(monitoringEvents.at, since))
     .groupBy(monitoringEvents.stage)
     .orderBy(monitoringEvents.stage);
-  const round = (v: number | null) => (v === null ? null : Math.round(Number(v) * 10) / 10);
-  return rows.map((r) => ({ stage: r.stage, count: Number(r.count), distinctEvents: Number(r.distinctEvents), perSecond: Math.round((Number(r.count) / windowSeconds) * 100) / 100, p50: round(r.p50), p95: round(r.p95), p99: round(r.p99) }));
+  const round = (v: number | null | undefined) => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10);
+  return rows.map((r) => ({
+    stage: r.stage,
+    count: Number(r.count),
+    distinctEvents: r.distinctEvents === null ? null : Number(r.distinctEvents),
+    perSecond: Math.round((Number(r.count) / windowSeconds) * 100) / 100,
+    p50: round(r.percentiles?.[0]),
+    p95: round(r.percentiles?.[1]),
+    p99: round(r.percentiles?.[2]),
+  }));
 }
 
 export async function deadLetters({ db, limit }: { db: SiteDb; limit: number }): Promise<StageRow[]> {

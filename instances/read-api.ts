@@ -20,7 +20,7 @@ export interface ReadApiDeps {
 }
 
 const PageQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), before: z.string().max(100).optional() }).strict();
-const StatsQuery = z.object({ windowSeconds: z.coerce.number().int().min(1).max(7 * 86400).default(300) }).strict();
+const StatsQuery = z.object({ windowSeconds: z.coerce.number().int().min(1).max(7 * 86400).default(300), distinct: z.enum(['true', 'false']).default('false') }).strict();
 const RecentQuery = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(500).default(200) }).strict();
 const DeliveredBody = z.object({ ids: z.array(EventIdSchema).min(1).max(5000) }).strict();
 const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
@@ -64,7 +64,7 @@ export function createReadApi(deps: ReadApiDeps) {
 
   app.get('/v1/stats', async (c) => {
     const q = parse(StatsQuery, c.req.query());
-    return c.json({ site, windowSeconds: q.windowSeconds, stages: await stageStats({ db, windowSeconds: q.windowSeconds }) });
+    return c.json({ site, windowSeconds: q.windowSeconds, stages: await stageStats({ db, windowSeconds: q.windowSeconds, distinct: q.distinct === 'true' }) });
   });
 
   app.get('/v1/lag', async (c) => c.json({ site, groups: await deps.lag() }));

@@ -103,7 +103,7 @@ describe.each([
 
     const stats = await eventually(
       'all events consumed',
-      () => getJson<{ stages: { stage: string; count: number; distinctEvents: number }[] }>(`${api}/stats?windowSeconds=86400`),
+      () => getJson<{ stages: { stage: string; count: number; distinctEvents: number }[] }>(`${api}/stats?windowSeconds=86400&distinct=true`),
       (s) => (s.stages.find((x) => x.stage === 'consumed')?.count ?? 0) >= EVENTS,
       240_000,
     );

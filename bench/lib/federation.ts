@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Kafka, logLevel } from 'kafkajs';
+import { localKafkaConfig, parseTopology, siteOf, type Topology } from '../../federation/index.ts';
+import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
+import { SCOPES, issueToken } from '../../gateway/keys.ts';
+import { ensureSiteTopics } from '../../instances/site-topics.ts';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const STATE_DIR = join(REPO_ROOT, '.fedgate');
+
+/**
+ * The benchmark federation: the same three sites, heaps and flows as
+ * `npm start` (topology.json), on their own loopback addresses
+ * (127.23x.0.1), with the sites' databases on the PostgreSQL server (its own
+ * database, dropped afterwards) so the benchmark can read every monitoring
+ * row and load a million of them per site.
+ */
+export function benchTopology(): Topology {
+  const raw = JSON.parse(readFileSync(join(REPO_ROOT, 'topology.json'), 'utf8')) as { federation: string; sites: Array<{ address: string }> };
+  raw.federation = 'fedgate-bench';
+  raw.sites.forEach((s, i) => (s.address = `127.${230 + i}.0.1`));
+  return parseTopology(raw, 'bench topology');
+}
+
+/**
+ * The publish bench: two sites with brokers only, plus the gateway of `pub`.
+ * Nothing consumes what the gateway writes, exactly as nothing consumes the
+ * raw kafkajs baseline, so measures 1-4 and 9 compare the publish paths and
+ * not the federation's downstream work (that is measures 5-7). `sink` is
+ * the target of the MirrorMaker 2 throughput runs.
+ */
+export function publishTopology(): Topology {
+  const ports = { kafka: 9092, interSite: 9093, controller: 9094, instance: 8081, gateway: 8080, peer: 8443 };
+  const heap = (JSON.parse(readFileSync(join(REPO_ROOT, 'topology.json'), 'utf8')) as { heap?: unknown }).heap;
+  return parseTopology(
+    {
+      federation: 'fedgate-bench-publish',
+      ...(heap ? { heap } : {}),
+      sites: [
+        { name: 'pub', regions: ['eu', 'us'], address: '127.235.0.1', ports, flows: [{ to: 'sink', topics: 'fed\\.(price|discount)\\.apac' }] },
+        { name: 'sink', regions: ['apac'], address: '127.236.0.1', ports, flows: [{ to: 'pub', topics: 'fed\\.(price|discount)\\.(eu|us)' }] },
+      ],
+    },
+    'publish bench topology',
+  );
+}
+
+export interface PublishBench {
+  topology: Topology;
+  launcher: Launcher;
+  runDir: string;
+  certsDir: string;
+  topologyFile: string;
+  local(site: string): Kafka;
+  token(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startPublishBench(options: { runDir: string; log: (line: string) => void; env?: Record<string, string> }): Promise<PublishBench> {
+  const topology = publishTopology();
+  const certsDir = join(options.runDir, 'certs');
+  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1', ...options.env } });
+  const local = (site: string) => new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING });
+  try {
+    await launcher.prepare();
+    await Promise.all(topology.sites.map((s) => launcher.startBroker(s.name)));
+    const admin = local('pub').admin();
+    await admin.connect();
+    await ensureSiteTopics(admin, topology, 'pub');
+    await admin.disconnect();
+    await launcher.startGateway('pub');
+  } catch (err) {
+    await launcher.down();
+    throw err;
+  }
+  let token: string | null = null;
+  return {
+    topology,
+    launcher,
+    runDir: options.runDir,
+    certsDir,
+    topologyFile: join(options.runDir, 'topology.json'),
+    local,
+    async token() {
+      token ??= await issueToken({ secretsDir: certsDir, topology, site: 'pub', scopes: [...SCOPES], subject: 'bench', ttlSeconds: 6 * 3600 });
+      return token;
+    },
+    stop: () => launcher.down(),
+  };
+}
+
+export interface BenchFederation {
+  topology: Topology;
+  launcher: Launcher;
+  runDir: string;
+  certsDir: string;
+  topologyFile: string;
+  databaseUrl: string;
+  /** One PostgreSQL schema per site. */
+  schemaOf(site: string): string;
+  local(site: string): Kafka;
+  token(site: string): Promise<string>;
+  pids(): number[];
+  upSeconds: number;
+  stop(): Promise<void>;
+}
+
+export const SERVER_URL = process.env.FEDGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const BENCH_DB = 'fedgate_bench';
+
+async function onServer<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: SERVER_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function withBenchDb<T>(databaseUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startBenchFederation(options: { runDir: string; log: (line: string) => void; env?: Record<string, string> }): Promise<BenchFederation> {
+  const topology = benchTopology();
+  await onServer(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${BENCH_DB}`);
+  });
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${BENCH_DB}`;
+  const databaseUrl = url.toString();
+  const certsDir = join(options.runDir, 'certs');
+  const launcher = createLauncher({
+    topology,
+    stateDir: STATE_DIR,
+    runDir: options.runDir,
+    certsDir,
+    log: options.log,
+    databaseUrl,
+    env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1', ...options.env },
+  });
+  const started = performance.now();
+  try {
+    await launcher.up();
+  } catch (err) {
+    await launcher.down();
+    throw err;
+  }
+  const upSeconds = (performance.now() - started) / 1000;
+  const tokens = new Map<string, string>();
+  return {
+    topology,
+    launcher,
+    runDir: options.runDir,
+    certsDir,
+    topologyFile: join(options.runDir, 'topology.json'),
+    databaseUrl,
+    schemaOf: (site) => `site_${site.replace(/-/g, '_')}`,
+    local: (site) => new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING }),
+    async token(site) {
+      if (!tokens.has(site)) tokens.set(site, await issueToken({ secretsDir: certsDir, topology, site, scopes: [...SCOPES], subject: 'bench', ttlSeconds: 6 * 3600 }));
+      return tokens.get(site)!;
+    },
+    pids: () => findManaged(options.runDir).map((p) => p.pid),
+    upSeconds,
+    async stop() {
+      await launcher.down();
+      await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Partitioners } from 'kafkajs';
+import { certPaths } from '../../certs/index.ts';
+import { renderProperties, siteOf } from '../../federation/index.ts';
+import { spawnJava, stopProcess } from '../../deploy/index.ts';
+import type { PublishBench } from './federation.ts';
+
+export interface Mm2Run {
+  mode: 'mtls' | 'plaintext';
+  records: number;
+  /** Records per second between 10 % and 90 % copied: Connect's start-up is not in it. */
+  recordsPerSecond: number;
+  /** From the MM2 process start to the last record copied. */
+  totalSeconds: number;
+}
+
+const SOURCE_TOPIC = 'bench.mm2';
+
+/**
+ * MirrorMaker 2 throughput over mTLS and over plaintext, one after the
+ * other, same records, same brokers: `records` 1 KB records wait on a topic
+ * at `from`; a dedicated MM2 node (same jars, heap and GC as the
+ * federation's) copies them to `to`, reading `from` through its mTLS
+ * listener or its plaintext site listener. The source alias differs per
+ * mode, so each run fills its own target topic.
+ */
+export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, options: { from: string; to: string; records: number; log: (l: string) => void }): Promise<Mm2Run[]> {
+  const from = siteOf(fed.topology, options.from);
+  const to = siteOf(fed.topology, options.to);
+  const source = fed.local(from.name);
+  const admin = source.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: SOURCE_TOPIC, numPartitions: fed.topology.partitions, replicationFactor: 1 }] });
+  await admin.disconnect();
+  const producer = source.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const value = 'x'.repeat(1024);
+  for (let i = 0; i < options.records; i += 2000) {
+    await producer.send({ topic: SOURCE_TOPIC, acks: -1, messages: Array.from({ length: Math.min(2000, options.records - i) }, (_, j) => ({ key: `k${i + j}`, value })) });
+  }
+  await producer.disconnect();
+  options.log(`MM2 throughput: ${options.records} records of 1 KB on ${from.name}/${SOURCE_TOPIC}`);
+
+  const rt = await fed.launcher.prepare();
+  const certs = certPaths(fed.certsDir);
+  const dir = join(fed.runDir, 'bench-mm2');
+  mkdirSync(dir, { recursive: true });
+  const runs: Mm2Run[] = [];
+  for (const mode of ['mtls', 'plaintext'] as const) {
+    const alias = mode === 'mtls' ? 'srctls' : 'srcplain';
+    const props = join(dir, `${mode}.properties`);
+    const tls: Array<[string, string]> =
+      mode === 'mtls'
+        ? [
+            [`${alias}.bootstrap.servers`, `${from.address}:${from.ports.interSite}`],
+            [`${alias}.security.protocol`, 'SSL'],
+            [`${alias}.ssl.keystore.type`, 'PEM'],
+            [`${alias}.ssl.keystore.location`, certs.role(to.name, 'mm2').keystore],
+            [`${alias}.ssl.truststore.type`, 'PEM'],
+            [`${alias}.ssl.truststore.location`, certs.caCert],
+            [`${alias}.ssl.endpoint.identification.algorithm`, 'https'],
+          ]
+        : [
+            [`${alias}.bootstrap.servers`, `${from.address}:${from.ports.kafka}`],
+            [`${alias}.security.protocol`, 'PLAINTEXT'],
+          ];
+    writeFileSync(
+      props,
+      renderProperties(`fedgate bench: MM2 ${mode}`, [
+        ['clusters', `${alias}, dst`],
+        ['dst.bootstrap.servers', `${to.address}:${to.ports.kafka}`],
+        ...tls,
+        [`${alias}->dst.enabled`, 'true'],
+        [`${alias}->dst.topics`, SOURCE_TOPIC.replace('.', '\\.')],
+        [`dst->${alias}.enabled`, 'false'],
+        ['tasks.max', '1'],
+        ['emit.heartbeats.enabled', 'false'],
+        ['emit.checkpoints.enabled', 'false'],
+        ['sync.group.offsets.enabled', 'false'],
+        ['sync.topic.acls.enabled', 'false'],
+        ['sync.topic.configs.enabled', 'false'],
+        ['refresh.topics.interval.seconds', '2'],
+        ['replication.factor', '1'],
+        ['offset-syncs.topic.replication.factor', '1'],
+        ['heartbeats.topic.replication.factor', '1'],
+        ['checkpoints.topic.replication.factor', '1'],
+        ['offset.storage.replication.factor', '1'],
+        ['status.storage.replication.factor', '1'],
+        ['config.storage.replication.factor', '1'],
+        // The federation's MM2 producer settings (federation/mm2-config.ts).
+        ['dst.producer.linger.ms', '5'],
+        ['dst.producer.batch.size', '524288'],
+      ]),
+    );
+    const log4j = join(dir, `log4j-${mode}.properties`);
+    writeFileSync(log4j, renderProperties('bench MM2 log', [['log4j.rootLogger', 'WARN, file'], ['log4j.appender.file', 'org.apache.log4j.FileAppender'], ['log4j.appender.file.File', join(dir, `${mode}.log`)], ['log4j.appender.file.layout', 'org.apache.log4j.PatternLayout'], ['log4j.appender.file.layout.ConversionPattern', '[%d] %p %m (%c)%n']]));
+    const started = performance.now();
+    const pid = spawnJava({
+      role: `bench/mm2-${mode}`,
+      runDir: fed.runDir,
+      classpath: rt.classpath,
+      mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
+      args: [props, '--clusters', 'dst'],
+      jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`],
+      logFile: join(dir, `${mode}.out`),
+      pidFile: join(dir, `${mode}.pid`),
+    });
+    try {
+      const target = fed.local(to.name).admin();
+      await target.connect();
+      const samples: Array<{ t: number; n: number }> = [];
+      const deadline = performance.now() + 600_000;
+      for (;;) {
+        let n = 0;
+        try {
+          const offsets = await target.fetchTopicOffsets(`${alias}.${SOURCE_TOPIC}`);
+          n = offsets.reduce((s, p) => s + Number(p.high), 0);
+        } catch {
+          // Not created yet.
+        }
+        samples.push({ t: performance.now(), n });
+        if (n >= options.records) break;
+        if (performance.now() > deadline) throw new Error(`MM2 ${mode}: ${n} of ${options.records} copied after 10 minutes`);
+        await sleep(250);
+      }
+      await target.disconnect();
+      const at = (share: number) => samples.find((s) => s.n >= share * options.records)!;
+      const lo = at(0.1);
+      const hi = at(0.9);
+      runs.push({ mode, records: options.records, recordsPerSecond: ((hi.n - lo.n) * 1000) / Math.max(1, hi.t - lo.t), totalSeconds: (samples.at(-1)!.t - started) / 1000 });
+      options.log(`MM2 ${mode}: ${Math.round(runs.at(-1)!.recordsPerSecond)} records/s`);
+    } finally {
+      await stopProcess(pid, fed.runDir);
+    }
+  }
+  return runs;
+}

@@ -1,0 +1,63 @@
+/**
+ * Raw kafkajs producer load, run as its own process: `connections` loops,
+ * each awaiting `producer.sendBatch` of `batch` events with acks=all, for a
+ * fixed duration.
+ *
+ * - mode `raw`: one record of `valueBytes` per event to one topic (the
+ *   baseline the issue names).
+ * - mode `distributor`: fedgate's own distributor, so exactly the records the
+ *   gateway writes per event (routed topic, storage stream, two monitoring
+ *   records), without HTTP, auth or validation.
+ *
+ *   node --import tsx bench/load/kafka-load.ts '<KafkaLoadSpec as JSON>'
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { loadTopology, localKafkaConfig, siteOf } from '../../federation/index.ts';
+import { createDistributor } from '../../instances/distributor.ts';
+import { PublishInputSchema, completeEvent } from '../../instances/event-model.ts';
+import type { KafkaLoadResult, KafkaLoadSpec } from '../lib/load.ts';
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as KafkaLoadSpec;
+const topology = loadTopology(spec.topologyFile);
+const site = siteOf(topology, spec.site);
+const kafka = new Kafka({ ...localKafkaConfig(site, 'bench-kafka-load'), logLevel: logLevel.NOTHING });
+const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+await producer.connect();
+const distribute = createDistributor({ producer, topology, monitorSite: site.name });
+const input = PublishInputSchema.parse(spec.event);
+
+let seq = 0;
+function rawBatch() {
+  return Array.from({ length: spec.batch }, () => {
+    const n = seq++;
+    return { key: `bench-${n % 10_000}`, value: randomBytes(spec.valueBytes / 2).toString('hex') };
+  });
+}
+
+let events = 0;
+const sendMs: number[] = [];
+const cpu = process.cpuUsage();
+const started = performance.now();
+const deadline = started + spec.durationSeconds * 1000;
+await Promise.all(
+  Array.from({ length: spec.connections }, async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      if (spec.mode === 'raw') {
+        await producer.sendBatch({ acks: -1, topicMessages: [{ topic: spec.topic, messages: rawBatch() }] });
+      } else {
+        await distribute(Array.from({ length: spec.batch }, () => completeEvent(input, site.name)));
+      }
+      sendMs.push(performance.now() - t0);
+      events += spec.batch;
+    }
+  }),
+);
+const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
+await producer.disconnect();
+sendMs.sort((a, b) => a - b);
+const at = (q: number) => sendMs[Math.min(sendMs.length - 1, Math.floor(q * sendMs.length))] ?? 0;
+const out: KafkaLoadResult = { events, seconds, eventsPerSecond: events / seconds, sendLatencyMs: { p50: at(0.5), p99: at(0.99) }, cpuSeconds: (used.user + used.system) / 1e6 };
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,0 +1,526 @@
+/**
+ * fedgate benchmarks: every measure of the performance issue, side by side in
+ * one run on this machine. Prints a table, writes bench/results/latest.json
+ * (and a dated copy) and bench/results/latency.svg.
+ *
+ *   npm run bench                 full run (about 15 minutes)
+ *   npm run bench -- --quick      shorter runs, same measures (under 10 minutes)
+ *   npm run bench -- --profile    also CPU-profiles the gateways and prints where the time goes
+ *   npm run bench -- --skip-start leaves out the `npm start` timing (when a federation is already up)
+ *
+ * Never part of `npm test`: these are figures, not pass/fail checks.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findManaged } from '../deploy/index.ts';
+import { EVENT_TYPES } from '../instances/event-model.ts';
+import { fetchBridge, startBridge } from './lib/bridge.ts';
+import { REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb, type BenchFederation, type PublishBench } from './lib/federation.ts';
+import { httpLoad, kafkaLoad, type HttpLoadResult, type KafkaLoadResult } from './lib/load.ts';
+import { mm2Throughput, type Mm2Run } from './lib/mm2-throughput.ts';
+import { MiB, cpuSecondsOf, processGroup, totalRss } from './lib/proc.ts';
+import { summarizeProfiles } from './lib/profile.ts';
+import { cdfOf, cdfSvg, table, type CdfSeries } from './lib/report.ts';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const profile = argv.includes('--profile');
+const skipStart = argv.includes('--skip-start');
+const P = quick
+  ? { seconds: 8, latencySeconds: 12, replicationSeconds: 20, mm2Records: 100_000, rowsPerSite: 1_000_000, queries: 40, maxUniqueTokens: 30_000 }
+  : { seconds: 20, latencySeconds: 30, replicationSeconds: 60, mm2Records: 300_000, rowsPerSite: 1_000_000, queries: 200, maxUniqueTokens: 100_000 };
+const BATCH = 100;
+const BATCH_CONNECTIONS = 8;
+const SINGLE_CONNECTIONS = 32;
+const SOURCE = 'cloud-a';
+const TARGET = 'cloud-b';
+const TARGET_REGION = 'us';
+const RESULTS = join(REPO_ROOT, 'bench', 'results');
+
+const say = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** A valid price update routed from cloud-a to cloud-b only; the gateway gives each one a new id. */
+const priceEvent = (productId: string) => ({ type: EVENT_TYPES.price, data: { productId, region: TARGET_REGION, price: { currency: 'USD', amount: '19.99' } } });
+const batchBody = JSON.stringify(Array.from({ length: BATCH }, (_, i) => priceEvent(`bench-sku-${i}`)));
+const singleBody = JSON.stringify(priceEvent('bench-sku-single'));
+
+interface Figures {
+  [k: string]: unknown;
+}
+const results: { date: string; quick: boolean; profile: boolean; machine: Figures; parameters: Figures; measures: Figures; runs: Figures; notes: string[] } = {
+  date: new Date().toISOString(),
+  quick,
+  profile,
+  machine: machine(),
+  parameters: { ...P, batch: BATCH, batchConnections: BATCH_CONNECTIONS, singleConnections: SINGLE_CONNECTIONS },
+  measures: {},
+  runs: {},
+  notes: [],
+};
+const plots: CdfSeries[] = [];
+
+function machine(): Figures {
+  const java = execFileSync('sh', ['-c', 'java -version 2>&1 | head -1'], { encoding: 'utf8' }).trim();
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, java, kernel: readFileSync('/proc/version', 'utf8').split(' ').slice(0, 3).join(' ') };
+}
+
+const httpRow = (r: HttpLoadResult) => ({ okPerSecond: round(r.okPerSecond), ok: r.ok, non2xx: r.non2xx, errors: r.errors, p50Ms: r.latencyMs.p50, p99Ms: r.latencyMs.p99, generatorCpuSeconds: round(r.generatorCpuSeconds, 2), seconds: round(r.seconds, 1) });
+const kafkaRow = (r: KafkaLoadResult) => ({ eventsPerSecond: round(r.eventsPerSecond), events: r.events, sendP50Ms: round(r.sendLatencyMs.p50, 1), sendP99Ms: round(r.sendLatencyMs.p99, 1), generatorCpuSeconds: round(r.cpuSeconds, 2), seconds: round(r.seconds, 1) });
+const httpCdf = (name: string, r: HttpLoadResult): CdfSeries => ({
+  name,
+  points: (
+    [
+      [r.latencyMs.p1, 0.01],
+      [r.latencyMs.p2_5, 0.025],
+      [r.latencyMs.p10, 0.1],
+      [r.latencyMs.p25, 0.25],
+      [r.latencyMs.p50, 0.5],
+      [r.latencyMs.p75, 0.75],
+      [r.latencyMs.p90, 0.9],
+      [r.latencyMs.p97_5, 0.975],
+      [r.latencyMs.p99, 0.99],
+      [r.latencyMs.p99_9, 0.999],
+      [r.latencyMs.max, 1],
+    ] as Array<[number, number]>
+  ).map(([ms, s]) => [Math.max(ms, 0.1), s]),
+});
+
+/** Runs `load` while counting the gateway process's CPU seconds. */
+async function withGatewayCpu<T extends { ok?: number }>(pid: number, load: () => Promise<T>): Promise<{ result: T; cpuSeconds: number }> {
+  const before = cpuSecondsOf(pid);
+  const result = await load();
+  return { result, cpuSeconds: cpuSecondsOf(pid) - before };
+}
+
+// ---------------------------------------------------------------- npm start
+
+async function measureNpmStart(): Promise<Figures> {
+  say('npm start: timing the start of the three-site federation (jars cached)');
+  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const started = performance.now();
+  let out = '';
+  const ready = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), 240_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      if (/\[5\/5\] ready in/.test(out)) {
+        clearTimeout(timer);
+        resolve((performance.now() - started) / 1000);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', () => resolve(null));
+  });
+  let rss: number | null = null;
+  if (ready !== null) {
+    await sleep(10_000);
+    const own = processGroup(child.pid!);
+    const managed = findManaged(join(STATE_DIR, 'run')).map((p) => p.pid);
+    rss = totalRss([...new Set([...own, ...managed])]);
+  }
+  try {
+    process.kill(-child.pid!, 'SIGINT');
+  } catch {
+    // gone
+  }
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && (child.exitCode === null || findManaged(join(STATE_DIR, 'run')).length > 0)) await sleep(500);
+  if (ready === null) results.notes.push(`npm start did not print ready within 240 s: ${out.trim().split('\n').slice(-3).join(' | ')}`);
+  return { readySeconds: ready === null ? null : round(ready, 1), rssMiB10sAfterReady: rss === null ? null : round(rss / MiB), demoPisRunning: true };
+}
+
+// ---------------------------------------------------------------- main
+
+mkdirSync(RESULTS, { recursive: true });
+const runDir = join(STATE_DIR, 'bench-runs', randomUUID().slice(0, 8));
+const profileDir = join(runDir, 'profiles');
+let fed: BenchFederation | null = null;
+/** pid -> role of the processes to profile. */
+const profiled = new Map<number, string>();
+const started = performance.now();
+try {
+  if (!skipStart) results.measures.startup = await measureNpmStart();
+
+  // ---- Phase 1: the publish path (measures 1-4, 9) on a broker nothing consumes from.
+  say('publish bench: a broker and a gateway (nothing consumes what they write), plus a second broker for MM2');
+  const pubDir = join(runDir, 'publish');
+  const pb = await startPublishBench({ runDir: pubDir, log: say, env: profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {} });
+  try {
+    const gatewayPid = pb.launcher.pidOf('pub', 'gateway')!;
+    profiled.set(gatewayPid, 'publish-bench gateway');
+    await measurePublish(pb, gatewayPid);
+    // ---- Phase 2: MirrorMaker 2 over mTLS and plaintext, pub -> sink.
+    say(`6: MirrorMaker 2 throughput over mTLS and plaintext (${P.mm2Records} records of 1 KB)`);
+    const mm2: Mm2Run[] = await mm2Throughput(pb, { from: 'pub', to: 'sink', records: P.mm2Records, log: say });
+    results.runs.mm2 = mm2;
+    const tls = mm2.find((r) => r.mode === 'mtls')!;
+    const plain = mm2.find((r) => r.mode === 'plaintext')!;
+    results.measures.m6b = { mm2MtlsRecordsPerSecond: round(tls.recordsPerSecond), mm2PlaintextRecordsPerSecond: round(plain.recordsPerSecond), mtlsOverPlaintext: round(tls.recordsPerSecond / plain.recordsPerSecond, 2) };
+  } finally {
+    await pb.stop();
+  }
+
+  // ---- Phase 3: the three-site federation (measures 5-8).
+  say('starting the benchmark federation (3 sites, PostgreSQL)');
+  fed = await startBenchFederation({ runDir: join(runDir, 'federation'), log: (l) => say(l), env: profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {} });
+  const f = fed;
+  const gateway = f.launcher.gatewayUrl(SOURCE);
+  const auth = { authorization: `Bearer ${await f.token(SOURCE)}` };
+  profiled.set(f.launcher.pidOf(SOURCE, 'gateway')!, `federation ${SOURCE} gateway`);
+  profiled.set(f.launcher.pidOf(TARGET, 'instance')!, `federation ${TARGET} instance`);
+  results.runs.benchFederationUpSeconds = round(f.upSeconds, 1);
+  await sleep(10_000);
+  const idleRss = totalRss(f.pids());
+  say(`idle RSS of the federation: ${round(idleRss / MiB)} MiB`);
+  say('warm-up: 5 s of publishes through the federation');
+  await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: 8, durationSeconds: 5 });
+  await quiesce(f.pids());
+
+  // The federation's own peaks: its publish rate is bounded by the downstream
+  // work every event causes at every site (MM2, consumers, monitoring), all on this machine.
+  say(`federation peaks: single-event and batched publish at ${SOURCE}, ${P.seconds} s each`);
+  const fedSingle = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds });
+  await quiesce(f.pids());
+  const fedBatched = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: BATCH_CONNECTIONS, durationSeconds: P.seconds });
+  results.runs.federationSingle = httpRow(fedSingle);
+  results.runs.federationBatched = { ...httpRow(fedBatched), eventsPerSecond: round(fedBatched.okPerSecond * BATCH) };
+  await quiesce(f.pids());
+
+  // 5. Cross-site latency, open loop at half the single-event peak.
+  const rate = Math.max(20, Math.round(fedSingle.okPerSecond * 0.5));
+  const tag = `lat-${randomUUID().slice(0, 8)}`;
+  say(`5: cross-site latency ${SOURCE} -> ${TARGET}: open loop at ${rate} events/s (50 % of the federation's single-event peak) for ${P.latencySeconds} s`);
+  const latencyLoad = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: JSON.stringify(priceEvent(tag)), connections: 64, overallRate: rate, durationSeconds: P.latencySeconds });
+  const lat = await consumedLatencies(f, TARGET, tag);
+  const pct = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? null;
+  results.runs.latencyLoad = httpRow(latencyLoad);
+  results.measures.m5 = {
+    ratePerSecond: rate,
+    publishedAtSource: lat.published,
+    consumedAtTarget: lat.consumed.length,
+    p50Ms: pct(lat.consumed, 0.5),
+    p90Ms: pct(lat.consumed, 0.9),
+    p99Ms: pct(lat.consumed, 0.99),
+    maxMs: lat.consumed.at(-1),
+    mm2Hop: { what: 'accept -> copy landed at the target broker', p50Ms: pct(lat.replicated, 0.5), p99Ms: pct(lat.replicated, 0.99) },
+    consumerHop: { what: 'copy landed -> consumed (price book updated in the DB)', p50Ms: pct(lat.consumerHop, 0.5), p99Ms: pct(lat.consumerHop, 0.99) },
+    target: 'p50 <= 10 ms, p99 <= 50 ms',
+  };
+  plots.push(
+    { name: `cross-site ${SOURCE} HTTP accept -> consumed at ${TARGET} (MM2, mTLS), ${rate}/s open loop`, points: cdfOf(lat.consumed) },
+    { name: `  of which accept -> copy landed at ${TARGET} (MM2 hop)`, points: cdfOf(lat.replicated) },
+  );
+
+  // 6. Replication at 80 % of the federation's batched peak; RSS under load.
+  await quiesce(f.pids());
+  const repRate = Math.max(1, Math.round((fedBatched.okPerSecond * BATCH * 0.8) / BATCH));
+  say(`6: replication at ${repRate * BATCH} events/s (80 % of the federation's batched peak) for ${P.replicationSeconds} s`);
+  results.measures.m6 = { ...(await measureReplication(f, gateway, auth, repRate)), ...(results.measures.m6b as Figures) };
+  delete results.measures.m6b;
+
+  // 7. Federated view with a million monitoring rows per site.
+  results.measures.m7 = await measureFederatedView(f, gateway);
+
+  // 8. Footprint.
+  results.measures.m8 = { ...((results.measures.startup as Figures) ?? {}), benchIdleRssMiB: round(idleRss / MiB), benchLoadRssMiB: (results.measures.m6 as Figures).peakRssMiB, target: '<= 4096 MiB; ready <= 60 s' };
+
+} finally {
+  if (fed) {
+    say('stopping the benchmark federation');
+    await fed.stop();
+  }
+}
+
+if (profile) {
+  const report = summarizeProfiles(profileDir, readdirSafe(profileDir), profiled);
+  writeFileSync(join(RESULTS, 'profile.txt'), report);
+  console.log(report);
+}
+rmSync(runDir, { recursive: true, force: true });
+results.runs.totalSeconds = round((performance.now() - started) / 1000);
+printSummary();
+writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2));
+writeFileSync(join(RESULTS, `bench-${results.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(results, null, 2));
+writeFileSync(join(RESULTS, 'latency.svg'), cdfSvg(`fedgate latency distributions (${results.date.slice(0, 10)}, ${quick ? 'quick' : 'full'} run)`, plots));
+say(`wrote ${join('bench', 'results', 'latest.json')} and ${join('bench', 'results', 'latency.svg')}`);
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+// ---------------------------------------------------------------- publish path
+
+/** Measures 1-4 and 9 against the publish bench's broker and gateway. */
+async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<void> {
+  const gateway = pb.launcher.gatewayUrl('pub');
+  const auth = { authorization: `Bearer ${await pb.token()}` };
+  const admin = pb.local('pub').admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'bench.raw', numPartitions: pb.topology.partitions, replicationFactor: 1 }] });
+  await admin.disconnect();
+  say('warm-up: 5 s of publishes');
+  await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: 8, durationSeconds: 5 });
+
+  // 1. Batched publish against raw kafkajs on the same broker.
+  const kafkaSpec = { topologyFile: pb.topologyFile, site: 'pub', topic: 'bench.raw', connections: BATCH_CONNECTIONS, batch: BATCH, valueBytes: 1024, durationSeconds: P.seconds, event: priceEvent('bench-sku-raw') };
+  say(`1: raw kafkajs sendBatch, ${BATCH_CONNECTIONS} loops x ${BATCH} records of 1 KB, acks=all, ${P.seconds} s`);
+  const raw = await kafkaLoad({ ...kafkaSpec, mode: 'raw' });
+  say(`1: fedgate distributor without HTTP (the gateway's records: routed topic, storage, 2 monitoring), ${P.seconds} s`);
+  const distributor = await kafkaLoad({ ...kafkaSpec, mode: 'distributor' });
+  say(`1: gateway batched publish, ${BATCH_CONNECTIONS} connections x ${BATCH} events, ${P.seconds} s`);
+  const batched = await withGatewayCpu(gatewayPid, () => httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: BATCH_CONNECTIONS, durationSeconds: P.seconds }));
+  const batchedEventsPerSecond = batched.result.okPerSecond * BATCH;
+  results.runs.rawKafkajs = kafkaRow(raw);
+  results.runs.distributorOnly = kafkaRow(distributor);
+  results.runs.gatewayBatched = { ...httpRow(batched.result), eventsPerSecond: round(batchedEventsPerSecond), gatewayCpuSeconds: round(batched.cpuSeconds, 2) };
+  results.measures.m1 = { fedgateEventsPerSecond: round(batchedEventsPerSecond), rawEventsPerSecond: round(raw.eventsPerSecond), ratio: round(batchedEventsPerSecond / raw.eventsPerSecond, 2), sameRecordsEventsPerSecond: round(distributor.eventsPerSecond), ratioToSameRecords: round(batchedEventsPerSecond / distributor.eventsPerSecond, 2), target: '>= 0.8' };
+  say(`1: ${round(batchedEventsPerSecond)} events/s through the gateway, ${round(raw.eventsPerSecond)} raw, ${round(distributor.eventsPerSecond)} distributor only`);
+  plots.push(httpCdf(`gateway batched publish (${BATCH} events/request), request latency`, batched.result));
+
+  // 2. Single-event publish with a JWT against a no-op POST on the same server.
+  say(`2: no-op Hono POST, ${SINGLE_CONNECTIONS} connections, ${P.seconds} s`);
+  const noop = await httpLoad({ url: `${gateway}/v1/bench/noop`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds });
+  say(`2: single-event publish with a JWT, ${SINGLE_CONNECTIONS} connections, ${P.seconds} s`);
+  const single = await withGatewayCpu(gatewayPid, () => httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds }));
+  results.runs.noopPost = httpRow(noop);
+  results.runs.singlePublish = { ...httpRow(single.result), gatewayCpuSeconds: round(single.cpuSeconds, 2) };
+  results.measures.m2 = { publishPerSecond: round(single.result.okPerSecond), noopPerSecond: round(noop.okPerSecond), ratio: round(single.result.okPerSecond / noop.okPerSecond, 2), target: '>= 0.5' };
+  say(`2: ${round(single.result.okPerSecond)} publishes/s, ${round(noop.okPerSecond)} no-op POSTs/s`);
+  plots.push(httpCdf('single-event publish with a JWT, request latency', single.result), httpCdf('no-op Hono POST, request latency', noop));
+
+  // 4. A unique token per request against one reused token.
+  const count = Math.min(P.maxUniqueTokens, Math.max(2000, Math.round(single.result.okPerSecond * P.seconds)));
+  say(`4: single-event publish with a unique token per request (${count} tokens, signed before the clock starts)`);
+  const unique = await httpLoad({ url: `${gateway}/v1/events`, body: singleBody, connections: SINGLE_CONNECTIONS, uniqueTokens: { count, certsDir: pb.certsDir, topologyFile: pb.topologyFile, site: 'pub' } });
+  results.runs.uniqueTokens = { ...httpRow(unique), tokensSigned: unique.tokensSigned, signSeconds: round(unique.signMs / 1000, 1) };
+  results.measures.m4 = { uniquePerSecond: round(unique.okPerSecond), reusedPerSecond: round(single.result.okPerSecond), ratio: round(unique.okPerSecond / single.result.okPerSecond, 2), target: '>= 0.6' };
+
+  // 9. Gateway CPU per event.
+  results.measures.m9 = {
+    singleUsPerEvent: round((single.cpuSeconds * 1e6) / single.result.ok, 1),
+    batchedUsPerEvent: round((batched.cpuSeconds * 1e6) / (batched.result.ok * BATCH), 1),
+    target: '<= 100 µs single, <= 20 µs batched',
+  };
+
+  // 3. Strimzi Kafka Bridge, same broker, same load.
+  try {
+    const classpath = await fetchBridge();
+    const bridge = await startBridge(pb, 'pub', classpath, 28090);
+    try {
+      const headers = { 'content-type': 'application/vnd.kafka.json.v2+json' };
+      const records = (n: number) => JSON.stringify({ records: Array.from({ length: n }, (_, i) => ({ key: `bench-sku-${i}`, value: priceEvent(`bench-sku-${i}`) })) });
+      const bBatched = await httpLoad({ url: `${bridge.url}/topics/bench.raw`, headers, body: records(BATCH), connections: BATCH_CONNECTIONS, durationSeconds: P.seconds });
+      const bSingle = await httpLoad({ url: `${bridge.url}/topics/bench.raw`, headers, body: records(1), connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds });
+      results.runs.bridgeBatched = { ...httpRow(bBatched), eventsPerSecond: round(bBatched.okPerSecond * BATCH) };
+      results.runs.bridgeSingle = httpRow(bSingle);
+      results.measures.m3 = { batchedRatio: round(batchedEventsPerSecond / (bBatched.okPerSecond * BATCH), 2), singleRatio: round(single.result.okPerSecond / bSingle.okPerSecond, 2), target: '>= 1.5' };
+    } finally {
+      await bridge.stop();
+    }
+  } catch (err) {
+    say(`3: ${(err as Error).message}`);
+    results.measures.m3 = { unavailable: (err as Error).message, target: '>= 1.5' };
+  }
+}
+
+/** Waits until the processes use under 0.4 of a core together (the previous load's downstream work is done), at most 60 s. */
+async function quiesce(pids: number[]): Promise<void> {
+  const started = performance.now();
+  const cpu = () => pids.reduce((s, p) => {
+    try {
+      return s + cpuSecondsOf(p);
+    } catch {
+      return s;
+    }
+  }, 0);
+  for (;;) {
+    const before = cpu();
+    await sleep(2000);
+    if ((cpu() - before) / 2 < 0.4 || performance.now() - started > 60_000) break;
+  }
+  say(`quiet after ${round((performance.now() - started) / 1000, 1)} s`);
+}
+
+// ---------------------------------------------------------------- helpers
+
+/**
+ * The tagged events' latencies at `site`, per event: accept -> landed as a
+ * copy (`replicated`: the MM2 hop, LogAppendTime of the copy) and accept ->
+ * consumed (the whole path). Waits until every event `published` at the
+ * source has been consumed (or 60 s).
+ */
+async function consumedLatencies(f: BenchFederation, site: string, productId: string): Promise<{ published: number; consumed: number[]; replicated: number[]; consumerHop: number[] }> {
+  const published = `select count(*)::int as n from ${f.schemaOf(SOURCE)}.monitoring_events where stage = 'published' and product_id = $1`;
+  const sql = `select c.latency_ms as consumed, r.latency_ms as replicated from ${f.schemaOf(site)}.monitoring_events c
+     left join ${f.schemaOf(site)}.monitoring_events r on r.event_id = c.event_id and r.stage = 'replicated'
+     where c.stage = 'consumed' and c.consumer = 'price-book' and c.product_id = $1`;
+  return withBenchDb(f.databaseUrl, async (db) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const n = (await db.query<{ n: number }>(published, [productId])).rows[0]!.n;
+      const rows = (await db.query<{ consumed: number; replicated: number | null }>(sql, [productId])).rows;
+      if ((n > 0 && rows.length >= n) || Date.now() > deadline) {
+        if (rows.length < n) results.notes.push(`5: ${n - rows.length} of ${n} published events not consumed at ${site} after 60 s`);
+        const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+        const withCopy = rows.filter((r) => r.replicated !== null);
+        return {
+          published: n,
+          consumed: sorted(rows.map((r) => Number(r.consumed))),
+          replicated: sorted(withCopy.map((r) => Number(r.replicated))),
+          consumerHop: sorted(withCopy.map((r) => Number(r.consumed) - Number(r.replicated))),
+        };
+      }
+      await sleep(1000);
+    }
+  });
+}
+
+async function measureReplication(f: BenchFederation, gateway: string, auth: Record<string, string>, requestsPerSecond: number): Promise<Figures> {
+  const sourceTopic = `fed.price.${TARGET_REGION}`;
+  const copyTopic = `${SOURCE}.${sourceTopic}`;
+  const src = f.local(SOURCE).admin();
+  const dst = f.local(TARGET).admin();
+  await Promise.all([src.connect(), dst.connect()]);
+  const end = async (a: typeof src, topic: string) => (await a.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  const samples: Array<{ t: number; published: number; replicated: number; rss: number }> = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const [published, replicated] = await Promise.all([end(src, sourceTopic), end(dst, copyTopic)]);
+      samples.push({ t: performance.now() / 1000, published, replicated, rss: totalRss(f.pids()) });
+      await sleep(1000);
+    }
+  })();
+  const load = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: 16, overallRate: requestsPerSecond, durationSeconds: P.replicationSeconds });
+  sampling = false;
+  await sampler;
+  // Drain: how long until the copy caught up after the load stopped.
+  const stopAt = performance.now();
+  const target = await end(src, sourceTopic);
+  let drained = await end(dst, copyTopic);
+  while (drained < target && performance.now() - stopAt < 120_000) {
+    await sleep(250);
+    drained = await end(dst, copyTopic);
+  }
+  const drainSeconds = (performance.now() - stopAt) / 1000;
+  await Promise.all([src.disconnect(), dst.disconnect()]);
+  // Steady state: the second half of the load, where both rates are settled.
+  const steady = samples.slice(Math.floor(samples.length / 2));
+  const first = steady[0]!;
+  const last = steady.at(-1)!;
+  const dt = last.t - first.t;
+  const publishedRate = (last.published - first.published) / dt;
+  const replicatedRate = (last.replicated - first.replicated) / dt;
+  const lag = steady.map((s) => s.published - s.replicated);
+  const lagSlope = slope(steady.map((s) => s.t), lag);
+  results.runs.replicationLoad = { ...httpRow(load), eventsPerSecond: round(load.okPerSecond * BATCH), lagSamples: samples.map((s) => s.published - s.replicated) };
+  return {
+    offeredEventsPerSecond: requestsPerSecond * BATCH,
+    publishedPerSecond: round(publishedRate),
+    replicatedPerSecond: round(replicatedRate),
+    ratio: round(replicatedRate / publishedRate, 3),
+    lagAtEndRecords: lag.at(-1),
+    lagSlopeRecordsPerSecond: round(lagSlope, 1),
+    drainSecondsAfterLoad: round(drainSeconds, 1),
+    peakRssMiB: round(Math.max(...samples.map((s) => s.rss)) / MiB),
+    target: 'ratio >= 0.98 with lag not growing; mTLS / plaintext >= 0.7',
+  };
+}
+
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  const num = xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0);
+  const den = xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+async function measureFederatedView(f: BenchFederation, gateway: string): Promise<Figures> {
+  say(`7: loading ${P.rowsPerSite} monitoring rows into each site's database (spread over the last hour)`);
+  const seedStarted = performance.now();
+  await Promise.all(
+    f.topology.sites.map((s) =>
+      withBenchDb(f.databaseUrl, async (db) => {
+        const schema = f.schemaOf(s.name);
+        await db.query(
+          `insert into ${schema}.monitoring_events (event_id, stage, site, consumer, product_id, event_type, source_site, topic, partition, "offset", at, latency_ms, detail)
+           select 'seed-' || (g / 4), (array['published','routed','replicated','consumed'])[g % 4 + 1], $1,
+                  case when g % 4 = 3 then 'price-book' else '' end, 'seed-sku-' || (g / 4 % 20000), $2, $1, 'fed.price.us', g % 3, g,
+                  now() - random() * interval '1 hour', (random() * 40)::int, '{}'::jsonb
+           from generate_series(0, $3::int - 1) g`,
+          [s.name, EVENT_TYPES.price, P.rowsPerSite],
+        );
+        await db.query(`analyze ${schema}.monitoring_events`);
+      }),
+    ),
+  );
+  const seedSeconds = (performance.now() - seedStarted) / 1000;
+  const queries: Record<string, string> = {
+    stats: '/v1/federation/stats?windowSeconds=300',
+    productHistory: '/v1/federation/products/seed-sku-4242/events?limit=50',
+    trace: '/v1/federation/events/seed-123456/trace',
+    deadLetters: '/v1/federation/dead-letters?limit=50',
+    health: '/v1/federation/health',
+  };
+  const out: Figures = { rowsPerSite: P.rowsPerSite, seedSeconds: round(seedSeconds, 1), queriesPerEndpoint: P.queries, target: 'p95 <= 100 ms' };
+  let worst = 0;
+  for (const [name, path] of Object.entries(queries)) {
+    const times: number[] = [];
+    for (let i = 0; i < P.queries + 5; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${gateway}${path}`);
+      const body = (await res.json()) as { unreachable?: string[]; sites?: unknown };
+      if (!res.ok) throw new Error(`7: ${path} answered ${res.status}`);
+      if (i >= 5) times.push(performance.now() - t0);
+      if (i === 0 && Array.isArray(body.unreachable) && body.unreachable.length > 0) results.notes.push(`7: ${path}: unreachable ${body.unreachable.join(', ')}`);
+    }
+    times.sort((a, b) => a - b);
+    const p = (q: number) => round(times[Math.min(times.length - 1, Math.floor(q * times.length))]!, 1);
+    out[name] = { p50Ms: p(0.5), p95Ms: p(0.95), p99Ms: p(0.99) };
+    worst = Math.max(worst, p(0.95));
+    plots.push({ name: `federated view ${name} (${P.rowsPerSite / 1e6}M rows/site), query time`, points: cdfOf(times) });
+  }
+  out.worstP95Ms = worst;
+  return out;
+}
+
+function printSummary(): void {
+  const m = results.measures as Record<string, Figures>;
+  const v = (x: unknown) => (x === undefined || x === null ? 'n/a' : String(x));
+  const rows: Array<Array<string | number>> = [
+    ['1 gateway batched ÷ raw kafkajs sendBatch', `${v(m.m1?.fedgateEventsPerSecond)} / ${v(m.m1?.rawEventsPerSecond)} ev/s`, v(m.m1?.ratio), '>= 0.8'],
+    ['  (÷ same records via fedgate distributor)', '', v(m.m1?.ratioToSameRecords), ''],
+    ['2 single publish w/ JWT ÷ no-op POST', `${v(m.m2?.publishPerSecond)} / ${v(m.m2?.noopPerSecond)} req/s`, v(m.m2?.ratio), '>= 0.5'],
+    ['3 fedgate ÷ Strimzi Kafka Bridge', m.m3?.unavailable ? 'bridge unavailable' : `batched ${v(m.m3?.batchedRatio)}, single ${v(m.m3?.singleRatio)}`, m.m3?.unavailable ? 'n/a' : v(m.m3?.batchedRatio), '>= 1.5'],
+    ['4 unique token ÷ reused token', `${v(m.m4?.uniquePerSecond)} / ${v(m.m4?.reusedPerSecond)} req/s`, v(m.m4?.ratio), '>= 0.6'],
+    ['5 cross-site accept -> consumed', `${v(m.m5?.ratePerSecond)}/s, ${v(m.m5?.consumedAtTarget)}/${v(m.m5?.publishedAtSource)} consumed; MM2 hop p50 ${v((m.m5?.mm2Hop as Figures)?.p50Ms)} p99 ${v((m.m5?.mm2Hop as Figures)?.p99Ms)} ms`, `p50 ${v(m.m5?.p50Ms)} ms, p99 ${v(m.m5?.p99Ms)} ms`, 'p50 <= 10, p99 <= 50 ms'],
+    ['6 replicated ÷ published at 80% peak', `${v(m.m6?.replicatedPerSecond)} / ${v(m.m6?.publishedPerSecond)} rec/s, lag slope ${v(m.m6?.lagSlopeRecordsPerSecond)}/s`, v(m.m6?.ratio), '>= 0.98'],
+    ['  MM2 mTLS ÷ plaintext', `${v(m.m6?.mm2MtlsRecordsPerSecond)} / ${v(m.m6?.mm2PlaintextRecordsPerSecond)} rec/s`, v(m.m6?.mtlsOverPlaintext), '>= 0.7'],
+    ['7 federated view p95, 1M rows/site', `worst endpoint`, `${v(m.m7?.worstP95Ms)} ms`, '<= 100 ms'],
+    ['8 RSS idle / under load (3 sites)', `${v(m.m8?.benchIdleRssMiB)} / ${v(m.m8?.benchLoadRssMiB)} MiB`, `npm start ready ${v(m.m8?.readySeconds)} s`, '<= 4096 MiB, <= 60 s'],
+    ['9 gateway CPU per event', `single / batched`, `${v(m.m9?.singleUsPerEvent)} / ${v(m.m9?.batchedUsPerEvent)} µs`, '<= 100 / <= 20 µs'],
+  ];
+  const mach = results.machine;
+  console.log(`\nfedgate benchmarks, ${results.date.slice(0, 16).replace('T', ' ')} UTC, ${quick ? 'quick' : 'full'} run, ${mach.cpus} x ${mach.cpuModel}, ${mach.memoryGiB} GiB, Node ${mach.node}, ${mach.java}\n`);
+  console.log(table(['measure', 'figures', 'result', 'target'], rows));
+  console.log('\nload runs (generator CPU is the load generator process, not the system under test):');
+  const runRows = Object.entries(results.runs)
+    .filter(([, r]) => typeof r === 'object' && r !== null && !Array.isArray(r) && ('okPerSecond' in r || 'eventsPerSecond' in r))
+    .map(([name, r]) => {
+      const x = r as Figures;
+      return [name, v(x.okPerSecond ?? ''), v(x.eventsPerSecond ?? ''), v(x.p50Ms ?? x.sendP50Ms), v(x.p99Ms ?? x.sendP99Ms), v(x.generatorCpuSeconds), v(x.seconds), v(x.non2xx ?? 0)];
+    });
+  console.log(table(['run', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'gen CPU s', 's', 'non-2xx'], runRows));
+  if (results.notes.length > 0) console.log(`\nnotes:\n${results.notes.map((n) => `  - ${n}`).join('\n')}`);
+}

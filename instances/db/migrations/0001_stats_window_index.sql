@@ -1,0 +1,1 @@
+CREATE INDEX "monitoring_events_at" ON "monitoring_events" USING btree ("at","stage","latency_ms");
