@@ -150,7 +150,7 @@ try {
   // ---- Phase 1: the publish path (measures 1-4, 9) on a broker nothing consumes from.
   say('publish bench: a broker and a gateway (nothing consumes what they write), plus a second broker for MM2');
   const pubDir = join(runDir, 'publish');
-  const pb = await startPublishBench({ runDir: pubDir, log: say, env: profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {} });
+  const pb = await startPublishBench({ runDir: pubDir, log: say, nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
   try {
     const gatewayPid = pb.launcher.pidOf('pub', 'gateway')!;
     profiled.set(gatewayPid, 'publish-bench gateway');
@@ -168,7 +168,7 @@ try {
 
   // ---- Phase 3: the three-site federation (measures 5-8).
   say('starting the benchmark federation (3 sites, PostgreSQL)');
-  fed = await startBenchFederation({ runDir: join(runDir, 'federation'), log: (l) => say(l), env: profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {} });
+  fed = await startBenchFederation({ runDir: join(runDir, 'federation'), log: (l) => say(l), nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
   const f = fed;
   const gateway = f.launcher.gatewayUrl(SOURCE);
   const auth = { authorization: `Bearer ${await f.token(SOURCE)}` };
@@ -333,7 +333,7 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
   }
 }
 
-/** Waits until the processes use under 0.4 of a core together (the previous load's downstream work is done), at most 60 s. */
+/** Waits until the processes use under 0.6 of a core together (the previous load's downstream work is done), at most 30 s (15 s quick). */
 async function quiesce(pids: number[]): Promise<void> {
   const started = performance.now();
   const cpu = () => pids.reduce((s, p) => {
@@ -346,7 +346,7 @@ async function quiesce(pids: number[]): Promise<void> {
   for (;;) {
     const before = cpu();
     await sleep(2000);
-    if ((cpu() - before) / 2 < 0.4 || performance.now() - started > 60_000) break;
+    if ((cpu() - before) / 2 < 0.6 || performance.now() - started > (quick ? 15_000 : 30_000)) break;
   }
   say(`quiet after ${round((performance.now() - started) / 1000, 1)} s`);
 }

@@ -42,6 +42,8 @@ export interface LauncherOptions {
   databaseUrl?: string;
   /** Extra environment for the Node processes (instance, gateway). */
   env?: Record<string, string>;
+  /** Extra Node options for the instance and gateway processes (the benchmark's `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export interface SiteLayout {
@@ -250,7 +252,7 @@ export function createLauncher(options: LauncherOptions) {
   function nodeSpec(siteName: string, c: 'instance' | 'gateway') {
     const l = layout(siteName);
     mkdirSync(l.logDir, { recursive: true });
-    return { role: `${siteName}/${c}`, runDir, script: join(REPO_ROOT, NODE_SCRIPTS[c]), cwd: REPO_ROOT, env: nodeEnv(siteName), logFile: l.logFile(c), pidFile: l.pidFile(c) };
+    return { role: `${siteName}/${c}`, runDir, script: join(REPO_ROOT, NODE_SCRIPTS[c]), cwd: REPO_ROOT, env: nodeEnv(siteName), logFile: l.logFile(c), pidFile: l.pidFile(c), nodeArgs: options.nodeArgs };
   }
 
   /**

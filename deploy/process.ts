@@ -52,11 +52,13 @@ export interface NodeProcessSpec {
   env: Record<string, string>;
   logFile: string;
   pidFile: string;
+  /** Node options before the script (say `--cpu-prof`, which NODE_OPTIONS does not take). */
+  nodeArgs?: string[];
 }
 
 export function nodeCommand(spec: NodeProcessSpec & { cwd: string }): CommandLine {
   // `--import tsx` resolves from the working directory: the project root.
-  return { command: process.execPath, args: ['--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], env: { ...process.env, ...spec.env }, cwd: spec.cwd };
+  return { command: process.execPath, args: [...(spec.nodeArgs ?? []), '--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], env: { ...process.env, ...spec.env }, cwd: spec.cwd };
 }
 
 /** Starts a fedgate Node process (instance, gateway) the same way: own process group, log file, pid file, run marker. */

@@ -58,11 +58,6 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     [`${self.name}.bootstrap.servers`, `${self.address}:${self.ports.kafka}`],
     [`${self.name}.security.protocol`, 'PLAINTEXT'],
     [`${self.name}.producer.linger.ms`, 5],
-    // Connect's source producer allows one request in flight per connection,
-    // so the batch size caps throughput: with the 16 KB default, about fifteen
-    // 1 KB records per round trip (measured: ~3,900 records/s, TLS or not;
-    // npm run bench). 512 KB batches lift that cap; linger.ms stays 5.
-    [`${self.name}.producer.batch.size`, 524288],
     // Each flow's Connect group has a single worker. When the local broker (its
     // group coordinator) dies, the worker loses membership, and incremental
     // cooperative rebalancing holds its "lost" tasks for this long (300000 ms by

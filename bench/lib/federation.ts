@@ -58,10 +58,10 @@ export interface PublishBench {
   stop(): Promise<void>;
 }
 
-export async function startPublishBench(options: { runDir: string; log: (line: string) => void; env?: Record<string, string> }): Promise<PublishBench> {
+export async function startPublishBench(options: { runDir: string; log: (line: string) => void; nodeArgs?: string[] }): Promise<PublishBench> {
   const topology = publishTopology();
   const certsDir = join(options.runDir, 'certs');
-  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1', ...options.env } });
+  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, nodeArgs: options.nodeArgs, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' } });
   const local = (site: string) => new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING });
   try {
     await launcher.prepare();
@@ -130,7 +130,7 @@ export async function withBenchDb<T>(databaseUrl: string, fn: (c: pg.Client) => 
   }
 }
 
-export async function startBenchFederation(options: { runDir: string; log: (line: string) => void; env?: Record<string, string> }): Promise<BenchFederation> {
+export async function startBenchFederation(options: { runDir: string; log: (line: string) => void; nodeArgs?: string[] }): Promise<BenchFederation> {
   const topology = benchTopology();
   await onServer(async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
@@ -147,7 +147,8 @@ export async function startBenchFederation(options: { runDir: string; log: (line
     certsDir,
     log: options.log,
     databaseUrl,
-    env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1', ...options.env },
+    nodeArgs: options.nodeArgs,
+    env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' },
   });
   const started = performance.now();
   try {

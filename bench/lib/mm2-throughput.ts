@@ -89,9 +89,8 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
         ['offset.storage.replication.factor', '1'],
         ['status.storage.replication.factor', '1'],
         ['config.storage.replication.factor', '1'],
-        // The federation's MM2 producer settings (federation/mm2-config.ts).
+        // The federation's MM2 producer setting (federation/mm2-config.ts).
         ['dst.producer.linger.ms', '5'],
-        ['dst.producer.batch.size', '524288'],
       ]),
     );
     const log4j = join(dir, `log4j-${mode}.properties`);
