@@ -47,6 +47,16 @@ export function publishTopology(): Topology {
   );
 }
 
+/** A kafkajs client on a site's local listener. */
+function benchKafka(topology: Topology, site: string): Kafka {
+  return new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING });
+}
+
+/** A token of `site` with every publish scope, valid for the whole run. */
+function benchToken(certsDir: string, topology: Topology, site: string): Promise<string> {
+  return issueToken({ secretsDir: certsDir, topology, site, scopes: [...SCOPES], subject: 'bench', ttlSeconds: 6 * 3600 });
+}
+
 export interface PublishBench {
   topology: Topology;
   launcher: Launcher;
@@ -62,7 +72,7 @@ export async function startPublishBench(options: { runDir: string; log: (line: s
   const topology = publishTopology();
   const certsDir = join(options.runDir, 'certs');
   const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, nodeArgs: options.nodeArgs, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' } });
-  const local = (site: string) => new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING });
+  const local = (site: string) => benchKafka(topology, site);
   try {
     await launcher.prepare();
     await Promise.all(topology.sites.map((s) => launcher.startBroker(s.name)));
@@ -84,7 +94,7 @@ export async function startPublishBench(options: { runDir: string; log: (line: s
     topologyFile: join(options.runDir, 'topology.json'),
     local,
     async token() {
-      token ??= await issueToken({ secretsDir: certsDir, topology, site: 'pub', scopes: [...SCOPES], subject: 'bench', ttlSeconds: 6 * 3600 });
+      token ??= await benchToken(certsDir, topology, 'pub');
       return token;
     },
     stop: () => launcher.down(),
@@ -110,16 +120,6 @@ export interface BenchFederation {
 export const SERVER_URL = process.env.FEDGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BENCH_DB = 'fedgate_bench';
 
-async function onServer<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SERVER_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function withBenchDb<T>(databaseUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -132,7 +132,7 @@ export async function withBenchDb<T>(databaseUrl: string, fn: (c: pg.Client) => 
 
 export async function startBenchFederation(options: { runDir: string; log: (line: string) => void; nodeArgs?: string[] }): Promise<BenchFederation> {
   const topology = benchTopology();
-  await onServer(async (c) => {
+  await withBenchDb(SERVER_URL, async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${BENCH_DB}`);
   });
@@ -167,16 +167,16 @@ export async function startBenchFederation(options: { runDir: string; log: (line
     topologyFile: join(options.runDir, 'topology.json'),
     databaseUrl,
     schemaOf: (site) => `site_${site.replace(/-/g, '_')}`,
-    local: (site) => new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING }),
+    local: (site) => benchKafka(topology, site),
     async token(site) {
-      if (!tokens.has(site)) tokens.set(site, await issueToken({ secretsDir: certsDir, topology, site, scopes: [...SCOPES], subject: 'bench', ttlSeconds: 6 * 3600 }));
+      if (!tokens.has(site)) tokens.set(site, await benchToken(certsDir, topology, site));
       return tokens.get(site)!;
     },
     pids: () => findManaged(options.runDir).map((p) => p.pid),
     upSeconds,
     async stop() {
       await launcher.down();
-      await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
+      await withBenchDb(SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
     },
   };
 }
