@@ -94,9 +94,9 @@ export function createFederatedView(deps: FederatedViewDeps) {
       return { items, sites: summary(f), partial: f.partial, unreachable: f.unreachable };
     },
 
-    /** Per site: throughput and latency per stage, consumer lag; per link: replication lag in records and seconds. */
+    /** Per site: throughput and latency per stage, consumer lag (with when it was read); per link: replication lag in records and seconds. */
     async stats(windowSeconds: number) {
-      const overview = await fanOut<{ stages: StageStats[]; groups: Record<string, { records: number }>; offsets: SiteOffsets }>(`/overview?windowSeconds=${windowSeconds}`);
+      const overview = await fanOut<{ stages: StageStats[]; groups: Record<string, { records: number }>; offsets: SiteOffsets; kafkaReadAt: string }>(`/overview?windowSeconds=${windowSeconds}`);
       const offsetsBySite = new Map(overview.sites.flatMap((s) => (s.reachable ? [[s.site, s.body.offsets] as const] : [])));
       const links: Array<FlowLag | { from: string; to: string; unknown: true; reason: string }> = [];
       for (const source of deps.topology.sites) {
@@ -117,6 +117,8 @@ export function createFederatedView(deps: FederatedViewDeps) {
         ms: s.ms,
         stages: s.reachable ? s.body.stages : null,
         consumerLag: s.reachable ? Object.fromEntries(Object.entries(s.body.groups).map(([g, v]) => [g, v.records])) : null,
+        // Lag and offsets come from a reading the site shares among callers (at most ~1 s old while polled).
+        kafkaReadAt: s.reachable ? s.body.kafkaReadAt : null,
         ...(s.reachable ? {} : { error: s.error }),
       }));
       return { windowSeconds, sites, links, partial: overview.partial, unreachable: overview.unreachable };

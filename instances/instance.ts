@@ -7,6 +7,7 @@ import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer, type Retr
 import { createLinkMonitor } from './link-monitor.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
+import { createSharedReading } from './shared-reading.ts';
 import { ensureSiteTopics, siteTopicPlan } from './site-topics.ts';
 
 export interface InstanceDeps {
@@ -19,11 +20,17 @@ export interface InstanceDeps {
   retry?: RetryPolicy;
 }
 
-/** Consumer lag of each group over the topics it reads; the round trips go out in parallel. */
-export async function groupLag(admin: Admin, groups: { groupId: string; topics: string[] }[]): Promise<Record<string, LagSummary>> {
-  const topics = [...new Set(groups.flatMap((g) => g.topics))];
+type TopicEnds = Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>;
+
+/** Low and high offsets of each topic, every topic asked once; the round trips go out in parallel. */
+async function topicEnds(admin: Admin, topics: Iterable<string>): Promise<TopicEnds> {
+  return new Map(await Promise.all([...new Set(topics)].map(async (t) => [t, await admin.fetchTopicOffsets(t)] as const)));
+}
+
+/** Consumer lag of each group over the topics it reads, against `ends` (read here when not given). */
+export async function groupLag(admin: Admin, groups: { groupId: string; topics: string[] }[], given?: TopicEnds): Promise<Record<string, LagSummary>> {
   const [ends, committed] = await Promise.all([
-    Promise.all(topics.map(async (t) => [t, await admin.fetchTopicOffsets(t)] as const)).then((e) => new Map(e)),
+    given ?? topicEnds(admin, groups.flatMap((g) => g.topics)),
     Promise.all(groups.map((g) => admin.fetchOffsets({ groupId: g.groupId, topics: g.topics }))),
   ]);
   const out: Record<string, LagSummary> = {};
@@ -61,28 +68,35 @@ export function createInstance(deps: InstanceDeps) {
     .map((t) => t.topic)
     .filter((t) => isRoutedTopic(t) || isRoutedTopic(parseRemoteTopic(t, siteNames)?.topic ?? ''));
 
-  async function offsets(): Promise<SiteOffsets> {
+  const groups = () => [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: ['site.monitoring'] }];
+
+  async function offsets(given?: TopicEnds): Promise<SiteOffsets> {
     const ends: Record<string, number[]> = {};
     if (admin) {
-      await Promise.all(
-        offsetTopics.map(async (topic) => {
-          const o = await admin!.fetchTopicOffsets(topic);
-          ends[topic] = o.sort((a, b) => a.partition - b.partition).map((p) => Number(p.high));
-        }),
-      );
+      const read = given ?? (await topicEnds(admin, offsetTopics));
+      for (const topic of offsetTopics) ends[topic] = [...(read.get(topic) ?? [])].sort((a, b) => a.partition - b.partition).map((p) => Number(p.high));
     }
     return { ends, heartbeats: linkMonitor.heartbeats() };
+  }
+
+  /** Consumer lag and flow offsets from one read of every topic involved. */
+  async function readKafka(): Promise<{ groups: Record<string, LagSummary>; offsets: SiteOffsets }> {
+    if (!admin) return { groups: {}, offsets: await offsets() };
+    const gs = groups();
+    const ends = await topicEnds(admin, [...gs.flatMap((g) => g.topics), ...offsetTopics]);
+    const [lag, offs] = await Promise.all([groupLag(admin, gs, ends), offsets(ends)]);
+    return { groups: lag, offsets: offs };
   }
 
   const api = createReadApi({
     db: database.db,
     site,
     log,
-    lag: async () => {
-      if (!admin) return {};
-      return groupLag(admin, [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: ['site.monitoring'] }]);
-    },
+    lag: async () => (admin ? groupLag(admin, groups()) : {}),
     offsets,
+    // The federated view asks every site for this on each dashboard poll, from
+    // every gateway: one reading (~70 Kafka requests) per second is shared.
+    kafkaView: createSharedReading(readKafka, { freshMs: 1000, staleMs: 10_000 }),
     health: async () => ({ db: database.kind, consumers: consumers.map((c) => c.name), upSeconds: startedAt ? Math.round((Date.now() - startedAt) / 1000) : 0 }),
   });
 

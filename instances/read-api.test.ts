@@ -8,6 +8,7 @@ import { createReadApi } from './read-api.ts';
 describe('site read API routes', () => {
   let database: Database;
   let app: ReturnType<typeof createReadApi>;
+  const kafkaView = { groups: { 'g.price-book': { records: 3, partitions: 1, byTopic: { 'fed.price.eu': 3 } } }, offsets: { ends: { 'fed.price.eu': [7] }, heartbeats: {} } };
 
   beforeAll(async () => {
     database = await openDatabase({ dataDir: 'memory://', schemaName: 'unused' });
@@ -18,7 +19,7 @@ describe('site read API routes', () => {
       { eventId: 'e2', stage: 'consumed', site: 's', consumer: 'price-book', productId: 'sku-1', at: new Date(t0 + 50), latencyMs: 10 },
       { eventId: 'd1', stage: 'dead-lettered', site: 's', consumer: 'price-book', at: new Date(t0 + 60), detail: { reason: 'bad' } },
     ]);
-    app = createReadApi({ db: database.db, site: 's', log: pino({ level: 'silent' }), lag: async () => ({}), offsets: async () => ({ ends: {}, heartbeats: {} }), health: async () => ({ db: 'pglite' }) });
+    app = createReadApi({ db: database.db, site: 's', log: pino({ level: 'silent' }), lag: async () => ({}), offsets: async () => ({ ends: {}, heartbeats: {} }), kafkaView: async () => ({ value: kafkaView, at: Date.parse('2026-11-01T10:00:01Z') }), health: async () => ({ db: 'pglite' }) });
   });
   afterAll(() => database.close());
 
@@ -33,6 +34,14 @@ describe('site read API routes', () => {
   it('traces an event in time order', async () => {
     const body = await (await app.request('/v1/events/e1/trace')).json();
     expect(body.stages.map((s: { stage: string }) => s.stage)).toEqual(['published', 'consumed']);
+  });
+
+  it('answers the overview with stats read now and the Kafka view with the time it was read', async () => {
+    const body = await (await app.request('/v1/overview?windowSeconds=604800')).json();
+    expect(body.groups).toEqual(kafkaView.groups);
+    expect(body.offsets).toEqual(kafkaView.offsets);
+    expect(body.kafkaReadAt).toBe('2026-11-01T10:00:01.000Z');
+    expect(body.stages).toEqual([]); // the seeded rows are older than the longest window
   });
 
   it('lists dead letters with their reason', async () => {

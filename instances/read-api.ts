@@ -16,6 +16,8 @@ export interface ReadApiDeps {
   lag(): Promise<Record<string, LagSummary>>;
   /** End offsets per partition of the routed topics here, and the newest replicated heartbeat per upstream site. */
   offsets(): Promise<SiteOffsets>;
+  /** Consumer lag and offsets together, possibly shared with other callers: `at` says when they were read. */
+  kafkaView(): Promise<{ value: { groups: Record<string, LagSummary>; offsets: SiteOffsets }; at: number }>;
   health(): Promise<Record<string, unknown>>;
 }
 
@@ -71,11 +73,17 @@ export function createReadApi(deps: ReadApiDeps) {
 
   app.get('/v1/offsets', async (c) => c.json({ site, ...(await deps.offsets()) }));
 
-  /** Stats, consumer lag and offsets in one answer: the federated view asks each site once. */
+  /**
+   * Stats, consumer lag and offsets in one answer: the federated view asks each
+   * site once. Stats are read now; lag and offsets come from a reading shared
+   * with other callers (`kafkaReadAt` says when it was taken; /v1/lag and
+   * /v1/offsets always read afresh).
+   */
+
   app.get('/v1/overview', async (c) => {
     const q = parse(StatsQuery, c.req.query());
-    const [stages, groups, offsets] = await Promise.all([stageStats({ db, windowSeconds: q.windowSeconds }), deps.lag(), deps.offsets()]);
-    return c.json({ site, windowSeconds: q.windowSeconds, stages, groups, offsets });
+    const [stages, kafka] = await Promise.all([stageStats({ db, windowSeconds: q.windowSeconds }), deps.kafkaView()]);
+    return c.json({ site, windowSeconds: q.windowSeconds, stages, groups: kafka.value.groups, offsets: kafka.value.offsets, kafkaReadAt: new Date(kafka.at).toISOString() });
   });
 
   app.get('/v1/recent', async (c) => {

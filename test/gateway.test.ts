@@ -145,6 +145,8 @@ describe('federation gateway on three real sites', () => {
     expect(stats.unreachable, JSON.stringify(stats.sites.map((s: any) => [s.site, s.ms, s.error]))).toEqual(['b']);
     expect(stats.sites.find((s: any) => s.site === 'b').reachable).toBe(false);
     expect(stats.sites.find((s: any) => s.site === 'c').reachable).toBe(true);
+    // c's lag comes from a shared Kafka reading, never older than 10 s.
+    expect(started - Date.parse(stats.sites.find((s: any) => s.site === 'c').kafkaReadAt)).toBeLessThan(10_000);
     // The deadline is 1.5 s per peer call, in parallel; generous slack for a loaded 2-core machine.
     expect(elapsed).toBeLessThan(6000);
     const health = await getJson(`${url('c')}/v1/federation/health`);
