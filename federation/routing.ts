@@ -18,9 +18,9 @@ export interface RoutableEvent {
 
 export interface Route {
   /** Local topics to write, routed ones first, then the storage stream. */
-  topics: string[];
+  readonly topics: readonly string[];
   /** Sites that receive the event (the origin included when it serves the scope). */
-  targets: string[];
+  readonly targets: readonly string[];
 }
 
 export class RoutingError extends Error {
@@ -37,7 +37,29 @@ export function knownRegions(topology: Topology): string[] {
   return [...new Set(topology.sites.flatMap((s) => s.regions))].sort();
 }
 
+/**
+ * Routes per topology, by (kind, region, country). Only successful routes are
+ * kept, and those are bounded by the topology's regions and countries, so the
+ * cache cannot grow with bad input. The publish path asks for every event's
+ * route more than once; this makes the repeats a lookup.
+ */
+const routeCache = new WeakMap<Topology, Map<string, Route>>();
+
 export function routeEvent(topology: Topology, event: RoutableEvent): Route {
+  let routes = routeCache.get(topology);
+  if (!routes) routeCache.set(topology, (routes = new Map()));
+  const key = `${event.kind}\u0000${event.region ?? '\u0001'}\u0000${event.country ?? '\u0001'}`;
+  let route = routes.get(key);
+  if (!route) {
+    route = computeRoute(topology, event);
+    Object.freeze(route.topics);
+    Object.freeze(route.targets);
+    routes.set(key, Object.freeze(route));
+  }
+  return route;
+}
+
+function computeRoute(topology: Topology, event: RoutableEvent): Route {
   const regions = knownRegions(topology);
   let routed: string[];
   if (event.kind === 'country') {

@@ -9,7 +9,7 @@ import type { VerifiedToken } from './verifier.ts';
 export interface AcceptedEvent {
   id: string;
   type: string;
-  routedTo: string[];
+  routedTo: readonly string[];
   /** The site whose Kafka acknowledged the write. */
   writtenAt: string;
   /** True when this id was accepted before and was not written again. */

@@ -1,7 +1,7 @@
 import type { Producer, TopicMessages } from 'kafkajs';
 import { MONITORING_TOPIC, routeEvent, type Route, type Topology } from '../federation/index.ts';
 import { KIND_OF_TYPE, siteOfSource, toKafkaRecord, type ProductEvent } from './event-model.ts';
-import type { MonitoringEvent } from './monitoring-event.ts';
+import { monitoringRecord, type MonitoringEvent } from './monitoring-event.ts';
 
 export interface Distributed {
   event: ProductEvent;
@@ -22,7 +22,8 @@ export function routeOf(topology: Topology, event: ProductEvent): Route {
  * record is on the broker.
  *
  * With `monitorSite`, the `published` and `routed` monitoring events go in the
- * same request, so they are acknowledged together with the events.
+ * same request (as one monitoring record per event), so they are acknowledged
+ * together with the events.
  */
 export function createDistributor(deps: { producer: Producer; topology: Topology; monitorSite?: string; timeoutMs?: number }) {
   return async function distribute(events: ProductEvent[]): Promise<Distributed[]> {
@@ -32,6 +33,7 @@ export function createDistributor(deps: { producer: Producer; topology: Topology
       list.push(message);
       byTopic.set(topic, list);
     };
+    const routedAt = Date.now();
     const out = events.map((event) => {
       const route = routeOf(deps.topology, event);
       const record = toKafkaRecord(event);
@@ -40,9 +42,8 @@ export function createDistributor(deps: { producer: Producer; topology: Topology
         const origin = siteOfSource(event.source);
         const base = { eventId: event.id, site: deps.monitorSite, consumer: '', productId: event.subject, eventType: event.type, sourceSite: origin };
         const published: MonitoringEvent = { ...base, stage: 'published', at: event.publishedat, latencyMs: 0, detail: origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent } };
-        const routed: MonitoringEvent = { ...base, stage: 'routed', at: Date.now(), latencyMs: Date.now() - event.publishedat, detail: { targets: route.targets, topics: route.topics } };
-        add(MONITORING_TOPIC, { key: event.id, value: JSON.stringify(published) });
-        add(MONITORING_TOPIC, { key: event.id, value: JSON.stringify(routed) });
+        const routed: MonitoringEvent = { ...base, stage: 'routed', at: routedAt, latencyMs: routedAt - event.publishedat, detail: { targets: route.targets, topics: route.topics } };
+        add(MONITORING_TOPIC, monitoringRecord([published, routed]));
       }
       return { event, route };
     });

@@ -5,7 +5,7 @@ import { DEAD_LETTER_TOPIC, MONITORING_TOPIC, consumerGroup, parseRemoteTopic, t
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
 import { DecodeError, fromKafkaRecord, siteOfSource, type ProductEvent } from './event-model.ts';
-import { printable, type MonitoringEvent } from './monitoring-event.ts';
+import { monitoringRecord, printable, type MonitoringEvent } from './monitoring-event.ts';
 import { consumedTopics } from './site-topics.ts';
 
 export interface RetryPolicy {
@@ -126,7 +126,8 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
 
     const doneAt = now();
     const processingMs = doneAt - startedAt;
-    const monitoring: MonitoringEvent[] = [];
+    // One monitoring record per message: a copy's `replicated` and `consumed` go together.
+    const monitoring: MonitoringEvent[][] = [];
     for (const { message, event } of applied) {
       const base = {
         eventId: event.id,
@@ -138,12 +139,14 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
         partition: batch.partition,
         offset: Number(message.offset),
       };
+      const consumed: MonitoringEvent = { ...base, stage: 'consumed', consumer: name, at: doneAt, latencyMs: Math.max(0, doneAt - event.publishedat), detail: { processingMs, batchSize: batch.messages.length } };
       if (remote) {
         // The copy's timestamp is when it landed here (LogAppendTime on replicated topics).
         const landed = Number(message.timestamp);
-        monitoring.push({ ...base, stage: 'replicated', consumer: '', at: landed, latencyMs: Math.max(0, landed - event.publishedat), detail: { from: remote.source } });
+        monitoring.push([{ ...base, stage: 'replicated', consumer: '', at: landed, latencyMs: Math.max(0, landed - event.publishedat), detail: { from: remote.source } }, consumed]);
+      } else {
+        monitoring.push([consumed]);
       }
-      monitoring.push({ ...base, stage: 'consumed', consumer: name, at: doneAt, latencyMs: Math.max(0, doneAt - event.publishedat), detail: { processingMs, batchSize: batch.messages.length } });
     }
     const deadLetters: Message[] = [];
     for (const f of failures) {
@@ -160,7 +163,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
         at: doneAt,
       };
       const detail = { reason: printable(f.reason, 500), valuePreview: printable(f.message.value?.toString('utf8') ?? '', 200) };
-      monitoring.push({ ...base, stage: 'failed', detail }, { ...base, stage: 'dead-lettered', detail });
+      monitoring.push([{ ...base, stage: 'failed', detail }, { ...base, stage: 'dead-lettered', detail }]);
       deadLetters.push({
         key: f.message.key,
         value: f.message.value,
@@ -175,7 +178,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
       log.warn({ consumer: name, topic: batch.topic, partition: batch.partition, offset: f.message.offset, reason: printable(f.reason, 200) }, 'dead-lettered');
     }
 
-    const topicMessages: TopicMessages[] = [{ topic: MONITORING_TOPIC, messages: monitoring.map((m) => ({ key: m.eventId, value: JSON.stringify(m) })) }];
+    const topicMessages: TopicMessages[] = [{ topic: MONITORING_TOPIC, messages: monitoring.map(monitoringRecord) }];
     if (deadLetters.length > 0) topicMessages.push({ topic: DEAD_LETTER_TOPIC, messages: deadLetters });
     await producer.sendBatch({ acks: -1, topicMessages });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, MoneySchema, ProductEventSchema, PublishInputSchema, completeEvent, formatMinor, fromKafkaRecord, toKafkaRecord, DecodeError } from './event-model.ts';
+import { EVENT_TYPES, MoneySchema, ProductEventSchema, PublishInputSchema, completeEvent, formatMinor, newTraceparent, fromKafkaRecord, toKafkaRecord, DecodeError } from './event-model.ts';
 
 const price = (amount: unknown, currency = 'EUR') => PublishInputSchema.safeParse({ type: EVENT_TYPES.price, data: { productId: 'sku-1', region: 'eu', price: { currency, amount } } });
 
@@ -44,6 +44,14 @@ describe('event model', () => {
   it('keeps a client-given id, time and traceparent', () => {
     const e = completeEvent(PublishInputSchema.parse({ type: EVENT_TYPES.price, id: 'pis-123', time: '2026-01-01T00:00:00+01:00', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', data: { productId: 'sku-1', region: 'eu', price: { currency: 'EUR', amount: '1' } } }), 'onprem');
     expect(e).toMatchObject({ id: 'pis-123', time: '2026-01-01T00:00:00+01:00', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', subject: 'sku-1' });
+    expect(ProductEventSchema.safeParse(e).success).toBe(true);
+  });
+
+  it('gives every event its own well-formed traceparent, across refills of the random pool', () => {
+    const ids = Array.from({ length: 1000 }, () => newTraceparent());
+    for (const t of ids) expect(t).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(new Set(ids).size).toBe(1000);
+    expect(new Set(ids.map((t) => t.slice(3, 35))).size).toBe(1000);
   });
 
   it('explains why a record cannot be decoded', () => {

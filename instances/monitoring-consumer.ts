@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { MONITORING_TOPIC, consumerGroup } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
-import { MonitoringEventSchema, printable } from './monitoring-event.ts';
+import { MonitoringRecordSchema, printable } from './monitoring-event.ts';
 
 const CHUNK = 1000;
 
@@ -26,7 +26,7 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
     for (const message of batch.messages) {
       let parsed;
       try {
-        parsed = MonitoringEventSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
+        parsed = MonitoringRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
       } catch {
         parsed = null;
       }
@@ -34,22 +34,23 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
         log.warn({ offset: message.offset, value: printable(message.value?.toString('utf8') ?? '', 120) }, 'skipping a malformed monitoring record');
         continue;
       }
-      const m = parsed.data;
-      rows.push({
-        eventId: m.eventId,
-        stage: m.stage,
-        site: m.site,
-        consumer: m.consumer,
-        productId: m.productId ?? null,
-        eventType: m.eventType ?? null,
-        sourceSite: m.sourceSite ?? null,
-        topic: m.topic ?? null,
-        partition: m.partition ?? null,
-        offset: m.offset ?? null,
-        at: new Date(m.at),
-        latencyMs: m.latencyMs ?? null,
-        detail: m.detail ?? null,
-      });
+      for (const m of parsed.data) {
+        rows.push({
+          eventId: m.eventId,
+          stage: m.stage,
+          site: m.site,
+          consumer: m.consumer,
+          productId: m.productId ?? null,
+          eventType: m.eventType ?? null,
+          sourceSite: m.sourceSite ?? null,
+          topic: m.topic ?? null,
+          partition: m.partition ?? null,
+          offset: m.offset ?? null,
+          at: new Date(m.at),
+          latencyMs: m.latencyMs ?? null,
+          detail: m.detail ?? null,
+        });
+      }
     }
     for (let i = 0; i < rows.length; i += CHUNK) {
       await db.insert(monitoringEvents).values(rows.slice(i, i + CHUNK)).onConflictDoNothing();

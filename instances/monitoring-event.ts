@@ -27,6 +27,19 @@ export const MonitoringEventSchema = z.object({
 });
 export type MonitoringEvent = z.input<typeof MonitoringEventSchema>;
 
+/**
+ * One record on the monitoring topic: a monitoring event, or the stages one
+ * component saw of one event at once (the gateway's `published` and `routed`,
+ * a consumer's `replicated` and `consumed`). Grouping them halves the records
+ * the publish path and the consumers write; the reader expands them into rows.
+ */
+export const MonitoringRecordSchema = z.union([MonitoringEventSchema.transform((e) => [e]), z.array(MonitoringEventSchema).min(1).max(8)]);
+
+/** The value of one monitoring record (see MonitoringRecordSchema). */
+export function monitoringRecord(events: MonitoringEvent[]): { key: string; value: string } {
+  return { key: events[0]!.eventId, value: JSON.stringify(events.length === 1 ? events[0] : events) };
+}
+
 /** Postgres text and jsonb cannot hold NUL; keep what a person needs to see. */
 export function printable(value: string, max = 300): string {
   const clean = value.replace(/\u0000/g, '\\u0000');

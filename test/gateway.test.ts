@@ -136,6 +136,26 @@ describe('federation gateway on three real sites', () => {
     }
   });
 
+  it('holds the body limit on the real server, with Content-Length and streamed without it', async () => {
+    const auth = { authorization: `Bearer ${await token('a')}`, 'content-type': 'application/json' };
+    const big = JSON.stringify({ ...apacPrice('too-big'), pad: 'x'.repeat(1024 * 1024) });
+    const withLength = await fetch(`${url('a')}/v1/events`, { method: 'POST', headers: auth, body: big });
+    expect(withLength.status).toBe(413);
+    expect((await withLength.json()).code).toBe('payload-too-large');
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream({ pull: (c) => (sent++ < 20 ? c.enqueue(chunk) : c.close()) });
+    const streamed = await fetch(`${url('a')}/v1/events`, { method: 'POST', headers: auth, body: stream, duplex: 'half' } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect((await streamed.json()).code).toBe('payload-too-large');
+    // A streamed body under the limit is read whole.
+    const id = `streamed-${randomUUID()}`;
+    const small = new TextEncoder().encode(JSON.stringify(apacPrice(id)));
+    const ok = await fetch(`${url('a')}/v1/events`, { method: 'POST', headers: auth, body: new ReadableStream({ start: (c) => (c.enqueue(small), c.close()) }), duplex: 'half' } as RequestInit);
+    expect(ok.status).toBe(202);
+    expect((await ok.json()).events[0].id).toBe(id);
+  });
+
   it('answers the federated view within its deadline while b is down, and marks b unreachable', async () => {
     for (const c of ['gateway', 'instance', 'mm2', 'broker'] as const) await fed.launcher.stop('b', c, { hard: true });
     const started = Date.now();

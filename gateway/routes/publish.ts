@@ -1,10 +1,31 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { Problem } from '../../instances/http/problem.ts';
 import { requireToken, type AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../app.ts';
 
 const JSON_TYPES = new Set(['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json']);
+
+/**
+ * The body limit, with or without Content-Length. With it (and no
+ * Transfer-Encoding), Node's parser delivers exactly that many bytes, so the
+ * header decides, and the body is later read by @hono/node-server's fast path
+ * straight from the socket. Without it, Hono's bodyLimit counts the bytes as
+ * they stream in; that path builds a web Request, which cost ~12 % of the
+ * gateway's CPU per publish when it was taken for every request.
+ */
+function bodyLimitMiddleware(maxBytes: number): MiddlewareHandler {
+  const tooLarge = () => {
+    throw new Problem('payload-too-large', `the body is over ${maxBytes} bytes; send smaller batches`, { limitBytes: maxBytes });
+  };
+  const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return async (c, next) => {
+    const length = c.req.header('content-length');
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return streaming(c, next);
+    if (!/^\d{1,15}$/.test(length) || Number(length) > maxBytes) tooLarge();
+    await next();
+  };
+}
 
 /**
  * POST /v1/events: one event (object) or a batch (array). 202 only after
@@ -20,13 +41,7 @@ export function publishRoute(deps: GatewayDeps) {
       if (!JSON_TYPES.has(type)) throw new Problem('unsupported-media-type', `send the events as one of: ${[...JSON_TYPES].join(', ')} (got "${type || 'none'}")`);
       await next();
     },
-    // Counts the bytes as they stream in: holds with or without Content-Length.
-    bodyLimit({
-      maxSize: deps.limits.maxBodyBytes,
-      onError: () => {
-        throw new Problem('payload-too-large', `the body is over ${deps.limits.maxBodyBytes} bytes; send smaller batches`, { limitBytes: deps.limits.maxBodyBytes });
-      },
-    }),
+    bodyLimitMiddleware(deps.limits.maxBodyBytes),
     async (c) => {
       const started = performance.now();
       const token = c.get('token');
