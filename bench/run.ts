@@ -459,7 +459,7 @@ function slope(xs: number[], ys: number[]): number {
 }
 
 async function measureFederatedView(f: BenchFederation, gateway: string): Promise<Figures> {
-  say(`7: loading ${P.rowsPerSite} monitoring rows into each site's database (spread over the last hour)`);
+  say(`7: loading ${P.rowsPerSite} monitoring rows into each site's database (over the last hour, in time order as the monitoring consumer writes them)`);
   const seedStarted = performance.now();
   await Promise.all(
     f.topology.sites.map((s) =>
@@ -469,7 +469,7 @@ async function measureFederatedView(f: BenchFederation, gateway: string): Promis
           `insert into ${schema}.monitoring_events (event_id, stage, site, consumer, product_id, event_type, source_site, topic, partition, "offset", at, latency_ms, detail)
            select 'seed-' || (g / 4), (array['published','routed','replicated','consumed'])[g % 4 + 1], $1,
                   case when g % 4 = 3 then 'price-book' else '' end, 'seed-sku-' || (g / 4 % 20000), $2, $1, 'fed.price.us', g % 3, g,
-                  now() - random() * interval '1 hour', (random() * 40)::int, '{}'::jsonb
+                  now() - interval '1 hour' + (g + random() * 50) * (interval '1 hour' / $3::int), (random() * 40)::int, '{}'::jsonb
            from generate_series(0, $3::int - 1) g`,
           [s.name, EVENT_TYPES.price, P.rowsPerSite],
         );

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
 import { createReadApi } from './read-api.ts';
+import { stageStats } from './queries.ts';
 
 /** Route tests: the read API over an in-memory PGlite, no Kafka. */
 describe('site read API routes', () => {
@@ -42,6 +43,19 @@ describe('site read API routes', () => {
     expect(body.offsets).toEqual(kafkaView.offsets);
     expect(body.kafkaReadAt).toBe('2026-11-01T10:00:01.000Z');
     expect(body.stages).toEqual([]); // the seeded rows are older than the longest window
+  });
+
+  it('computes per-stage counts and latency percentiles over a window, distinct ids on request', async () => {
+    const now = new Date(Date.parse('2026-11-01T10:00:01Z'));
+    const stats = await stageStats({ db: database.db, windowSeconds: 60, now, distinct: true });
+    expect(stats).toEqual([
+      { stage: 'consumed', count: 2, distinctEvents: 2, perSecond: 0.03, p50: 15, p95: 19.5, p99: 19.9 },
+      { stage: 'dead-lettered', count: 1, distinctEvents: 1, perSecond: 0.02, p50: null, p95: null, p99: null },
+      { stage: 'published', count: 1, distinctEvents: 1, perSecond: 0.02, p50: 0, p95: 0, p99: 0 },
+    ]);
+    // Outside the window: nothing; without `distinct`: no distinct count.
+    expect(await stageStats({ db: database.db, windowSeconds: 1, now: new Date(now.getTime() + 10_000) })).toEqual([]);
+    expect((await stageStats({ db: database.db, windowSeconds: 60, now }))[0]!.distinctEvents).toBeNull();
   });
 
   it('lists dead letters with their reason', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners } from 'kafkajs';
 import { certPaths } from '../../certs/index.ts';
-import { renderProperties, siteOf } from '../../federation/index.ts';
+import { MM2_PRODUCER_LINGER_MS, renderProperties, siteOf } from '../../federation/index.ts';
 import { spawnJava, stopProcess } from '../../deploy/index.ts';
 import type { PublishBench } from './federation.ts';
 
@@ -90,7 +90,7 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
         ['status.storage.replication.factor', '1'],
         ['config.storage.replication.factor', '1'],
         // The federation's MM2 producer setting (federation/mm2-config.ts).
-        ['dst.producer.linger.ms', '5'],
+        ['dst.producer.linger.ms', String(MM2_PRODUCER_LINGER_MS)],
       ]),
     );
     const log4j = join(dir, `log4j-${mode}.properties`);
