@@ -31,8 +31,8 @@ const quick = argv.includes('--quick');
 const profile = argv.includes('--profile');
 const skipStart = argv.includes('--skip-start');
 const P = quick
-  ? { seconds: 8, latencySeconds: 12, replicationSeconds: 20, mm2Records: 100_000, rowsPerSite: 1_000_000, queries: 40, maxUniqueTokens: 30_000 }
-  : { seconds: 20, latencySeconds: 30, replicationSeconds: 60, mm2Records: 300_000, rowsPerSite: 1_000_000, queries: 200, maxUniqueTokens: 100_000 };
+  ? { seconds: 8, latencySeconds: 12, replicationSeconds: 20, mm2Records: 200_000, rowsPerSite: 1_000_000, queries: 40, maxUniqueTokens: 30_000 }
+  : { seconds: 20, latencySeconds: 30, replicationSeconds: 60, mm2Records: 500_000, rowsPerSite: 1_000_000, queries: 200, maxUniqueTokens: 100_000 };
 const BATCH = 100;
 const BATCH_CONNECTIONS = 8;
 const SINGLE_CONNECTIONS = 32;

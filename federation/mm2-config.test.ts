@@ -26,6 +26,15 @@ describe('renderMm2Properties', () => {
     expect(props.get('onprem.security.protocol')).toBe('PLAINTEXT');
   });
 
+  it('reads each upstream site in fetches of up to 4 MB per partition, 16 MB per response, and copies without linger', () => {
+    for (const upstream of ['cloud-a', 'cloud-b']) {
+      expect(props.get(`${upstream}.consumer.max.partition.fetch.bytes`)).toBe(String(4 * 1024 * 1024));
+      expect(props.get(`${upstream}.consumer.fetch.max.bytes`)).toBe(String(16 * 1024 * 1024));
+    }
+    expect(props.has('onprem.consumer.max.partition.fetch.bytes')).toBe(false);
+    expect(props.get('onprem.producer.linger.ms')).toBe('0');
+  });
+
   it('enables exactly the flows into this site, with the topology regex surviving properties escaping', () => {
     expect(props.get('cloud-a->onprem.enabled')).toBe('true');
     expect(props.get('cloud-b->onprem.enabled')).toBe('true');

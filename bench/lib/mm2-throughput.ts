@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners } from 'kafkajs';
 import { certPaths } from '../../certs/index.ts';
-import { MM2_PRODUCER_LINGER_MS, renderProperties, siteOf } from '../../federation/index.ts';
+import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, siteOf } from '../../federation/index.ts';
 import { spawnJava, stopProcess } from '../../deploy/index.ts';
 import type { PublishBench } from './federation.ts';
 
@@ -26,7 +26,7 @@ const SOURCE_TOPIC = 'bench.mm2';
  * listener or its plaintext site listener. The source alias differs per
  * mode, so each run fills its own target topic.
  */
-export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, options: { from: string; to: string; records: number; log: (l: string) => void }): Promise<Mm2Run[]> {
+export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, options: { from: string; to: string; records: number; log: (l: string) => void; /** Extra JVM options per mode, e.g. a flight recording. */ jvmOptions?: (mode: 'mtls' | 'plaintext') => string[]; /** Extra mm2.properties, for experiments (`src` stands for the source alias). */ properties?: Array<[string, string]> }): Promise<Mm2Run[]> {
   const from = siteOf(fed.topology, options.from);
   const to = siteOf(fed.topology, options.to);
   const source = fed.local(from.name);
@@ -89,8 +89,10 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
         ['offset.storage.replication.factor', '1'],
         ['status.storage.replication.factor', '1'],
         ['config.storage.replication.factor', '1'],
-        // The federation's MM2 producer setting (federation/mm2-config.ts).
+        // The federation's MM2 client settings (federation/mm2-config.ts).
         ['dst.producer.linger.ms', String(MM2_PRODUCER_LINGER_MS)],
+        ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${alias}.consumer.${k}`, String(v)] as [string, string]),
+        ...(options.properties ?? []).map(([k, v]) => [k.replace(/^src\./, `${alias}.`), v] as [string, string]),
       ]),
     );
     const log4j = join(dir, `log4j-${mode}.properties`);
@@ -102,7 +104,7 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
       classpath: rt.classpath,
       mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
       args: [props, '--clusters', 'dst'],
-      jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`],
+      jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`, ...(options.jvmOptions?.(mode) ?? [])],
       logFile: join(dir, `${mode}.out`),
       pidFile: join(dir, `${mode}.pid`),
     });
@@ -122,12 +124,14 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
         samples.push({ t: performance.now(), n });
         if (n >= options.records) break;
         if (performance.now() > deadline) throw new Error(`MM2 ${mode}: ${n} of ${options.records} copied after 10 minutes`);
-        await sleep(250);
+        await sleep(100);
       }
       await target.disconnect();
       const at = (share: number) => samples.find((s) => s.n >= share * options.records)!;
-      const lo = at(0.1);
-      const hi = at(0.9);
+      let lo = at(0.1);
+      let hi = at(0.9);
+      // Too fast to see inside 10-90 %: take the whole copy, first record to last.
+      if (hi.t - lo.t < 1000) [lo, hi] = [samples.find((x) => x.n > 0)!, samples.at(-1)!];
       runs.push({ mode, records: options.records, recordsPerSecond: ((hi.n - lo.n) * 1000) / Math.max(1, hi.t - lo.t), totalSeconds: (samples.at(-1)!.t - started) / 1000 });
       options.log(`MM2 ${mode}: ${Math.round(runs.at(-1)!.recordsPerSecond)} records/s`);
     } finally {
