@@ -88,7 +88,8 @@ export interface StageStats {
 
 /**
  * Per-stage counts and latency percentiles over a window: one range scan of
- * the (stage, at) index per stage, and one sort of that stage's latencies for
+ * the (stage, at, latency) index per stage (index-only once vacuum has marked
+ * the pages all-visible), and one sort of that stage's latencies for
  * all three percentiles. Asking stage by stage (a lateral join over the known
  * stages) avoids sorting every row of the window by stage first, which spilled
  * to disk at a million rows. `distinct` also counts distinct event ids: a
