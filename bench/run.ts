@@ -16,7 +16,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findManaged } from '../deploy/index.ts';
+import { findManaged, stopProcess } from '../deploy/index.ts';
 import { EVENT_TYPES } from '../instances/event-model.ts';
 import { fetchBridge, startBridge } from './lib/bridge.ts';
 import { REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb, type BenchFederation, type PublishBench } from './lib/federation.ts';
@@ -144,6 +144,14 @@ let fed: BenchFederation | null = null;
 /** pid -> role of the processes to profile. */
 const profiled = new Map<number, string>();
 const started = performance.now();
+// Ctrl-C or a kill mid-run: stop every broker, MM2 node and Node process this
+// run started (they carry its run folder), then leave with the signal's code.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping what this run started`);
+    void Promise.all(findManaged(runDir).map((p) => stopProcess(p.pid, p.runDir, { hard: true }).catch(() => undefined))).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 try {
   if (!skipStart) results.measures.startup = await measureNpmStart();
 
@@ -284,7 +292,7 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
   const kafkaSpec = { topologyFile: pb.topologyFile, site: 'pub', topic: 'bench.raw', connections: BATCH_CONNECTIONS, batch: BATCH, valueBytes: 1024, durationSeconds: P.seconds, event: priceEvent('bench-sku-raw') };
   say(`1: raw kafkajs sendBatch, ${BATCH_CONNECTIONS} loops x ${BATCH} records of 1 KB, acks=all, ${P.seconds} s`);
   const raw = await kafkaLoad({ ...kafkaSpec, mode: 'raw' });
-  say(`1: fedgate distributor without HTTP (the gateway's records: routed topic, storage, 2 monitoring), ${P.seconds} s`);
+  say(`1: fedgate distributor without HTTP (the gateway's records: routed topic, storage, one monitoring record), ${P.seconds} s`);
   const distributor = await kafkaLoad({ ...kafkaSpec, mode: 'distributor' });
   say(`1: gateway batched publish, ${BATCH_CONNECTIONS} connections x ${BATCH} events, ${P.seconds} s`);
   const batched = await withGatewayCpu(gatewayPid, () => httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: BATCH_CONNECTIONS, durationSeconds: P.seconds }));
