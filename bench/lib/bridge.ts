@@ -16,7 +16,7 @@ const LIB = join(STATE_DIR, 'bridge', 'lib');
 export async function fetchBridge(): Promise<string> {
   if (!existsSync(LIB) || readdirSync(LIB).length === 0) {
     try {
-      await promisify(execFile)('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`, '-DincludeScope=runtime'], { maxBuffer: 16 * 1024 * 1024 });
+      await promisify(execFile)('mvn', ['-q', '-B', '-U', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`, '-DincludeScope=runtime'], { maxBuffer: 16 * 1024 * 1024 });
     } catch (err) {
       const out = `${(err as { stdout?: string }).stdout ?? ''}`;
       const reason = /Could not (?:find|resolve)[^\n]*/.exec(out)?.[0] ?? (err as Error).message.split('\n')[0];
