@@ -141,12 +141,15 @@ describe('federation gateway on three real sites', () => {
     const big = JSON.stringify({ ...apacPrice('too-big'), pad: 'x'.repeat(1024 * 1024) });
     const withLength = await fetch(`${url('a')}/v1/events`, { method: 'POST', headers: auth, body: big });
     expect(withLength.status).toBe(413);
+    // The unread rest of the body ends the connection; the client is told so.
+    expect(withLength.headers.get('connection')).toBe('close');
     expect((await withLength.json()).code).toBe('payload-too-large');
     const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
     let sent = 0;
     const stream = new ReadableStream({ pull: (c) => (sent++ < 20 ? c.enqueue(chunk) : c.close()) });
     const streamed = await fetch(`${url('a')}/v1/events`, { method: 'POST', headers: auth, body: stream, duplex: 'half' } as RequestInit);
     expect(streamed.status).toBe(413);
+    expect(streamed.headers.get('connection')).toBe('close');
     expect((await streamed.json()).code).toBe('payload-too-large');
     // A streamed body under the limit is read whole.
     const id = `streamed-${randomUUID()}`;

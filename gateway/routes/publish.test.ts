@@ -181,7 +181,9 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
   it('the wrong content type', async () => expectProblem(await post(price, { ...auth, 'content-type': 'text/plain' }), 415, 'unsupported-media-type'));
   it('a body over the limit, with Content-Length', async () => {
     const big = JSON.stringify({ ...price, pad: 'x'.repeat(10_000) });
-    await expectProblem(await post(big, { ...auth, 'content-length': String(big.length) }), 413, 'payload-too-large');
+    const res = await post(big, { ...auth, 'content-length': String(big.length) });
+    expect(res.headers.get('connection')).toBe('close');
+    await expectProblem(res, 413, 'payload-too-large');
   });
   it('a body over the limit, without Content-Length (streamed)', async () => {
     const chunk = new TextEncoder().encode('x'.repeat(1024));

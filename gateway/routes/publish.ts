@@ -15,8 +15,11 @@ const JSON_TYPES = new Set(['application/json', 'application/cloudevents+json', 
  * gateway's CPU per publish when it was taken for every request.
  */
 function bodyLimitMiddleware(maxBytes: number): MiddlewareHandler {
+  // The rest of the body is never read, so the connection cannot carry another
+  // request: say so, or a keep-alive client sends its next request on a socket
+  // the server is about to close.
   const tooLarge = () => {
-    throw new Problem('payload-too-large', `the body is over ${maxBytes} bytes; send smaller batches`, { limitBytes: maxBytes });
+    throw new Problem('payload-too-large', `the body is over ${maxBytes} bytes; send smaller batches`, { limitBytes: maxBytes }, { connection: 'close' });
   };
   const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return async (c, next) => {
