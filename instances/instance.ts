@@ -1,7 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { isRoutedTopic, localKafkaConfig, parseRemoteTopic, siteOf, summarizeLag, type LagSummary, type PartitionOffsets, type SiteOffsets, type Topology } from '../federation/index.ts';
+import { MONITORING_TOPIC, isRoutedTopic, localKafkaConfig, parseRemoteTopic, siteOf, summarizeLag, type LagSummary, type PartitionOffsets, type SiteOffsets, type Topology } from '../federation/index.ts';
 import type { Database } from './db/database.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer, type RetryPolicy } from './downstream-consumer.ts';
 import { createLinkMonitor } from './link-monitor.ts';
@@ -68,7 +68,7 @@ export function createInstance(deps: InstanceDeps) {
     .map((t) => t.topic)
     .filter((t) => isRoutedTopic(t) || isRoutedTopic(parseRemoteTopic(t, siteNames)?.topic ?? ''));
 
-  const groups = () => [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: ['site.monitoring'] }];
+  const groups = () => [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: [MONITORING_TOPIC] }];
 
   async function offsets(given?: TopicEnds): Promise<SiteOffsets> {
     const ends: Record<string, number[]> = {};

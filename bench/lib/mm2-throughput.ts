@@ -26,7 +26,7 @@ const SOURCE_TOPIC = 'bench.mm2';
  * listener or its plaintext site listener. The source alias differs per
  * mode, so each run fills its own target topic.
  */
-export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, options: { from: string; to: string; records: number; log: (l: string) => void; /** Extra JVM options per mode, e.g. a flight recording. */ jvmOptions?: (mode: 'mtls' | 'plaintext') => string[]; /** Extra mm2.properties, for experiments (`src` stands for the source alias). */ properties?: Array<[string, string]> }): Promise<Mm2Run[]> {
+export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, options: { from: string; to: string; records: number; log: (l: string) => void }): Promise<Mm2Run[]> {
   const from = siteOf(fed.topology, options.from);
   const to = siteOf(fed.topology, options.to);
   const source = fed.local(from.name);
@@ -92,7 +92,6 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
         // The federation's MM2 client settings (federation/mm2-config.ts).
         ['dst.producer.linger.ms', String(MM2_PRODUCER_LINGER_MS)],
         ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${alias}.consumer.${k}`, String(v)] as [string, string]),
-        ...(options.properties ?? []).map(([k, v]) => [k.replace(/^src\./, `${alias}.`), v] as [string, string]),
       ]),
     );
     const log4j = join(dir, `log4j-${mode}.properties`);
@@ -104,7 +103,7 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
       classpath: rt.classpath,
       mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
       args: [props, '--clusters', 'dst'],
-      jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`, ...(options.jvmOptions?.(mode) ?? [])],
+      jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`],
       logFile: join(dir, `${mode}.out`),
       pidFile: join(dir, `${mode}.pid`),
     });
