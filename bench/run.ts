@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findManaged, stopProcess } from '../deploy/index.ts';
-import { EVENT_TYPES } from '../instances/event-model.ts';
+import { EVENT_TYPES } from '../contract/index.ts';
 import { fetchBridge, startBridge } from './lib/bridge.ts';
 import { REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb, type BenchFederation, type PublishBench } from './lib/federation.ts';
 import { httpLoad, kafkaLoad, type HttpLoadResult, type KafkaLoadResult } from './lib/load.ts';

@@ -1,1 +1,2 @@
 export * from './certs.ts';
+export * from './jwt-keys.ts';

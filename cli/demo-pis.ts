@@ -1,5 +1,5 @@
 import type { Topology } from '../federation/index.ts';
-import { createEventGenerator } from '../instances/event-generator.ts';
+import { createEventGenerator } from '../drills/event-generator.ts';
 
 /**
  * A demo Product Information System: publishes a steady stream of price,

@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { startFederation } from './start.ts';
 import { writeComposeFiles } from '../deploy/compose.ts';
 import { CertsError, initCerts } from '../certs/index.ts';
-import { DRILLS, TopologyError, formatDrillReport, loadTopology, type DrillKind, type Topology } from '../federation/index.ts';
-import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, runDrill, statePaths, type SiteStatus } from '../deploy/index.ts';
-import { SCOPES, issueToken, rotateSigningKey } from '../gateway/keys.ts';
+import { TopologyError, loadTopology, type Topology } from '../federation/index.ts';
+import { DRILLS, formatDrillReport, runDrill, type DrillKind } from '../drills/index.ts';
+import { LaunchError, PrerequisiteError, createLauncher, fetchKafka, statePaths, type SiteStatus } from '../deploy/index.ts';
+import { SCOPES, issueToken, rotateSigningKey } from '../certs/index.ts';
 import { readCliEnv, type CliEnv } from './env.ts';
 
 /** A wrong invocation; the message names the fix. */

@@ -1,6 +1,6 @@
 import type { Topology } from '../federation/index.ts';
 import { LaunchError, assertPortsFree, checkJava, checkMaven, type Launcher, type StatePaths } from '../deploy/index.ts';
-import { SCOPES, issueToken } from '../gateway/keys.ts';
+import { SCOPES, issueToken } from '../certs/index.ts';
 import { createDemoPis } from './demo-pis.ts';
 
 interface Out {

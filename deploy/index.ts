@@ -4,4 +4,3 @@ export * from './process.ts';
 export * from './kafka-probe.ts';
 export * from './launcher.ts';
 export * from './paths.ts';
-export * from './drill.ts';

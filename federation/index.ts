@@ -5,4 +5,3 @@ export * from './mm2-config.ts';
 export * from './kafka-endpoints.ts';
 export * from './routing.ts';
 export * from './lag.ts';
-export * from './drill-report.ts';

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { Problem } from '../instances/http/problem.ts';
+import { Problem } from '../contract/index.ts';
 import { TokenError, type VerifiedToken } from './verifier.ts';
 
 export type AuthEnv = { Variables: { token: VerifiedToken; requestId: string } };

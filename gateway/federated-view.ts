@@ -1,5 +1,5 @@
 import { flowLag, routedTopicsForSite, siteOf, type FlowLag, type SiteOffsets, type Topology } from '../federation/index.ts';
-import type { StageRow, StageStats } from '../instances/queries.ts';
+import type { StageRow, StageStats } from '../contract/index.ts';
 import type { PeerClient } from './peer-client.ts';
 
 /**

@@ -1,5 +1,5 @@
-import { EVENT_TYPES } from '../instances/event-model.ts';
-import { PROBLEM_CODES } from '../instances/http/problem.ts';
+import { EVENT_TYPES } from '../contract/index.ts';
+import { PROBLEM_CODES } from '../contract/index.ts';
 
 /** The OpenAPI 3.1 document of the public API, served at /openapi.json and rendered at /docs. */
 export function openApiDocument(site: string) {

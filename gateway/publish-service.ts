@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { RoutingError, type Topology } from '../federation/index.ts';
-import { routeOf } from '../instances/distributor.ts';
-import { EVENT_TYPES, KIND_OF_TYPE, PublishInputSchema, completeEvent, type EventType, type ProductEvent } from '../instances/event-model.ts';
-import { Problem, fromZod } from '../instances/http/problem.ts';
+import { routeOf } from './distributor.ts';
+import { EVENT_TYPES, KIND_OF_TYPE, PublishInputSchema, completeEvent, type EventType, type ProductEvent } from '../contract/index.ts';
+import { Problem, fromZod } from '../contract/index.ts';
 import { OverloadedError } from './batcher.ts';
 import type { VerifiedToken } from './verifier.ts';
 

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import { JWT_ALG } from './keys.ts';
+import { JWT_ALG } from '../certs/index.ts';
 
 export interface VerifiedToken {
   issuer: string;

@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { DEAD_LETTER_TOPIC, MONITORING_TOPIC, consumerGroup, parseRemoteTopic, type EventKind, type Topology } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
-import { DecodeError, fromKafkaRecord, siteOfSource, type ProductEvent } from './event-model.ts';
-import { monitoringRecord, printable, type MonitoringEvent } from './monitoring-event.ts';
+import { DecodeError, fromKafkaRecord, siteOfSource, type ProductEvent } from '../contract/index.ts';
+import { monitoringRecord, printable, type MonitoringEvent } from '../contract/index.ts';
 import { consumedTopics } from './site-topics.ts';
 
 export interface RetryPolicy {

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, priceBook } from './db/schema.ts';
-import { siteOfSource, type CountryData, type DiscountData, type PriceData, type ProductEvent } from './event-model.ts';
+import { siteOfSource, type CountryData, type DiscountData, type PriceData, type ProductEvent } from '../contract/index.ts';
 import type { EventKind } from '../federation/index.ts';
 
 /**

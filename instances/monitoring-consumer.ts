@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { MONITORING_TOPIC, consumerGroup } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
-import { MonitoringRecordSchema, printable } from './monitoring-event.ts';
+import { MonitoringRecordSchema, printable } from '../contract/index.ts';
 
 const CHUNK = 1000;
 

@@ -1,27 +1,12 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, or, sql } from 'drizzle-orm';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, monitoringEvents, priceBook } from './db/schema.ts';
-import { STAGES } from './monitoring-event.ts';
+import { STAGES, type StageRow, type StageStats } from '../contract/index.ts';
 
 /**
  * The site read API's queries: service functions, `verb({ db, ... })`.
  * Timestamps go out as ISO strings with milliseconds.
  */
-export interface StageRow {
-  eventId: string;
-  stage: string;
-  site: string;
-  consumer: string;
-  productId: string | null;
-  eventType: string | null;
-  sourceSite: string | null;
-  topic: string | null;
-  partition: number | null;
-  offset: number | null;
-  at: string;
-  latencyMs: number | null;
-  detail: Record<string, unknown> | null;
-}
 
 type MonitoringRow = typeof monitoringEvents.$inferSelect;
 function toStageRow(r: MonitoringRow): StageRow {
@@ -75,16 +60,6 @@ export async function eventTrace({ db, eventId }: { db: SiteDb; eventId: string 
   return rows.map(toStageRow);
 }
 
-export interface StageStats {
-  stage: string;
-  count: number;
-  /** Distinct event ids (null unless asked for); equals count when every event has one row for the stage and consumer. */
-  distinctEvents: number | null;
-  perSecond: number;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
 
 /**
  * Per-stage counts and latency percentiles over a window: one range scan of

@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
-import { EventIdSchema, ProductIdSchema } from './event-model.ts';
-import { Problem, fromZod, problemErrorHandler } from './http/problem.ts';
+import { EventIdSchema, ProductIdSchema } from '../contract/index.ts';
+import { Problem, fromZod, problemErrorHandler } from '../contract/index.ts';
 import { deadLetters, decodeCursor, deliveredIds, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
 
 export interface ReadApiDeps {

@@ -4,7 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findManaged } from '../deploy/index.ts';
-import type { DrillReport } from '../federation/index.ts';
+import type { DrillReport } from '../drills/index.ts';
 import { REPO, testRunRoot, testTopology } from './support/federation.ts';
 
 /**

@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORAGE_TOPIC, remoteTopic, routedTopic } from '../federation/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
-import { issueToken } from '../gateway/keys.ts';
+import { issueToken } from '../certs/index.ts';
 import { REPO, createTestFederation, testTopology, topicsOf, type TestFederation } from './support/federation.ts';
 
 /**

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_TOPIC, routedTopic } from '../federation/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
 import { dropPostgresSchema } from '../instances/db/database.ts';
-import { createDistributor } from '../instances/distributor.ts';
-import { createEventGenerator } from '../instances/event-generator.ts';
-import { EVENT_TYPES, PublishInputSchema, completeEvent, toKafkaRecord, type PriceData, type ProductEvent } from '../instances/event-model.ts';
+import { createDistributor } from '../gateway/distributor.ts';
+import { createEventGenerator } from '../drills/event-generator.ts';
+import { EVENT_TYPES, PublishInputSchema, completeEvent, toKafkaRecord, type PriceData, type ProductEvent } from '../contract/index.ts';
 import { TEST_DATABASE_URL, consumeUntil, createTestFederation, newProducer, testTopology, type TestFederation } from './support/federation.ts';
 
 const EVENTS = 10_000;

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { localKafkaConfig, parseTopology, siteOf, type Topology } from '../../federation/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
-import { SCOPES, issueToken } from '../../gateway/keys.ts';
+import { SCOPES, issueToken } from '../../certs/index.ts';
 import { ensureSiteTopics } from '../../instances/site-topics.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');

@@ -10,7 +10,7 @@
  */
 import autocannon from 'autocannon';
 import { loadTopology } from '../../federation/index.ts';
-import { SCOPES, tokenSigner } from '../../gateway/keys.ts';
+import { SCOPES, tokenSigner } from '../../certs/index.ts';
 import type { HttpLoadResult, HttpLoadSpec } from '../lib/load.ts';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as HttpLoadSpec;

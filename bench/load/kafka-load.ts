@@ -14,8 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { loadTopology, localKafkaConfig, siteOf } from '../../federation/index.ts';
-import { createDistributor } from '../../instances/distributor.ts';
-import { PublishInputSchema, completeEvent } from '../../instances/event-model.ts';
+import { createDistributor } from '../../gateway/distributor.ts';
+import { PublishInputSchema, completeEvent } from '../../contract/index.ts';
 import type { KafkaLoadResult, KafkaLoadSpec } from '../lib/load.ts';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as KafkaLoadSpec;

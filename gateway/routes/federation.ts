@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { EventIdSchema, ProductIdSchema } from '../../instances/event-model.ts';
-import { fromZod } from '../../instances/http/problem.ts';
-import type { GatewayDeps } from '../app.ts';
+import { EventIdSchema, ProductIdSchema } from '../../contract/index.ts';
+import { fromZod } from '../../contract/index.ts';
+import type { GatewayDeps } from '../deps.ts';
 
 const Limit = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
 const Window = z.object({ windowSeconds: z.coerce.number().int().min(1).max(86_400).default(300) }).strict();

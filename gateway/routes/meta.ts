@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
-import type { GatewayDeps } from '../app.ts';
+import type { GatewayDeps } from '../deps.ts';
 import { openApiDocument, renderDocs } from '../openapi.ts';
 
 const DASHBOARD = readFileSync(new URL('../dashboard.html', import.meta.url), 'utf8');

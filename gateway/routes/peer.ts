@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import { Problem } from '../../instances/http/problem.ts';
-import type { GatewayDeps } from '../app.ts';
+import { Problem } from '../../contract/index.ts';
+import type { GatewayDeps } from '../deps.ts';
 
 interface TlsSocketLike {
   getPeerCertificate?: () => { subject?: { CN?: string } };

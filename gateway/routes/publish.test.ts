@@ -7,10 +7,11 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseTopology } from '../../federation/index.ts';
-import type { ProductEvent } from '../../instances/event-model.ts';
-import { createApp, type GatewayDeps } from '../app.ts';
+import type { ProductEvent } from '../../contract/index.ts';
+import { createApp } from '../app.ts';
+import type { GatewayDeps } from '../deps.ts';
 import { createIdempotencyStore } from '../idempotency.ts';
-import { audienceOf, ensureSigningKeys, issueToken, issuerOf, publicJwks } from '../keys.ts';
+import { audienceOf, ensureSigningKeys, issueToken, issuerOf, publicJwks } from '../../certs/index.ts';
 import { createPublishService, type AcceptedEvent, type PublishResult } from '../publish-service.ts';
 import { createVerifier } from '../verifier.ts';
 

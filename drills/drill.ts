@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import {
-  buildDrillReport,
   consumerGroup,
   flowLag,
   localKafkaConfig,
@@ -10,16 +9,13 @@ import {
   routedTopic,
   siteOf,
   upstreamSites,
-  type AcceptedRecord,
-  type ConsumerFailover,
-  type DrillKind,
-  type DrillReport,
   type SiteOffsets,
   type Topology,
 } from '../federation/index.ts';
-import { createEventGenerator } from '../instances/event-generator.ts';
-import { SCOPES, issueToken } from '../gateway/keys.ts';
-import type { Component, Launcher } from './launcher.ts';
+import { buildDrillReport, type AcceptedRecord, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
+import { createEventGenerator } from './event-generator.ts';
+import { SCOPES, issueToken } from '../certs/index.ts';
+import type { Component, Launcher } from '../deploy/launcher.ts';
 
 export interface DrillOptions {
   launcher: Launcher;

@@ -1,6 +1,6 @@
 import type { Topology } from '../federation/index.ts';
 import { knownRegions } from '../federation/index.ts';
-import { EVENT_TYPES, type PublishInput } from './event-model.ts';
+import { EVENT_TYPES, type PublishInput } from '../contract/index.ts';
 
 const CURRENCY_OF_REGION: Record<string, string> = { eu: 'EUR', us: 'USD', apac: 'JPY' };
 

@@ -1,7 +1,7 @@
 import type { Producer, TopicMessages } from 'kafkajs';
 import { MONITORING_TOPIC, routeEvent, type Route, type Topology } from '../federation/index.ts';
-import { KIND_OF_TYPE, siteOfSource, toKafkaRecord, type ProductEvent } from './event-model.ts';
-import { monitoringRecord, type MonitoringEvent } from './monitoring-event.ts';
+import { KIND_OF_TYPE, siteOfSource, toKafkaRecord, type ProductEvent } from '../contract/index.ts';
+import { monitoringRecord, type MonitoringEvent } from '../contract/index.ts';
 
 export interface Distributed {
   event: ProductEvent;

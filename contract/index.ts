@@ -1,0 +1,4 @@
+export * from './event-model.ts';
+export * from './monitoring-event.ts';
+export * from './problem.ts';
+export * from './read-api.ts';

@@ -1,0 +1,3 @@
+export * from './drill.ts';
+export * from './drill-report.ts';
+export * from './event-generator.ts';

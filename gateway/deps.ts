@@ -1,0 +1,28 @@
+import type { JSONWebKeySet } from 'jose';
+import type { Logger } from 'pino';
+import type { Topology } from '../federation/index.ts';
+import type { FederatedView } from './federated-view.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { PublishResult, PublishService } from './publish-service.ts';
+import type { VerifiedToken } from './verifier.ts';
+
+/** Everything the gateway's routes need, built once in main.ts (or by a test) and handed in. */
+export interface GatewayDeps {
+  topology: Topology;
+  site: string;
+  log: Logger;
+  verify(token: string): Promise<VerifiedToken>;
+  publish: PublishService;
+  view: FederatedView;
+  jwks(): Promise<JSONWebKeySet>;
+  metrics: GatewayMetrics;
+  /** Answers replayed for a repeated Idempotency-Key. */
+  requestKeys: { get(k: string): PublishResult | undefined; set(k: string, v: PublishResult): void };
+  limits: { maxBodyBytes: number; maxBatchEvents: number };
+  /** Peer listener: writes events that a peer could not write to its own Kafka. */
+  acceptFromPeer(events: unknown, caller: string): Promise<{ writtenAt: string; accepted: number }>;
+  /** Peer listener: this site's instance read API, proxied for the federated view. */
+  instanceFetch(path: string): Promise<Response>;
+  /** Mounts the no-op baseline route of the publish benchmark. */
+  benchRoutes?: boolean;
+}
