@@ -15,6 +15,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { MONITORING_TOPIC, localKafkaConfig, parseTopology } from '../federation/index.ts';
 import { createLauncher } from '../deploy/index.ts';
+import { BENCH_ENV } from './env.ts';
 import { dropPostgresSchema, openDatabase } from '../instances/db/database.ts';
 import { countRows } from '../instances/queries.ts';
 import { createMonitoringConsumer } from '../instances/monitoring-consumer.ts';
@@ -24,7 +25,7 @@ const quick = process.argv.includes('--quick');
 const N = quick ? 20_000 : 100_000;
 const root = resolve(import.meta.dirname, '..');
 const runDir = join(root, '.fedgate', 'bench-runs', randomUUID().slice(0, 8));
-const databaseUrl = process.env.FEDGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const databaseUrl = BENCH_ENV.FEDGATE_BENCH_DATABASE_URL;
 const topology = parseTopology({
   federation: 'bench',
   sites: [{ name: 'bench', regions: ['eu'], address: '127.200.0.1', ports: { kafka: 29092, interSite: 29093, controller: 29094, instance: 28081, gateway: 28080, peer: 28443 } }],
@@ -33,7 +34,7 @@ const site = topology.sites[0]!;
 const log = pino({ level: 'warn' });
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-const launcher = createLauncher({ topology, stateDir: join(root, '.fedgate'), runDir, certsDir: join(runDir, 'certs'), log: say });
+const launcher = createLauncher({ topology, stateDir: join(root, '.fedgate'), runDir, certsDir: join(runDir, 'certs'), log: say, systemEnv: BENCH_ENV.system });
 const results: Record<string, unknown>[] = [];
 try {
   await launcher.startBroker('bench');

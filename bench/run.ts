@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findManaged, stopProcess } from '../deploy/index.ts';
+import { BENCH_ENV } from './env.ts';
 import { EVENT_TYPES } from '../contract/index.ts';
 import { fetchBridge, startBridge } from './lib/bridge.ts';
 import { REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb, type BenchFederation, type PublishBench } from './lib/federation.ts';
@@ -101,7 +102,7 @@ async function withGatewayCpu<T extends { ok?: number }>(pid: number, load: () =
 
 async function measureNpmStart(): Promise<Figures> {
   say('npm start: timing the start of the three-site federation (jars cached)');
-  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...BENCH_ENV.system, FORCE_COLOR: '0' } });
   const started = performance.now();
   let out = '';
   const ready = await new Promise<number | null>((resolve) => {

@@ -1,23 +1,19 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { LogLevelSchema, parseEnv, systemEnv } from '../contract/index.ts';
 
-/**
- * The only place the CLI reads process.env. Parsed once; a wrong value stops
- * the command with the field and the fix.
- */
+/** The CLI's configuration, parsed once; a wrong value stops the command with the field and the fix. */
 const EnvSchema = z.object({
   FEDGATE_HOME: z.string().min(1).default('.fedgate'),
   FEDGATE_TOPOLOGY: z.string().min(1).default('topology.json'),
-  DATABASE_URL: z.string().url().optional(),
-  NO_COLOR: z.string().optional(),
+  /** Handed to every instance the CLI starts: the sites' databases on this PostgreSQL server (one schema per site). */
+  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL; unset it for PGlite per site').optional(),
+  /** Handed to the instances and gateways the CLI starts. */
+  LOG_LEVEL: LogLevelSchema,
 });
-export type CliEnv = z.infer<typeof EnvSchema>;
+export type CliEnv = z.infer<typeof EnvSchema> & { system: Record<string, string> };
 
-export function readCliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`environment is not valid:\n${lines.join('\n')}\nfix: correct or unset those variables`);
-  }
-  return { ...parsed.data, FEDGATE_HOME: resolve(parsed.data.FEDGATE_HOME) };
+export function readCliEnv(env: Record<string, string | undefined> = process.env): CliEnv {
+  const parsed = parseEnv(EnvSchema, env, 'the environment');
+  return { ...parsed, FEDGATE_HOME: resolve(parsed.FEDGATE_HOME), system: systemEnv(env) };
 }

@@ -2,3 +2,4 @@ export * from './event-model.ts';
 export * from './monitoring-event.ts';
 export * from './problem.ts';
 export * from './read-api.ts';
+export * from './env.ts';

@@ -24,7 +24,8 @@ import { findManaged, isOurProcess, javaCommand, nodeCommand, readPid, removePid
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type Component = 'broker' | 'mm2' | 'instance' | 'gateway';
+export const COMPONENTS = ['broker', 'mm2', 'instance', 'gateway'] as const;
+export type Component = (typeof COMPONENTS)[number];
 
 export interface LauncherOptions {
   topology: Topology;
@@ -38,9 +39,11 @@ export interface LauncherOptions {
   certDays?: number;
   /** Called with every process the launcher starts (tests and drills track pids with it). */
   onSpawn?: (pid: number, role: string) => void;
+  /** The system variables every child gets (PATH, HOME, locale: `systemEnv()` of the caller's environment); children inherit nothing else. */
+  systemEnv: Record<string, string>;
   /** PostgreSQL server for the sites' databases; PGlite per site when absent. */
   databaseUrl?: string;
-  /** Extra environment for the Node processes (instance, gateway). */
+  /** Extra configuration for the Node processes (instance, gateway), validated by their env readers. */
   env?: Record<string, string>;
   /** Extra Node options for the instance and gateway processes (the benchmark's `--cpu-prof`). */
   nodeArgs?: string[];
@@ -161,12 +164,12 @@ export function createLauncher(options: LauncherOptions) {
     let formatted = false;
     if (!existsSync(join(l.dataDir, 'meta.properties'))) {
       if (!existsSync(l.clusterIdFile)) {
-        const { stdout } = await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'random-uuid']);
+        const { stdout } = await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'random-uuid'], { env: options.systemEnv });
         writeFileSync(l.clusterIdFile, stdout.trim());
       }
       const clusterId = readFileSync(l.clusterIdFile, 'utf8').trim();
       log(`${siteName}: formatting KRaft storage (cluster id ${clusterId})`);
-      await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', l.brokerProps]);
+      await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', l.brokerProps], { env: options.systemEnv });
       formatted = true;
     }
     const spec: JavaProcessSpec = {
@@ -178,6 +181,7 @@ export function createLauncher(options: LauncherOptions) {
       jvmOptions: ['-Xms64m', `-Xmx${topology.heap.broker}`, ...JVM_COMMON, ...jvmLog],
       logFile: l.outFile('broker'),
       pidFile: l.pidFile('broker'),
+      env: options.systemEnv,
     };
     return { spec, formatted };
   }
@@ -244,6 +248,7 @@ export function createLauncher(options: LauncherOptions) {
       jvmOptions: ['-Xms64m', `-Xmx${topology.heap.mm2}`, ...JVM_COMMON, `-Dlog4j.configuration=file:${l.log4jFile('mm2')}`],
       logFile: l.outFile('mm2'),
       pidFile: l.pidFile('mm2'),
+      env: options.systemEnv,
     };
   }
 
@@ -289,6 +294,7 @@ export function createLauncher(options: LauncherOptions) {
 
   function nodeEnv(siteName: string): Record<string, string> {
     return {
+      ...options.systemEnv,
       FEDGATE_TOPOLOGY: topologyFile(),
       FEDGATE_SITE: siteName,
       FEDGATE_RUN_DIR: runDir,

@@ -21,6 +21,8 @@ export interface JavaProcessSpec {
   jvmOptions: string[];
   logFile: string;
   pidFile: string;
+  /** The whole environment of the JVM (the launcher builds it; nothing is inherited). */
+  env: Record<string, string>;
 }
 
 export function runMarker(runDir: string): string {
@@ -35,13 +37,13 @@ export interface CommandLine {
 }
 
 export function javaCommand(spec: JavaProcessSpec): CommandLine {
-  return { command: 'java', args: [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args] };
+  return { command: 'java', args: [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args], env: spec.env };
 }
 
 /** Starts a JVM in its own process group, detached from the caller's terminal. */
 export function spawnJava(spec: JavaProcessSpec): number {
   const c = javaCommand(spec);
-  return spawnDetached(c.command, c.args, spec);
+  return spawnDetached(c.command, c.args, spec, c.env);
 }
 
 export interface NodeProcessSpec {
@@ -49,6 +51,7 @@ export interface NodeProcessSpec {
   runDir: string;
   /** A TypeScript entry point, run through tsx. */
   script: string;
+  /** The whole environment of the process (the launcher builds it from validated config; nothing is inherited). */
   env: Record<string, string>;
   logFile: string;
   pidFile: string;
@@ -58,7 +61,7 @@ export interface NodeProcessSpec {
 
 export function nodeCommand(spec: NodeProcessSpec & { cwd: string }): CommandLine {
   // `--import tsx` resolves from the working directory: the project root.
-  return { command: process.execPath, args: [...(spec.nodeArgs ?? []), '--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], env: { ...process.env, ...spec.env }, cwd: spec.cwd };
+  return { command: process.execPath, args: [...(spec.nodeArgs ?? []), '--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], env: spec.env, cwd: spec.cwd };
 }
 
 /** Starts a fedgate Node process (instance, gateway) the same way: own process group, log file, pid file, run marker. */

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   consumerGroup,
-  flowLag,
+  flowLags,
+  isKnownLag,
   localKafkaConfig,
   routedTopicsForSite,
   remoteTopic,
@@ -138,16 +139,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
           }
         }),
       );
-      for (const source of topology.sites) {
-        for (const flow of source.flows) {
-          const src = offsets.get(source.name);
-          const dst = offsets.get(flow.to);
-          if (!src || !dst) continue;
-          const l = flowLag({ from: source.name, to: flow.to, topics: routedTopicsForSite(siteOf(topology, flow.to)) }, src, dst, Date.now());
-          const p = (peakLag[`${l.from}->${l.to}`] ??= { records: 0, seconds: 0 });
-          p.records = Math.max(p.records, l.records);
-          p.seconds = Math.max(p.seconds, l.seconds);
-        }
+      for (const l of flowLags(topology, offsets, Date.now()).filter(isKnownLag)) {
+        const p = (peakLag[`${l.from}->${l.to}`] ??= { records: 0, seconds: 0 });
+        p.records = Math.max(p.records, l.records);
+        p.seconds = Math.max(p.seconds, l.seconds);
       }
       await sleep(1000);
     }

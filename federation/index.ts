@@ -5,3 +5,4 @@ export * from './mm2-config.ts';
 export * from './kafka-endpoints.ts';
 export * from './routing.ts';
 export * from './lag.ts';
+export * from './flow-lags.ts';

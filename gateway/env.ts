@@ -1,30 +1,31 @@
 import { z } from 'zod';
+import { LogLevelSchema, readEnvOrExit } from '../contract/index.ts';
 
-/** The only place the gateway process reads process.env. */
+/** The gateway's configuration; the launcher builds it (deploy/launcher.ts). */
 const EnvSchema = z.object({
   FEDGATE_TOPOLOGY: z.string().min(1, 'set FEDGATE_TOPOLOGY to the topology file'),
   FEDGATE_SITE: z.string().min(1, 'set FEDGATE_SITE to one of the topology sites'),
   FEDGATE_CERTS_DIR: z.string().min(1, 'set FEDGATE_CERTS_DIR to the certificates folder (`npx fedgate certs init`)'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  LOG_LEVEL: LogLevelSchema,
   /** Largest accepted request body. */
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   MAX_BATCH_EVENTS: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** Events queued or in flight to Kafka before the gateway answers 429. */
   MAX_IN_FLIGHT_EVENTS: z.coerce.number().int().min(1).default(20_000),
   /** Events per shared Kafka request. */
   KAFKA_BATCH_EVENTS: z.coerce.number().int().min(1).default(2000),
-  /** Deadline of each peer call of the federated view. */
   /** Mounts POST /v1/bench/noop (reads the body, answers 202): the baseline of the publish benchmark. Off unless set to 1. */
   FEDGATE_BENCH_ROUTES: z.enum(['0', '1']).default('0'),
+  /** Deadline of each peer call of the federated view. */
   PEER_DEADLINE_MS: z.coerce.number().int().min(50).max(30_000).default(1500),
 });
 export type GatewayEnv = z.infer<typeof EnvSchema>;
 
-export function readGatewayEnv(env: NodeJS.ProcessEnv = process.env): GatewayEnv {
-  const r = EnvSchema.safeParse(env);
-  if (!r.success) {
-    process.stderr.write(`gateway configuration is not valid:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}\n`);
-    process.exit(2);
-  }
-  return r.data;
+export function readGatewayEnv(env: Record<string, string | undefined> = process.env): GatewayEnv {
+  return readEnvOrExit(EnvSchema, env, 'gateway');
 }

@@ -3,7 +3,6 @@ import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { z } from 'zod';
 import { certPaths } from '../certs/index.ts';
 import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createDistributor } from './distributor.ts';
@@ -17,7 +16,9 @@ import { createFederatedView } from './federated-view.ts';
 import { createIdempotencyStore } from './idempotency.ts';
 import { audienceOf, ensureSigningKeys, issuerOf, publicJwks } from '../certs/index.ts';
 import { createPromMetrics } from './metrics.ts';
+import { createPeerAccept } from './peer-accept.ts';
 import { createPeerClient } from './peer-client.ts';
+import { createPeerFailover } from './peer-failover.ts';
 import { createPublishService, type AcceptedEvent, type PublishResult } from './publish-service.ts';
 import { createVerifier } from './verifier.ts';
 
@@ -64,23 +65,6 @@ metrics = createPromMetrics({
 
 const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: 24 * 3600_000 });
 
-/** Writes through the first peer whose Kafka acknowledges; never chains further. */
-async function failover(events: ProductEvent[]): Promise<string> {
-  const errors: string[] = [];
-  for (const peer of topology.sites.filter((s) => s.name !== site.name)) {
-    try {
-      const res = await peers.call<{ writtenAt?: string }>(peer, 'POST', '/peer/v1/publish', 5000, { events });
-      if (res.status === 200 && res.body?.writtenAt) return res.body.writtenAt;
-      errors.push(`${peer.name}: ${res.status}`);
-    } catch (err) {
-      errors.push(`${peer.name}: ${(err as Error).message}`);
-    }
-  }
-  throw new Error(`no peer accepted: ${errors.join('; ')}`);
-}
-
-const PeerPublishSchema = z.object({ events: z.array(ProductEventSchema).min(1).max(env.MAX_BATCH_EVENTS) }).strict();
-
 const deps: GatewayDeps = {
   topology,
   site: site.name,
@@ -101,25 +85,13 @@ const deps: GatewayDeps = {
       ]),
     ),
   }),
-  publish: createPublishService({ topology, site: site.name, log, submit: (events) => batcher.submit(events), failover, seen, onOutcome: (o, n) => metrics.published(o, n) }),
+  publish: createPublishService({ topology, site: site.name, log, submit: (events) => batcher.submit(events), failover: createPeerFailover({ topology, site: site.name, call: peers.call }), seen, onOutcome: (o, n) => metrics.published(o, n) }),
   view: createFederatedView({ topology, site: site.name, peers, instanceUrl, deadlineMs: env.PEER_DEADLINE_MS }),
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,
   requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: 24 * 3600_000 }),
   limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS },
-  async acceptFromPeer(body, caller) {
-    const parsed = PeerPublishSchema.safeParse(body);
-    if (!parsed.success) throw fromZod('invalid-event', parsed.error);
-    const fresh = parsed.data.events.filter((e) => !seen.get(e.id));
-    try {
-      await batcher.submit(fresh);
-    } catch (err) {
-      throw new Problem('kafka-unavailable', `this site's Kafka did not acknowledge either: ${(err as Error).message}`);
-    }
-    for (const e of fresh) seen.set(e.id, { id: e.id, type: e.type, routedTo: [], writtenAt: site.name });
-    log.info({ from: caller, events: fresh.length }, 'wrote events for a peer (failover)');
-    return { writtenAt: site.name, accepted: fresh.length };
-  },
+  acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, submit: (events) => batcher.submit(events), seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };

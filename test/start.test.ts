@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findManaged } from '../deploy/index.ts';
 import { REPO, testRunRoot, testTopology } from './support/federation.ts';
+import { TEST_ENV } from './support/env.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -67,7 +68,7 @@ describe('npm start, as a new user', () => {
     const exportLine = /export TOKEN=(\S+)/.exec(stdout)?.[1];
     const curlLine = stdout.split('\n').find((l) => l.trim().startsWith('curl '))!.trim();
     expect(exportLine).toBeTruthy();
-    const { stdout: answer } = await execFileAsync('sh', ['-c', curlLine], { env: { ...process.env, TOKEN: exportLine! } });
+    const { stdout: answer } = await execFileAsync('sh', ['-c', curlLine], { env: { ...TEST_ENV.system, TOKEN: exportLine! } });
     const body = JSON.parse(answer);
     expect(body.events[0]).toMatchObject({ writtenAt: 'x', routedTo: ['z'] });
 

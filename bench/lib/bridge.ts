@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { siteOf } from '../../federation/index.ts';
 import { renderProperties } from '../../federation/index.ts';
 import { spawnJava, stopProcess } from '../../deploy/index.ts';
+import { BENCH_ENV } from '../env.ts';
 import type { PublishBench } from './federation.ts';
 import { REPO_ROOT, STATE_DIR } from './federation.ts';
 
@@ -51,6 +52,7 @@ export async function startBridge(fed: Pick<PublishBench, 'topology' | 'launcher
     jvmOptions: ['-Xms64m', '-Xmx384m', '-XX:+UseSerialGC'],
     logFile: join(dir, 'bridge.out'),
     pidFile: join(dir, 'bridge.pid'),
+    env: BENCH_ENV.system,
   });
   const url = `http://${site.address}:${port}`;
   const deadline = Date.now() + 90_000;

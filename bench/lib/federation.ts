@@ -4,6 +4,7 @@ import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { localKafkaConfig, parseTopology, siteOf, type Topology } from '../../federation/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
+import { BENCH_ENV } from '../env.ts';
 import { SCOPES, issueToken } from '../../certs/index.ts';
 import { ensureSiteTopics } from '../../instances/site-topics.ts';
 
@@ -71,7 +72,7 @@ export interface PublishBench {
 export async function startPublishBench(options: { runDir: string; log: (line: string) => void; nodeArgs?: string[] }): Promise<PublishBench> {
   const topology = publishTopology();
   const certsDir = join(options.runDir, 'certs');
-  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, nodeArgs: options.nodeArgs, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' } });
+  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, systemEnv: BENCH_ENV.system, nodeArgs: options.nodeArgs, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' } });
   const local = (site: string) => benchKafka(topology, site);
   try {
     await launcher.prepare();
@@ -117,7 +118,7 @@ export interface BenchFederation {
   stop(): Promise<void>;
 }
 
-export const SERVER_URL = process.env.FEDGATE_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const SERVER_URL = BENCH_ENV.FEDGATE_BENCH_DATABASE_URL;
 const BENCH_DB = 'fedgate_bench';
 
 export async function withBenchDb<T>(databaseUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -146,6 +147,7 @@ export async function startBenchFederation(options: { runDir: string; log: (line
     runDir: options.runDir,
     certsDir,
     log: options.log,
+    systemEnv: BENCH_ENV.system,
     databaseUrl,
     nodeArgs: options.nodeArgs,
     env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' },

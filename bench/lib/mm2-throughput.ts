@@ -5,6 +5,7 @@ import { Partitioners } from 'kafkajs';
 import { certPaths } from '../../certs/index.ts';
 import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, siteOf } from '../../federation/index.ts';
 import { spawnJava, stopProcess } from '../../deploy/index.ts';
+import { BENCH_ENV } from '../env.ts';
 import type { PublishBench } from './federation.ts';
 
 export interface Mm2Run {
@@ -106,6 +107,7 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
       jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`],
       logFile: join(dir, `${mode}.out`),
       pidFile: join(dir, `${mode}.pid`),
+      env: BENCH_ENV.system,
     });
     try {
       const target = fed.local(to.name).admin();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { TEST_ENV } from './env.ts';
 import { STATE_DIR } from './paths.ts';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
 import {
@@ -71,8 +72,8 @@ export function createTestFederation(name: string, topology: Topology, options: 
   const runDir = join(testRunRoot(), `${name}-${randomUUID().slice(0, 8)}`);
   const certsDir = join(runDir, 'certs');
   const pids = new Set<number>();
-  const log = process.env.FEDGATE_TEST_VERBOSE ? (l: string) => console.log(`[${name}] ${l}`) : () => {};
-  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir, certsDir, log, onSpawn: (pid) => pids.add(pid), databaseUrl: options.databaseUrl, env: options.env });
+  const log = TEST_ENV.FEDGATE_TEST_VERBOSE ? (l: string) => console.log(`[${name}] ${l}`) : () => {};
+  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir, certsDir, log, systemEnv: TEST_ENV.system, onSpawn: (pid) => pids.add(pid), databaseUrl: options.databaseUrl, env: options.env });
   const certs = certPaths(certsDir);
 
   const kafka = (config: KafkaConfig) => new Kafka({ ...config, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 200 } });
@@ -101,7 +102,7 @@ export function createTestFederation(name: string, topology: Topology, options: 
     startedPids: () => [...pids],
     async stop() {
       await launcher.down();
-      if (findManaged(runDir).length === 0 && !process.env.FEDGATE_KEEP_TEST_RUNS) rmSync(runDir, { recursive: true, force: true });
+      if (findManaged(runDir).length === 0 && !TEST_ENV.FEDGATE_KEEP_TEST_RUNS) rmSync(runDir, { recursive: true, force: true });
     },
   };
 }
@@ -186,4 +187,4 @@ export async function createTopics(kafka: Kafka, topics: string[], partitions = 
 }
 
 /** The PostgreSQL server the integration tests use (trust auth on this project's machines). */
-export const TEST_DATABASE_URL = process.env.FEDGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_DATABASE_URL = TEST_ENV.FEDGATE_TEST_DATABASE_URL;

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { fetchKafka, findManaged, stopProcess } from '../../deploy/index.ts';
+import { TEST_ENV } from './env.ts';
 import { STATE_DIR } from './paths.ts';
 
 declare module 'vitest' {
@@ -33,5 +34,5 @@ export async function teardown(): Promise<void> {
   if (orphans.length > 0) {
     throw new Error(`orphan processes were left running by the tests: ${orphans.map((o) => `${o.role} (pid ${o.pid})`).join(', ')}`);
   }
-  if (!process.env.FEDGATE_KEEP_TEST_RUNS) rmSync(root, { recursive: true, force: true });
+  if (!TEST_ENV.FEDGATE_KEEP_TEST_RUNS) rmSync(root, { recursive: true, force: true });
 }

@@ -1,0 +1,34 @@
+import { DRILLS, type DrillKind, formatDrillReport, runDrill } from '../../drills/index.ts';
+import { type Command, UsageError, launcherFrom, parse, pathsFrom, requireSite, topologyFrom } from '../context.ts';
+import { parseDuration } from '../parse-input.ts';
+
+export const drillCommand: Command = {
+  name: 'drill',
+  usage: `  drill site-outage|link-outage|broker-outage --site S [--duration 60s] [--rate 200/s] [--hard] [--json]
+                           stop part of a site under load, bring it back, report lost,
+                           delayed and duplicated events (the federation must be up)`,
+  async run(args, ctx) {
+    const spec = { site: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' }, hard: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+    const { positionals, values } = parse(args, spec);
+    const kind = positionals[0];
+    if (!(DRILLS as readonly string[]).includes(kind ?? '')) throw new UsageError(`name the drill: ${DRILLS.join(', ')}`);
+    const topology = topologyFrom(values, ctx.env);
+    const site = requireSite(topology, values.site).name;
+    const durationMs = parseDuration(values.duration ?? '60s');
+    const rate = Number((values.rate ?? '200/s').replace(/\/s$/, ''));
+    if (!Number.isInteger(rate) || rate < 1 || rate > 5000) throw new UsageError('--rate takes events per second, e.g. 200/s (1 to 5000)');
+    const report = await runDrill({
+      launcher: launcherFrom(topology, values, ctx),
+      topology,
+      secretsDir: pathsFrom(values, ctx.env).certsDir,
+      drill: kind as DrillKind,
+      site,
+      durationMs,
+      ratePerSecond: rate,
+      hard: !!values.hard,
+      log: ctx.out.info,
+    });
+    ctx.out.data(values.json ? JSON.stringify(report, null, 2) : formatDrillReport(report));
+    return report.lost === 0 ? 0 : 1;
+  },
+};

@@ -1,0 +1,29 @@
+import type { Command } from '../context.ts';
+import { certsCommand } from './certs.ts';
+import { composeCommand } from './compose.ts';
+import { downCommand } from './down.ts';
+import { drillCommand } from './drill.ts';
+import { kafkaCommand } from './kafka.ts';
+import { publishCommand } from './publish.ts';
+import { runCommand } from './run.ts';
+import { startCommand } from './start.ts';
+import { statusCommand } from './status.ts';
+import { tokenCommand } from './token.ts';
+import { topologyCommand } from './topology.ts';
+import { upCommand } from './up.ts';
+
+/** Every command, in the order `fedgate help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  startCommand,
+  kafkaCommand,
+  certsCommand,
+  topologyCommand,
+  upCommand,
+  runCommand,
+  composeCommand,
+  downCommand,
+  statusCommand,
+  tokenCommand,
+  drillCommand,
+  publishCommand,
+];

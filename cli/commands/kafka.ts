@@ -1,0 +1,14 @@
+import { fetchKafka } from '../../deploy/index.ts';
+import { type Command, UsageError, parse, pathsFrom } from '../context.ts';
+
+export const kafkaCommand: Command = {
+  name: 'kafka',
+  usage: `  kafka fetch              fetch Apache Kafka's jars from Maven Central (once)`,
+  async run(args, { env, out }) {
+    const { positionals, values } = parse(args, {});
+    if (positionals[0] !== 'fetch') throw new UsageError('`kafka` takes one subcommand: `fetch`');
+    const result = await fetchKafka(pathsFrom(values, env).stateDir, out.info);
+    if (!result.fetched) out.info(`Kafka ${result.version} is already fetched (${result.jars} jars in ${result.libDir}); nothing to do`);
+    return 0;
+  },
+};

@@ -1,0 +1,17 @@
+import { COMPONENTS, type Component } from '../../deploy/index.ts';
+import { type Command, UsageError, launcherFrom, parse, requireSite, topologyFrom } from '../context.ts';
+
+export const runCommand: Command = {
+  name: 'run',
+  usage: `  run broker|mm2|instance|gateway --site S
+                           run one component of a site in the foreground (a container's
+                           main process in docker-compose.multi.yml)`,
+  async run(args, ctx) {
+    const { positionals, values } = parse(args, { site: { type: 'string' } });
+    const component = positionals[0] as Component;
+    if (!COMPONENTS.includes(component)) throw new UsageError(`\`run\` takes one of: ${COMPONENTS.join(', ')}`);
+    const topology = topologyFrom(values, ctx.env);
+    const site = requireSite(topology, values.site).name;
+    return launcherFrom(topology, values, ctx).runForeground(site, component);
+  },
+};

@@ -1,0 +1,58 @@
+import type { SiteStatus } from '../../deploy/index.ts';
+import { type Command, type Out, launcherFrom, parse, topologyFrom } from '../context.ts';
+
+type FlowRow = { from: string; to: string; records?: number; seconds?: number; unknown?: true };
+
+export const statusCommand: Command = {
+  name: 'status',
+  usage: `  status [--json]          processes, listeners and readiness per site; MM2 lag per flow`,
+  async run(args, ctx) {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    const status = await launcherFrom(topologyFrom(values, ctx.env), values, ctx).status();
+    const flows = await flowLagOf(status);
+    if (values.json) {
+      ctx.out.data(JSON.stringify({ sites: status, flows }, null, 2));
+      return 0;
+    }
+    printStatus(status, ctx.out);
+    if (flows === null) {
+      ctx.out.data('\nflow lag: no gateway is up to compute it');
+      return 0;
+    }
+    const rows = flows.map((f) => `${`${f.from} -> ${f.to}`.padEnd(22)}${String(f.records ?? '?').padStart(7)}  ${f.seconds ?? '?'}`);
+    ctx.out.data(`\n${'flow'.padEnd(22)}records  seconds\n${rows.join('\n')}`);
+    return 0;
+  },
+};
+
+/** MM2 lag per flow, as the first ready gateway's federated view computes it (federation/flow-lags.ts); null when no gateway is up. */
+async function flowLagOf(sites: SiteStatus[]): Promise<FlowRow[] | null> {
+  const gateway = sites.find((s) => s.gateway.ready);
+  if (!gateway) return null;
+  try {
+    const res = await fetch(`${gateway.gateway.url}/v1/federation/stats?windowSeconds=60`, { signal: AbortSignal.timeout(5000) });
+    return ((await res.json()) as { links: FlowRow[] }).links;
+  } catch {
+    return null;
+  }
+}
+
+export function printStatus(sites: SiteStatus[], out: Out): void {
+  const mark = (c: { running: boolean; ready: boolean }) => (c.ready ? 'ready' : c.running ? 'starting' : 'stopped');
+  const rows = [
+    ['site', 'kafka (local)', 'kafka (mTLS)', 'broker', 'mm2', 'pulls from', 'instance', 'gateway', 'dashboard'],
+    ...sites.map((s) => [
+      s.site,
+      s.listeners.local,
+      s.listeners.interSite,
+      mark(s.broker),
+      s.mm2.upstream.length ? mark(s.mm2) : 'n/a',
+      s.mm2.upstream.join(',') || '-',
+      mark(s.instance),
+      mark(s.gateway),
+      `${s.gateway.url}/dashboard`,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  out.data(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+}
