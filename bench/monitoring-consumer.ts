@@ -11,15 +11,15 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
-import { MONITORING_TOPIC, localKafkaConfig, parseTopology } from '../federation/index.ts';
 import { createLauncher } from '../deploy/index.ts';
-import { BENCH_ENV } from './env.ts';
+import { localKafkaConfig, MONITORING_TOPIC, parseTopology } from '../federation/index.ts';
 import { dropPostgresSchema, openDatabase } from '../instances/db/database.ts';
-import { countRows } from '../instances/queries.ts';
 import { createMonitoringConsumer } from '../instances/monitoring-consumer.ts';
+import { countRows } from '../instances/queries.ts';
 import { ensureSiteTopics } from '../instances/site-topics.ts';
+import { BENCH_ENV } from './env.ts';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 20_000 : 100_000;
@@ -28,7 +28,14 @@ const runDir = join(root, '.fedgate', 'bench-runs', randomUUID().slice(0, 8));
 const databaseUrl = BENCH_ENV.FEDGATE_BENCH_DATABASE_URL;
 const topology = parseTopology({
   federation: 'bench',
-  sites: [{ name: 'bench', regions: ['eu'], address: '127.200.0.1', ports: { kafka: 29092, interSite: 29093, controller: 29094, instance: 28081, gateway: 28080, peer: 28443 } }],
+  sites: [
+    {
+      name: 'bench',
+      regions: ['eu'],
+      address: '127.200.0.1',
+      ports: { kafka: 29092, interSite: 29093, controller: 29094, instance: 28081, gateway: 28080, peer: 28443 },
+    },
+  ],
 });
 const site = topology.sites[0]!;
 const log = pino({ level: 'warn' });
@@ -51,7 +58,23 @@ try {
   for (let i = 0; i < N; i += 5000) {
     const messages = Array.from({ length: Math.min(5000, N - i) }, (_, j) => {
       const id = `bench-${i + j}`;
-      return { key: id, value: JSON.stringify({ eventId: id, stage: 'consumed', site: 'bench', consumer: 'price-book', productId: `sku-${(i + j) % 1000}`, eventType: 'com.fedgate.pim.price.updated', topic: 'fed.price.eu', partition: 0, offset: i + j, at: now + j, latencyMs: 5, detail: { processingMs: 1 } }) };
+      return {
+        key: id,
+        value: JSON.stringify({
+          eventId: id,
+          stage: 'consumed',
+          site: 'bench',
+          consumer: 'price-book',
+          productId: `sku-${(i + j) % 1000}`,
+          eventType: 'com.fedgate.pim.price.updated',
+          topic: 'fed.price.eu',
+          partition: 0,
+          offset: i + j,
+          at: now + j,
+          latencyMs: 5,
+          detail: { processingMs: 1 },
+        }),
+      };
     });
     await producer.send({ topic: MONITORING_TOPIC, acks: -1, messages });
   }
@@ -75,7 +98,13 @@ try {
     await consumer.stop();
     await database.close();
     if (kind === 'postgres') await dropPostgresSchema(databaseUrl, schema);
-    results.push({ db: kind, rows: N, seconds: Math.round(seconds * 10) / 10, rowsPerSecond: Math.round(N / seconds), consumerCpuUsPerRow: Math.round((used.user + used.system) / N) });
+    results.push({
+      db: kind,
+      rows: N,
+      seconds: Math.round(seconds * 10) / 10,
+      rowsPerSecond: Math.round(N / seconds),
+      consumerCpuUsPerRow: Math.round((used.user + used.system) / N),
+    });
   }
 } finally {
   await launcher.down();
@@ -84,9 +113,14 @@ try {
 
 const pglite = results.find((r) => r.db === 'pglite')!;
 const postgres = results.find((r) => r.db === 'postgres')!;
-console.log(`monitoring consumer, ${N} records already on the topic, drained into the site DB (${new Date().toISOString().slice(0, 10)}, ${process.platform}, 2 cores):`);
+console.log(
+  `monitoring consumer, ${N} records already on the topic, drained into the site DB (${new Date().toISOString().slice(0, 10)}, ${process.platform}, 2 cores):`,
+);
 console.log('  db        rows/s   seconds   consumer CPU µs/row');
-for (const r of results) console.log(`  ${String(r.db).padEnd(8)} ${String(r.rowsPerSecond).padStart(7)} ${String(r.seconds).padStart(9)} ${String(r.consumerCpuUsPerRow).padStart(12)}`);
+for (const r of results)
+  console.log(
+    `  ${String(r.db).padEnd(8)} ${String(r.rowsPerSecond).padStart(7)} ${String(r.seconds).padStart(9)} ${String(r.consumerCpuUsPerRow).padStart(12)}`,
+  );
 console.log(`  ratio PGlite / PostgreSQL server: ${(Number(pglite.rowsPerSecond) / Number(postgres.rowsPerSecond)).toFixed(2)}`);
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'monitoring-consumer.json'), JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2));

@@ -12,20 +12,20 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EVENT_TYPES } from '../contract/index.ts';
 import { findManaged, stopProcess } from '../deploy/index.ts';
 import { BENCH_ENV } from './env.ts';
-import { EVENT_TYPES } from '../contract/index.ts';
 import { fetchBridge, startBridge } from './lib/bridge.ts';
-import { REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb, type BenchFederation, type PublishBench } from './lib/federation.ts';
-import { httpLoad, kafkaLoad, type HttpLoadResult, type KafkaLoadResult } from './lib/load.ts';
-import { mm2Throughput, type Mm2Run } from './lib/mm2-throughput.ts';
-import { MiB, cpuSecondsOf, processGroup, totalRss } from './lib/proc.ts';
+import { type BenchFederation, type PublishBench, REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb } from './lib/federation.ts';
+import { type HttpLoadResult, httpLoad, type KafkaLoadResult, kafkaLoad } from './lib/load.ts';
+import { type Mm2Run, mm2Throughput } from './lib/mm2-throughput.ts';
+import { cpuSecondsOf, MiB, processGroup, totalRss } from './lib/proc.ts';
 import { summarizeProfiles } from './lib/profile.ts';
-import { cdfOf, cdfSvg, table, type CdfSeries } from './lib/report.ts';
+import { type CdfSeries, cdfOf, cdfSvg, table } from './lib/report.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -46,7 +46,10 @@ const say = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
 const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** A valid price update routed from cloud-a to cloud-b only; the gateway gives each one a new id. */
-const priceEvent = (productId: string) => ({ type: EVENT_TYPES.price, data: { productId, region: TARGET_REGION, price: { currency: 'USD', amount: '19.99' } } });
+const priceEvent = (productId: string) => ({
+  type: EVENT_TYPES.price,
+  data: { productId, region: TARGET_REGION, price: { currency: 'USD', amount: '19.99' } },
+});
 const batchBody = JSON.stringify(Array.from({ length: BATCH }, (_, i) => priceEvent(`bench-sku-${i}`)));
 const singleBody = JSON.stringify(priceEvent('bench-sku-single'));
 
@@ -67,11 +70,34 @@ const plots: CdfSeries[] = [];
 
 function machine(): Figures {
   const java = execFileSync('sh', ['-c', 'java -version 2>&1 | head -1'], { encoding: 'utf8' }).trim();
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, java, kernel: readFileSync('/proc/version', 'utf8').split(' ').slice(0, 3).join(' ') };
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '?',
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    java,
+    kernel: readFileSync('/proc/version', 'utf8').split(' ').slice(0, 3).join(' '),
+  };
 }
 
-const httpRow = (r: HttpLoadResult) => ({ okPerSecond: round(r.okPerSecond), ok: r.ok, non2xx: r.non2xx, errors: r.errors, p50Ms: r.latencyMs.p50, p99Ms: r.latencyMs.p99, generatorCpuSeconds: round(r.generatorCpuSeconds, 2), seconds: round(r.seconds, 1) });
-const kafkaRow = (r: KafkaLoadResult) => ({ eventsPerSecond: round(r.eventsPerSecond), events: r.events, sendP50Ms: round(r.sendLatencyMs.p50, 1), sendP99Ms: round(r.sendLatencyMs.p99, 1), generatorCpuSeconds: round(r.cpuSeconds, 2), seconds: round(r.seconds, 1) });
+const httpRow = (r: HttpLoadResult) => ({
+  okPerSecond: round(r.okPerSecond),
+  ok: r.ok,
+  non2xx: r.non2xx,
+  errors: r.errors,
+  p50Ms: r.latencyMs.p50,
+  p99Ms: r.latencyMs.p99,
+  generatorCpuSeconds: round(r.generatorCpuSeconds, 2),
+  seconds: round(r.seconds, 1),
+});
+const kafkaRow = (r: KafkaLoadResult) => ({
+  eventsPerSecond: round(r.eventsPerSecond),
+  events: r.events,
+  sendP50Ms: round(r.sendLatencyMs.p50, 1),
+  sendP99Ms: round(r.sendLatencyMs.p99, 1),
+  generatorCpuSeconds: round(r.cpuSeconds, 2),
+  seconds: round(r.seconds, 1),
+});
 const httpCdf = (name: string, r: HttpLoadResult): CdfSeries => ({
   name,
   points: (
@@ -150,7 +176,9 @@ const started = performance.now();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     say(`${signal}: stopping what this run started`);
-    void Promise.all(findManaged(runDir).map((p) => stopProcess(p.pid, p.runDir, { hard: true }).catch(() => undefined))).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    void Promise.all(findManaged(runDir).map((p) => stopProcess(p.pid, p.runDir, { hard: true }).catch(() => undefined))).finally(() =>
+      process.exit(signal === 'SIGINT' ? 130 : 143),
+    );
   });
 }
 try {
@@ -170,14 +198,22 @@ try {
     results.runs.mm2 = mm2;
     const tls = mm2.find((r) => r.mode === 'mtls')!;
     const plain = mm2.find((r) => r.mode === 'plaintext')!;
-    results.measures.m6b = { mm2MtlsRecordsPerSecond: round(tls.recordsPerSecond), mm2PlaintextRecordsPerSecond: round(plain.recordsPerSecond), mtlsOverPlaintext: round(tls.recordsPerSecond / plain.recordsPerSecond, 2) };
+    results.measures.m6b = {
+      mm2MtlsRecordsPerSecond: round(tls.recordsPerSecond),
+      mm2PlaintextRecordsPerSecond: round(plain.recordsPerSecond),
+      mtlsOverPlaintext: round(tls.recordsPerSecond / plain.recordsPerSecond, 2),
+    };
   } finally {
     await pb.stop();
   }
 
   // ---- Phase 3: the three-site federation (measures 5-8).
   say('starting the benchmark federation (3 sites, PostgreSQL)');
-  fed = await startBenchFederation({ runDir: join(runDir, 'federation'), log: (l) => say(l), nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+  fed = await startBenchFederation({
+    runDir: join(runDir, 'federation'),
+    log: (l) => say(l),
+    nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
   const f = fed;
   const gateway = f.launcher.gatewayUrl(SOURCE);
   const auth = { authorization: `Bearer ${await f.token(SOURCE)}` };
@@ -194,9 +230,21 @@ try {
   // The federation's own peaks: its publish rate is bounded by the downstream
   // work every event causes at every site (MM2, consumers, monitoring), all on this machine.
   say(`federation peaks: single-event and batched publish at ${SOURCE}, ${P.seconds} s each`);
-  const fedSingle = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds });
+  const fedSingle = await httpLoad({
+    url: `${gateway}/v1/events`,
+    headers: auth,
+    body: singleBody,
+    connections: SINGLE_CONNECTIONS,
+    durationSeconds: P.seconds,
+  });
   await quiesce(f.pids());
-  const fedBatched = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: BATCH_CONNECTIONS, durationSeconds: P.seconds });
+  const fedBatched = await httpLoad({
+    url: `${gateway}/v1/events`,
+    headers: auth,
+    body: batchBody,
+    connections: BATCH_CONNECTIONS,
+    durationSeconds: P.seconds,
+  });
   results.runs.federationSingle = httpRow(fedSingle);
   results.runs.federationBatched = { ...httpRow(fedBatched), eventsPerSecond: round(fedBatched.okPerSecond * BATCH) };
   await quiesce(f.pids());
@@ -205,7 +253,14 @@ try {
   const rate = Math.max(20, Math.round(fedSingle.okPerSecond * 0.5));
   const tag = `lat-${randomUUID().slice(0, 8)}`;
   say(`5: cross-site latency ${SOURCE} -> ${TARGET}: open loop at ${rate} events/s (50 % of the federation's single-event peak) for ${P.latencySeconds} s`);
-  const latencyLoad = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: JSON.stringify(priceEvent(tag)), connections: 64, overallRate: rate, durationSeconds: P.latencySeconds });
+  const latencyLoad = await httpLoad({
+    url: `${gateway}/v1/events`,
+    headers: auth,
+    body: JSON.stringify(priceEvent(tag)),
+    connections: 64,
+    overallRate: rate,
+    durationSeconds: P.latencySeconds,
+  });
   const lat = await consumedLatencies(f, TARGET, tag);
   const pct = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? null;
   results.runs.latencyLoad = httpRow(latencyLoad);
@@ -226,9 +281,23 @@ try {
   const lowTag = `lat-${randomUUID().slice(0, 8)}`;
   say(`5: the same at ${lowRate} events/s for 10 s (the unloaded floor)`);
   await quiesce(f.pids());
-  await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: JSON.stringify(priceEvent(lowTag)), connections: 8, overallRate: lowRate, durationSeconds: 10 });
+  await httpLoad({
+    url: `${gateway}/v1/events`,
+    headers: auth,
+    body: JSON.stringify(priceEvent(lowTag)),
+    connections: 8,
+    overallRate: lowRate,
+    durationSeconds: 10,
+  });
   const low = await consumedLatencies(f, TARGET, lowTag);
-  (results.measures.m5 as Figures).atLowRate = { ratePerSecond: lowRate, consumed: low.consumed.length, p50Ms: pct(low.consumed, 0.5), p99Ms: pct(low.consumed, 0.99), mm2HopP50Ms: pct(low.replicated, 0.5), mm2HopP99Ms: pct(low.replicated, 0.99) };
+  (results.measures.m5 as Figures).atLowRate = {
+    ratePerSecond: lowRate,
+    consumed: low.consumed.length,
+    p50Ms: pct(low.consumed, 0.5),
+    p99Ms: pct(low.consumed, 0.99),
+    mm2HopP50Ms: pct(low.replicated, 0.5),
+    mm2HopP99Ms: pct(low.replicated, 0.99),
+  };
   plots.push(
     { name: `cross-site ${SOURCE} HTTP accept -> consumed at ${TARGET} (MM2, mTLS), ${rate}/s open loop`, points: cdfOf(lat.consumed) },
     { name: `  the same at ${lowRate}/s`, points: cdfOf(low.consumed) },
@@ -246,8 +315,12 @@ try {
   results.measures.m7 = await measureFederatedView(f, gateway);
 
   // 8. Footprint.
-  results.measures.m8 = { ...((results.measures.startup as Figures) ?? {}), benchIdleRssMiB: round(idleRss / MiB), benchLoadRssMiB: (results.measures.m6 as Figures).peakRssMiB, target: '<= 4096 MiB; ready <= 60 s' };
-
+  results.measures.m8 = {
+    ...((results.measures.startup as Figures) ?? {}),
+    benchIdleRssMiB: round(idleRss / MiB),
+    benchLoadRssMiB: (results.measures.m6 as Figures).peakRssMiB,
+    target: '<= 4096 MiB; ready <= 60 s',
+  };
 } finally {
   if (fed) {
     say('stopping the benchmark federation');
@@ -290,38 +363,81 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
   await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: 8, durationSeconds: 5 });
 
   // 1. Batched publish against raw kafkajs on the same broker.
-  const kafkaSpec = { topologyFile: pb.topologyFile, site: 'pub', topic: 'bench.raw', connections: BATCH_CONNECTIONS, batch: BATCH, valueBytes: 1024, durationSeconds: P.seconds, event: priceEvent('bench-sku-raw') };
+  const kafkaSpec = {
+    topologyFile: pb.topologyFile,
+    site: 'pub',
+    topic: 'bench.raw',
+    connections: BATCH_CONNECTIONS,
+    batch: BATCH,
+    valueBytes: 1024,
+    durationSeconds: P.seconds,
+    event: priceEvent('bench-sku-raw'),
+  };
   say(`1: raw kafkajs sendBatch, ${BATCH_CONNECTIONS} loops x ${BATCH} records of 1 KB, acks=all, ${P.seconds} s`);
   const raw = await kafkaLoad({ ...kafkaSpec, mode: 'raw' });
   say(`1: fedgate distributor without HTTP (the gateway's records: routed topic, storage, one monitoring record), ${P.seconds} s`);
   const distributor = await kafkaLoad({ ...kafkaSpec, mode: 'distributor' });
   say(`1: gateway batched publish, ${BATCH_CONNECTIONS} connections x ${BATCH} events, ${P.seconds} s`);
-  const batched = await withGatewayCpu(gatewayPid, () => httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: BATCH_CONNECTIONS, durationSeconds: P.seconds }));
+  const batched = await withGatewayCpu(gatewayPid, () =>
+    httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: BATCH_CONNECTIONS, durationSeconds: P.seconds }),
+  );
   const batchedEventsPerSecond = batched.result.okPerSecond * BATCH;
   results.runs.rawKafkajs = kafkaRow(raw);
   results.runs.distributorOnly = kafkaRow(distributor);
   results.runs.gatewayBatched = { ...httpRow(batched.result), eventsPerSecond: round(batchedEventsPerSecond), gatewayCpuSeconds: round(batched.cpuSeconds, 2) };
-  results.measures.m1 = { fedgateEventsPerSecond: round(batchedEventsPerSecond), rawEventsPerSecond: round(raw.eventsPerSecond), ratio: round(batchedEventsPerSecond / raw.eventsPerSecond, 2), sameRecordsEventsPerSecond: round(distributor.eventsPerSecond), ratioToSameRecords: round(batchedEventsPerSecond / distributor.eventsPerSecond, 2), target: '>= 0.8' };
-  say(`1: ${round(batchedEventsPerSecond)} events/s through the gateway, ${round(raw.eventsPerSecond)} raw, ${round(distributor.eventsPerSecond)} distributor only`);
+  results.measures.m1 = {
+    fedgateEventsPerSecond: round(batchedEventsPerSecond),
+    rawEventsPerSecond: round(raw.eventsPerSecond),
+    ratio: round(batchedEventsPerSecond / raw.eventsPerSecond, 2),
+    sameRecordsEventsPerSecond: round(distributor.eventsPerSecond),
+    ratioToSameRecords: round(batchedEventsPerSecond / distributor.eventsPerSecond, 2),
+    target: '>= 0.8',
+  };
+  say(
+    `1: ${round(batchedEventsPerSecond)} events/s through the gateway, ${round(raw.eventsPerSecond)} raw, ${round(distributor.eventsPerSecond)} distributor only`,
+  );
   plots.push(httpCdf(`gateway batched publish (${BATCH} events/request), request latency`, batched.result));
 
   // 2. Single-event publish with a JWT against a no-op POST on the same server.
   say(`2: no-op Hono POST, ${SINGLE_CONNECTIONS} connections, ${P.seconds} s`);
-  const noop = await httpLoad({ url: `${gateway}/v1/bench/noop`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds });
+  const noop = await httpLoad({
+    url: `${gateway}/v1/bench/noop`,
+    headers: auth,
+    body: singleBody,
+    connections: SINGLE_CONNECTIONS,
+    durationSeconds: P.seconds,
+  });
   say(`2: single-event publish with a JWT, ${SINGLE_CONNECTIONS} connections, ${P.seconds} s`);
-  const single = await withGatewayCpu(gatewayPid, () => httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds }));
+  const single = await withGatewayCpu(gatewayPid, () =>
+    httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds }),
+  );
   results.runs.noopPost = httpRow(noop);
   results.runs.singlePublish = { ...httpRow(single.result), gatewayCpuSeconds: round(single.cpuSeconds, 2) };
-  results.measures.m2 = { publishPerSecond: round(single.result.okPerSecond), noopPerSecond: round(noop.okPerSecond), ratio: round(single.result.okPerSecond / noop.okPerSecond, 2), target: '>= 0.5' };
+  results.measures.m2 = {
+    publishPerSecond: round(single.result.okPerSecond),
+    noopPerSecond: round(noop.okPerSecond),
+    ratio: round(single.result.okPerSecond / noop.okPerSecond, 2),
+    target: '>= 0.5',
+  };
   say(`2: ${round(single.result.okPerSecond)} publishes/s, ${round(noop.okPerSecond)} no-op POSTs/s`);
   plots.push(httpCdf('single-event publish with a JWT, request latency', single.result), httpCdf('no-op Hono POST, request latency', noop));
 
   // 4. A unique token per request against one reused token.
   const count = Math.min(P.maxUniqueTokens, Math.max(2000, Math.round(single.result.okPerSecond * P.seconds)));
   say(`4: single-event publish with a unique token per request (${count} tokens, signed before the clock starts)`);
-  const unique = await httpLoad({ url: `${gateway}/v1/events`, body: singleBody, connections: SINGLE_CONNECTIONS, uniqueTokens: { count, certsDir: pb.certsDir, topologyFile: pb.topologyFile, site: 'pub' } });
+  const unique = await httpLoad({
+    url: `${gateway}/v1/events`,
+    body: singleBody,
+    connections: SINGLE_CONNECTIONS,
+    uniqueTokens: { count, certsDir: pb.certsDir, topologyFile: pb.topologyFile, site: 'pub' },
+  });
   results.runs.uniqueTokens = { ...httpRow(unique), tokensSigned: unique.tokensSigned, signSeconds: round(unique.signMs / 1000, 1) };
-  results.measures.m4 = { uniquePerSecond: round(unique.okPerSecond), reusedPerSecond: round(single.result.okPerSecond), ratio: round(unique.okPerSecond / single.result.okPerSecond, 2), target: '>= 0.6' };
+  results.measures.m4 = {
+    uniquePerSecond: round(unique.okPerSecond),
+    reusedPerSecond: round(single.result.okPerSecond),
+    ratio: round(unique.okPerSecond / single.result.okPerSecond, 2),
+    target: '>= 0.6',
+  };
 
   // 9. Gateway CPU per event.
   results.measures.m9 = {
@@ -339,12 +455,29 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
     const bridge = await startBridge(pb, 'pub', classpath, 28090);
     try {
       const headers = { 'content-type': 'application/vnd.kafka.json.v2+json' };
-      const records = (n: number) => JSON.stringify({ records: Array.from({ length: n }, (_, i) => ({ key: `bench-sku-${i}`, value: priceEvent(`bench-sku-${i}`) })) });
-      const bBatched = await httpLoad({ url: `${bridge.url}/topics/bench.raw`, headers, body: records(BATCH), connections: BATCH_CONNECTIONS, durationSeconds: P.seconds });
-      const bSingle = await httpLoad({ url: `${bridge.url}/topics/bench.raw`, headers, body: records(1), connections: SINGLE_CONNECTIONS, durationSeconds: P.seconds });
+      const records = (n: number) =>
+        JSON.stringify({ records: Array.from({ length: n }, (_, i) => ({ key: `bench-sku-${i}`, value: priceEvent(`bench-sku-${i}`) })) });
+      const bBatched = await httpLoad({
+        url: `${bridge.url}/topics/bench.raw`,
+        headers,
+        body: records(BATCH),
+        connections: BATCH_CONNECTIONS,
+        durationSeconds: P.seconds,
+      });
+      const bSingle = await httpLoad({
+        url: `${bridge.url}/topics/bench.raw`,
+        headers,
+        body: records(1),
+        connections: SINGLE_CONNECTIONS,
+        durationSeconds: P.seconds,
+      });
       results.runs.bridgeBatched = { ...httpRow(bBatched), eventsPerSecond: round(bBatched.okPerSecond * BATCH) };
       results.runs.bridgeSingle = httpRow(bSingle);
-      results.measures.m3 = { batchedRatio: round(batchedEventsPerSecond / (bBatched.okPerSecond * BATCH), 2), singleRatio: round(single.result.okPerSecond / bSingle.okPerSecond, 2), target: '>= 1.5' };
+      results.measures.m3 = {
+        batchedRatio: round(batchedEventsPerSecond / (bBatched.okPerSecond * BATCH), 2),
+        singleRatio: round(single.result.okPerSecond / bSingle.okPerSecond, 2),
+        target: '>= 1.5',
+      };
     } finally {
       await bridge.stop();
     }
@@ -357,13 +490,14 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
 /** Waits until the processes use under 0.6 of a core together (the previous load's downstream work is done), at most 30 s (15 s quick). */
 async function quiesce(pids: number[]): Promise<void> {
   const started = performance.now();
-  const cpu = () => pids.reduce((s, p) => {
-    try {
-      return s + cpuSecondsOf(p);
-    } catch {
-      return s;
-    }
-  }, 0);
+  const cpu = () =>
+    pids.reduce((s, p) => {
+      try {
+        return s + cpuSecondsOf(p);
+      } catch {
+        return s;
+      }
+    }, 0);
   for (;;) {
     const before = cpu();
     await sleep(2000);
@@ -380,7 +514,11 @@ async function quiesce(pids: number[]): Promise<void> {
  * consumed (the whole path). Waits until every event `published` at the
  * source has been consumed (or 60 s).
  */
-async function consumedLatencies(f: BenchFederation, site: string, productId: string): Promise<{ published: number; consumed: number[]; replicated: number[]; consumerHop: number[] }> {
+async function consumedLatencies(
+  f: BenchFederation,
+  site: string,
+  productId: string,
+): Promise<{ published: number; consumed: number[]; replicated: number[]; consumerHop: number[] }> {
   const published = `select count(*)::int as n from ${f.schemaOf(SOURCE)}.monitoring_events where stage = 'published' and product_id = $1`;
   const sql = `select c.latency_ms as consumed, r.latency_ms as replicated from ${f.schemaOf(site)}.monitoring_events c
      left join ${f.schemaOf(site)}.monitoring_events r on r.event_id = c.event_id and r.stage = 'replicated'
@@ -422,7 +560,14 @@ async function measureReplication(f: BenchFederation, gateway: string, auth: Rec
       await sleep(1000);
     }
   })();
-  const load = await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: batchBody, connections: 16, overallRate: requestsPerSecond, durationSeconds: P.replicationSeconds });
+  const load = await httpLoad({
+    url: `${gateway}/v1/events`,
+    headers: auth,
+    body: batchBody,
+    connections: 16,
+    overallRate: requestsPerSecond,
+    durationSeconds: P.replicationSeconds,
+  });
   sampling = false;
   await sampler;
   // Drain: how long until the copy caught up after the load stopped.
@@ -443,8 +588,15 @@ async function measureReplication(f: BenchFederation, gateway: string, auth: Rec
   const publishedRate = (last.published - first.published) / dt;
   const replicatedRate = (last.replicated - first.replicated) / dt;
   const lag = steady.map((s) => s.published - s.replicated);
-  const lagSlope = slope(steady.map((s) => s.t), lag);
-  results.runs.replicationLoad = { ...httpRow(load), eventsPerSecond: round(load.okPerSecond * BATCH), lagSamples: samples.map((s) => s.published - s.replicated) };
+  const lagSlope = slope(
+    steady.map((s) => s.t),
+    lag,
+  );
+  results.runs.replicationLoad = {
+    ...httpRow(load),
+    eventsPerSecond: round(load.okPerSecond * BATCH),
+    lagSamples: samples.map((s) => s.published - s.replicated),
+  };
   return {
     offeredEventsPerSecond: requestsPerSecond * BATCH,
     publishedPerSecond: round(publishedRate),
@@ -510,7 +662,8 @@ async function measureFederatedView(f: BenchFederation, gateway: string): Promis
       const body = (await res.json()) as { unreachable?: string[]; sites?: unknown };
       if (!res.ok) throw new Error(`7: ${path} answered ${res.status}`);
       if (i >= 5) times.push(performance.now() - t0);
-      if (i === 0 && Array.isArray(body.unreachable) && body.unreachable.length > 0) results.notes.push(`7: ${path}: unreachable ${body.unreachable.join(', ')}`);
+      if (i === 0 && Array.isArray(body.unreachable) && body.unreachable.length > 0)
+        results.notes.push(`7: ${path}: unreachable ${body.unreachable.join(', ')}`);
     }
     times.sort((a, b) => a - b);
     const p = (q: number) => round(times[Math.min(times.length - 1, Math.floor(q * times.length))]!, 1);
@@ -529,24 +682,63 @@ function printSummary(): void {
     ['1 gateway batched ÷ raw kafkajs sendBatch', `${v(m.m1?.fedgateEventsPerSecond)} / ${v(m.m1?.rawEventsPerSecond)} ev/s`, v(m.m1?.ratio), '>= 0.8'],
     ['  (÷ same records via fedgate distributor)', '', v(m.m1?.ratioToSameRecords), ''],
     ['2 single publish w/ JWT ÷ no-op POST', `${v(m.m2?.publishPerSecond)} / ${v(m.m2?.noopPerSecond)} req/s`, v(m.m2?.ratio), '>= 0.5'],
-    ['3 fedgate ÷ Strimzi Kafka Bridge', m.m3?.unavailable ? 'bridge unavailable' : `batched ${v(m.m3?.batchedRatio)}, single ${v(m.m3?.singleRatio)}`, m.m3?.unavailable ? 'n/a' : v(m.m3?.batchedRatio), '>= 1.5'],
+    [
+      '3 fedgate ÷ Strimzi Kafka Bridge',
+      m.m3?.unavailable ? 'bridge unavailable' : `batched ${v(m.m3?.batchedRatio)}, single ${v(m.m3?.singleRatio)}`,
+      m.m3?.unavailable ? 'n/a' : v(m.m3?.batchedRatio),
+      '>= 1.5',
+    ],
     ['4 unique token ÷ reused token', `${v(m.m4?.uniquePerSecond)} / ${v(m.m4?.reusedPerSecond)} req/s`, v(m.m4?.ratio), '>= 0.6'],
-    ['5 cross-site accept -> consumed', `${v(m.m5?.ratePerSecond)}/s, ${v(m.m5?.consumedAtTarget)}/${v(m.m5?.publishedAtSource)} consumed; MM2 hop p50 ${v((m.m5?.mm2Hop as Figures)?.p50Ms)} p99 ${v((m.m5?.mm2Hop as Figures)?.p99Ms)} ms; at ${v((m.m5?.atLowRate as Figures)?.ratePerSecond)}/s: p50 ${v((m.m5?.atLowRate as Figures)?.p50Ms)} p99 ${v((m.m5?.atLowRate as Figures)?.p99Ms)} ms`, `p50 ${v(m.m5?.p50Ms)} ms, p99 ${v(m.m5?.p99Ms)} ms`, 'p50 <= 10, p99 <= 50 ms'],
-    ['6 replicated ÷ published at 80% peak', `${v(m.m6?.replicatedPerSecond)} / ${v(m.m6?.publishedPerSecond)} rec/s, lag slope ${v(m.m6?.lagSlopeRecordsPerSecond)}/s`, v(m.m6?.ratio), '>= 0.98'],
+    [
+      '5 cross-site accept -> consumed',
+      `${v(m.m5?.ratePerSecond)}/s, ${v(m.m5?.consumedAtTarget)}/${v(m.m5?.publishedAtSource)} consumed; ` +
+        `MM2 hop p50 ${v((m.m5?.mm2Hop as Figures)?.p50Ms)} p99 ${v((m.m5?.mm2Hop as Figures)?.p99Ms)} ms; ` +
+        `at ${v((m.m5?.atLowRate as Figures)?.ratePerSecond)}/s: p50 ${v((m.m5?.atLowRate as Figures)?.p50Ms)} p99 ${v((m.m5?.atLowRate as Figures)?.p99Ms)} ms`,
+      `p50 ${v(m.m5?.p50Ms)} ms, p99 ${v(m.m5?.p99Ms)} ms`,
+      'p50 <= 10, p99 <= 50 ms',
+    ],
+    [
+      '6 replicated ÷ published at 80% peak',
+      `${v(m.m6?.replicatedPerSecond)} / ${v(m.m6?.publishedPerSecond)} rec/s, lag slope ${v(m.m6?.lagSlopeRecordsPerSecond)}/s`,
+      v(m.m6?.ratio),
+      '>= 0.98',
+    ],
     ['  MM2 mTLS ÷ plaintext', `${v(m.m6?.mm2MtlsRecordsPerSecond)} / ${v(m.m6?.mm2PlaintextRecordsPerSecond)} rec/s`, v(m.m6?.mtlsOverPlaintext), '>= 0.7'],
     ['7 federated view p95, 1M rows/site', `worst endpoint`, `${v(m.m7?.worstP95Ms)} ms`, '<= 100 ms'],
-    ['8 RSS idle / under load (3 sites)', `${v(m.m8?.benchIdleRssMiB)} / ${v(m.m8?.benchLoadRssMiB)} MiB`, `npm start ready ${v(m.m8?.readySeconds)} s`, '<= 4096 MiB, <= 60 s'],
-    ['9 gateway CPU per event', `single / batched; floors: kafkajs ${v(m.m9?.rawKafkajsUsPerRecord)} µs/record, same records without HTTP ${v(m.m9?.distributorUsPerEvent)} µs/event`, `${v(m.m9?.singleUsPerEvent)} / ${v(m.m9?.batchedUsPerEvent)} µs`, '<= 100 / <= 20 µs'],
+    [
+      '8 RSS idle / under load (3 sites)',
+      `${v(m.m8?.benchIdleRssMiB)} / ${v(m.m8?.benchLoadRssMiB)} MiB`,
+      `npm start ready ${v(m.m8?.readySeconds)} s`,
+      '<= 4096 MiB, <= 60 s',
+    ],
+    [
+      '9 gateway CPU per event',
+      `single / batched; floors: kafkajs ${v(m.m9?.rawKafkajsUsPerRecord)} µs/record, same records without HTTP ${v(m.m9?.distributorUsPerEvent)} µs/event`,
+      `${v(m.m9?.singleUsPerEvent)} / ${v(m.m9?.batchedUsPerEvent)} µs`,
+      '<= 100 / <= 20 µs',
+    ],
   ];
   const mach = results.machine;
-  console.log(`\nfedgate benchmarks, ${results.date.slice(0, 16).replace('T', ' ')} UTC, ${quick ? 'quick' : 'full'} run, ${mach.cpus} x ${mach.cpuModel}, ${mach.memoryGiB} GiB, Node ${mach.node}, ${mach.java}\n`);
+  console.log(
+    `\nfedgate benchmarks, ${results.date.slice(0, 16).replace('T', ' ')} UTC, ${quick ? 'quick' : 'full'} run, ` +
+      `${mach.cpus} x ${mach.cpuModel}, ${mach.memoryGiB} GiB, Node ${mach.node}, ${mach.java}\n`,
+  );
   console.log(table(['measure', 'figures', 'result', 'target'], rows));
   console.log('\nload runs (generator CPU is the load generator process, not the system under test):');
   const runRows = Object.entries(results.runs)
     .filter(([, r]) => typeof r === 'object' && r !== null && !Array.isArray(r) && ('okPerSecond' in r || 'eventsPerSecond' in r))
     .map(([name, r]) => {
       const x = r as Figures;
-      return [name, v(x.okPerSecond ?? ''), v(x.eventsPerSecond ?? ''), v(x.p50Ms ?? x.sendP50Ms), v(x.p99Ms ?? x.sendP99Ms), v(x.generatorCpuSeconds), v(x.seconds), v(x.non2xx ?? 0)];
+      return [
+        name,
+        v(x.okPerSecond ?? ''),
+        v(x.eventsPerSecond ?? ''),
+        v(x.p50Ms ?? x.sendP50Ms),
+        v(x.p99Ms ?? x.sendP99Ms),
+        v(x.generatorCpuSeconds),
+        v(x.seconds),
+        v(x.non2xx ?? 0),
+      ];
     });
   console.log(table(['run', 'req/s', 'events/s', 'p50 ms', 'p99 ms', 'gen CPU s', 's', 'non-2xx'], runRows));
   if (results.notes.length > 0) console.log(`\nnotes:\n${results.notes.map((n) => `  - ${n}`).join('\n')}`);

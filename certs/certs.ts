@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Topology, Site } from '../federation/index.ts';
+import type { Site, Topology } from '../federation/index.ts';
 
 /**
  * The federation's private PKI, issued with the openssl CLI (no hand-rolled
@@ -85,10 +85,21 @@ export function initCerts(options: InitCertsOptions): InitCertsResult {
     openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', paths.caKey]);
     chmodSync(paths.caKey, 0o600);
     openssl([
-      'req', '-x509', '-new', '-key', paths.caKey, '-out', paths.caCert, '-days', String(days + 1),
-      '-subj', `/O=fedgate/OU=${topology.federation}/CN=${options.caName ?? 'fedgate federation CA'}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      paths.caKey,
+      '-out',
+      paths.caCert,
+      '-days',
+      String(days + 1),
+      '-subj',
+      `/O=fedgate/OU=${topology.federation}/CN=${options.caName ?? 'fedgate federation CA'}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
     result.created.push('ca');
     log(`created the federation CA (${paths.caCert})`);
@@ -128,17 +139,27 @@ function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole,
   const san = role === 'mm2' ? `DNS:${site.name}.mm2` : `${ips},DNS:${site.name},DNS:localhost`;
   writeFileSync(
     ext,
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      `extendedKeyUsage=${usage}`,
-      `subjectAltName=${san}`,
-    ].join('\n'),
+    ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`, `subjectAltName=${san}`].join(
+      '\n',
+    ),
   );
   openssl([
-    'x509', '-req', '-in', csr, '-CA', paths.caCert, '-CAkey', paths.caKey,
-    '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', String(days),
-    '-out', files.cert, '-extfile', ext,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    paths.caCert,
+    '-CAkey',
+    paths.caKey,
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
+    '-days',
+    String(days),
+    '-out',
+    files.cert,
+    '-extfile',
+    ext,
   ]);
   rmSync(csr);
   rmSync(ext);

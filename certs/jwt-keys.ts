@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JSONWebKeySet } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
 import type { Topology } from '../federation/index.ts';
 
 /**
@@ -45,7 +45,12 @@ async function newKey(): Promise<KeyFile['keys'][number]> {
   const { privateKey, publicKey } = await generateKeyPair(JWT_ALG, { extractable: true });
   const kid = `${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
   const common = { kid, alg: JWT_ALG, use: 'sig' };
-  return { kid, createdAt: new Date().toISOString(), privateJwk: { ...(await exportJWK(privateKey)), ...common }, publicJwk: { ...(await exportJWK(publicKey)), ...common } };
+  return {
+    kid,
+    createdAt: new Date().toISOString(),
+    privateJwk: { ...(await exportJWK(privateKey)), ...common },
+    publicJwk: { ...(await exportJWK(publicKey)), ...common },
+  };
 }
 
 /** The site's key file, created with one key if missing. */

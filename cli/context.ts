@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createLauncher, statePaths, type Launcher } from '../deploy/index.ts';
+import { createLauncher, type Launcher, statePaths } from '../deploy/index.ts';
 import { loadTopology, type Site, type Topology } from '../federation/index.ts';
 import type { CliEnv } from './env.ts';
 

@@ -1,5 +1,5 @@
-import type { Topology } from '../federation/index.ts';
 import { createEventGenerator } from '../drills/event-generator.ts';
+import type { Topology } from '../federation/index.ts';
 
 /**
  * A demo Product Information System: publishes a steady stream of price,

@@ -1,6 +1,6 @@
+import { issueToken, SCOPES } from '../certs/index.ts';
+import { assertPortsFree, checkJava, checkMaven, LaunchError, type Launcher, type StatePaths } from '../deploy/index.ts';
 import type { Topology } from '../federation/index.ts';
-import { LaunchError, assertPortsFree, checkJava, checkMaven, type Launcher, type StatePaths } from '../deploy/index.ts';
-import { SCOPES, issueToken } from '../certs/index.ts';
 import { createDemoPis } from './demo-pis.ts';
 
 interface Out {
@@ -12,7 +12,14 @@ interface Out {
  * `npm start`: everything a new user needs, with progress for every step,
  * then where to look. Ctrl-C stops it all; a second start reuses the data.
  */
-export async function startFederation(options: { topology: Topology; launcher: Launcher; home: StatePaths; demo: boolean; rate: number; out: Out }): Promise<number> {
+export async function startFederation(options: {
+  topology: Topology;
+  launcher: Launcher;
+  home: StatePaths;
+  demo: boolean;
+  rate: number;
+  out: Out;
+}): Promise<number> {
   const { topology, launcher, out } = options;
   const step = (n: number, what: string) => out.info(`[${n}/5] ${what}`);
 
@@ -20,7 +27,10 @@ export async function startFederation(options: { topology: Topology; launcher: L
   checkJava();
   checkMaven();
   const running = (await launcher.status()).filter((s) => s.broker.running || s.gateway.running);
-  if (running.length > 0) throw new LaunchError(`the federation is already running (${running.map((s) => s.site).join(', ')}); see \`npx fedgate status\`, or stop it with \`npx fedgate down\``);
+  if (running.length > 0)
+    throw new LaunchError(
+      `the federation is already running (${running.map((s) => s.site).join(', ')}); see \`npx fedgate status\`, or stop it with \`npx fedgate down\``,
+    );
   for (const site of topology.sites) await assertPortsFree(site, Object.entries(site.ports));
 
   step(2, 'fetching Kafka (once) and creating the certificates (once)');
@@ -39,14 +49,32 @@ export async function startFederation(options: { topology: Topology; launcher: L
 
   step(4, options.demo ? `starting the demo PIS (${options.rate} events/s through every gateway)` : 'demo PIS off (--no-demo)');
   const tokens: Record<string, string> = {};
-  for (const s of topology.sites) tokens[s.name] = await issueToken({ secretsDir: options.home.certsDir, topology, site: s.name, scopes: [...SCOPES], subject: 'demo-pis', ttlSeconds: 12 * 3600 });
+  for (const s of topology.sites)
+    tokens[s.name] = await issueToken({
+      secretsDir: options.home.certsDir,
+      topology,
+      site: s.name,
+      scopes: [...SCOPES],
+      subject: 'demo-pis',
+      ttlSeconds: 12 * 3600,
+    });
   const demo = options.demo ? createDemoPis({ topology, tokens, ratePerSecond: options.rate, log: out.info }) : null;
   demo?.start();
 
   step(5, `ready in ${readySeconds.toFixed(1)} s`);
   const first = topology.sites[0]!;
-  const userToken = await issueToken({ secretsDir: options.home.certsDir, topology, site: first.name, scopes: [...SCOPES], subject: 'you', ttlSeconds: 12 * 3600 });
-  const example = JSON.stringify({ type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-00042', region: topology.sites.at(-1)!.regions.at(-1), price: { currency: 'JPY', amount: '1500' } } });
+  const userToken = await issueToken({
+    secretsDir: options.home.certsDir,
+    topology,
+    site: first.name,
+    scopes: [...SCOPES],
+    subject: 'you',
+    ttlSeconds: 12 * 3600,
+  });
+  const example = JSON.stringify({
+    type: 'com.fedgate.pim.price.updated',
+    data: { productId: 'sku-00042', region: topology.sites.at(-1)!.regions.at(-1), price: { currency: 'JPY', amount: '1500' } },
+  });
   out.data(
     [
       '',

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, MoneySchema, ProductEventSchema, PublishInputSchema, completeEvent, formatMinor, newTraceparent, fromKafkaRecord, toKafkaRecord, DecodeError } from './event-model.ts';
+import {
+  completeEvent,
+  DecodeError,
+  EVENT_TYPES,
+  formatMinor,
+  fromKafkaRecord,
+  MoneySchema,
+  newTraceparent,
+  ProductEventSchema,
+  PublishInputSchema,
+  toKafkaRecord,
+} from './event-model.ts';
 
-const price = (amount: unknown, currency = 'EUR') => PublishInputSchema.safeParse({ type: EVENT_TYPES.price, data: { productId: 'sku-1', region: 'eu', price: { currency, amount } } });
+const price = (amount: unknown, currency = 'EUR') =>
+  PublishInputSchema.safeParse({ type: EVENT_TYPES.price, data: { productId: 'sku-1', region: 'eu', price: { currency, amount } } });
 
 describe('event model', () => {
   it('normalises decimal strings and minor units to minor units, by the currency digits', () => {
@@ -31,10 +43,20 @@ describe('event model', () => {
   });
 
   it('round-trips through the CloudEvents Kafka binary binding with the product id as key', () => {
-    const event = completeEvent(PublishInputSchema.parse({ type: EVENT_TYPES.discount, data: { productId: 'sku-9', discountId: 'bf', percent: '15.5' } }), 'cloud-a', 1_700_000_000_000);
+    const event = completeEvent(
+      PublishInputSchema.parse({ type: EVENT_TYPES.discount, data: { productId: 'sku-9', discountId: 'bf', percent: '15.5' } }),
+      'cloud-a',
+      1_700_000_000_000,
+    );
     const record = toKafkaRecord(event);
     expect(record.key).toBe('sku-9');
-    expect(record.headers).toMatchObject({ ce_specversion: '1.0', ce_type: EVENT_TYPES.discount, ce_source: '/fedgate/sites/cloud-a', ce_subject: 'sku-9', 'content-type': 'application/json' });
+    expect(record.headers).toMatchObject({
+      ce_specversion: '1.0',
+      ce_type: EVENT_TYPES.discount,
+      ce_source: '/fedgate/sites/cloud-a',
+      ce_subject: 'sku-9',
+      'content-type': 'application/json',
+    });
     expect(record.headers.ce_traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const headers = Object.fromEntries(Object.entries(record.headers).map(([k, v]) => [k, Buffer.from(v)]));
     expect(fromKafkaRecord(Buffer.from(record.value), headers)).toEqual(event);
@@ -42,8 +64,22 @@ describe('event model', () => {
   });
 
   it('keeps a client-given id, time and traceparent', () => {
-    const e = completeEvent(PublishInputSchema.parse({ type: EVENT_TYPES.price, id: 'pis-123', time: '2026-01-01T00:00:00+01:00', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', data: { productId: 'sku-1', region: 'eu', price: { currency: 'EUR', amount: '1' } } }), 'onprem');
-    expect(e).toMatchObject({ id: 'pis-123', time: '2026-01-01T00:00:00+01:00', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', subject: 'sku-1' });
+    const e = completeEvent(
+      PublishInputSchema.parse({
+        type: EVENT_TYPES.price,
+        id: 'pis-123',
+        time: '2026-01-01T00:00:00+01:00',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        data: { productId: 'sku-1', region: 'eu', price: { currency: 'EUR', amount: '1' } },
+      }),
+      'onprem',
+    );
+    expect(e).toMatchObject({
+      id: 'pis-123',
+      time: '2026-01-01T00:00:00+01:00',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      subject: 'sku-1',
+    });
     expect(ProductEventSchema.safeParse(e).success).toBe(true);
   });
 

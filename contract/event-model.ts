@@ -1,7 +1,7 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { z } from 'zod';
 import type { IHeaders } from 'kafkajs';
+import { z } from 'zod';
 
 /**
  * The product event model shared by the whole project.
@@ -43,11 +43,17 @@ export const EventIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127
 export const CurrencySchema = z
   .string()
   .regex(/^[A-Z]{3}$/, 'use an upper-case ISO 4217 code such as "EUR"')
-  .refine((c) => currencies.code(c) !== undefined, (c) => ({ message: `"${c}" is not an ISO 4217 currency` }));
+  .refine(
+    (c) => currencies.code(c) !== undefined,
+    (c) => ({ message: `"${c}" is not an ISO 4217 currency` }),
+  );
 export const CountrySchema = z
   .string()
   .regex(/^[A-Z]{2}$/, 'use an upper-case ISO 3166-1 alpha-2 code such as "DE"')
-  .refine((c) => countries.isValid(c), (c) => ({ message: `"${c}" is not an ISO 3166-1 country` }));
+  .refine(
+    (c) => countries.isValid(c),
+    (c) => ({ message: `"${c}" is not an ISO 3166-1 country` }),
+  );
 const TraceparentSchema = z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'use the W3C format 00-<32 hex>-<16 hex>-<2 hex>');
 const DecimalSchema = z.string().regex(/^(0|[1-9]\d{0,14})(\.\d{1,4})?$/, 'use a decimal string such as "19.99"');
 
@@ -66,7 +72,8 @@ export const MoneySchema = z
     }
     const digits = currencies.code(m.currency)?.digits ?? 2;
     const fraction = m.amount?.split('.')[1] ?? '';
-    if (fraction.length > digits) ctx.addIssue({ code: 'custom', path: ['amount'], message: `${m.currency} has ${digits} minor digits; "${m.amount}" has ${fraction.length}` });
+    if (fraction.length > digits)
+      ctx.addIssue({ code: 'custom', path: ['amount'], message: `${m.currency} has ${digits} minor digits; "${m.amount}" has ${fraction.length}` });
   })
   .transform((m) => ({ currency: m.currency, minor: m.minor ?? toMinor(m.amount!, currencies.code(m.currency)?.digits ?? 2) }));
 export type Money = z.output<typeof MoneySchema>;
@@ -83,16 +90,17 @@ export function formatMinor(money: Money): string {
   return `${s.slice(0, -digits)}.${s.slice(-digits)}`;
 }
 
-export const PriceDataSchema = z
-  .object({ productId: ProductIdSchema, region: text(32), price: MoneySchema })
-  .strict();
+export const PriceDataSchema = z.object({ productId: ProductIdSchema, region: text(32), price: MoneySchema }).strict();
 export const DiscountDataSchema = z
   .object({
     productId: ProductIdSchema,
     discountId: text(64),
     /** Absent: the discount applies in every region. */
     region: text(32).optional(),
-    percent: z.string().regex(/^(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)$/, 'use a decimal percentage string from "0" to "100"').optional(),
+    percent: z
+      .string()
+      .regex(/^(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)$/, 'use a decimal percentage string from "0" to "100"')
+      .optional(),
     amountOff: MoneySchema.optional(),
     validFrom: z.string().datetime({ offset: true }).optional(),
     validTo: z.string().datetime({ offset: true }).optional(),
@@ -122,13 +130,15 @@ const attributes = {
   publishedat: z.number().int().positive(),
 };
 
-export const ProductEventSchema = z.discriminatedUnion('type', [
-  z.object({ ...attributes, type: z.literal(EVENT_TYPES.price), data: PriceDataSchema }).strict(),
-  z.object({ ...attributes, type: z.literal(EVENT_TYPES.discount), data: DiscountDataSchema }).strict(),
-  z.object({ ...attributes, type: z.literal(EVENT_TYPES.country), data: CountryDataSchema }).strict(),
-]).superRefine((e, ctx) => {
-  if (e.subject !== e.data.productId) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'subject must equal data.productId' });
-});
+export const ProductEventSchema = z
+  .discriminatedUnion('type', [
+    z.object({ ...attributes, type: z.literal(EVENT_TYPES.price), data: PriceDataSchema }).strict(),
+    z.object({ ...attributes, type: z.literal(EVENT_TYPES.discount), data: DiscountDataSchema }).strict(),
+    z.object({ ...attributes, type: z.literal(EVENT_TYPES.country), data: CountryDataSchema }).strict(),
+  ])
+  .superRefine((e, ctx) => {
+    if (e.subject !== e.data.productId) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'subject must equal data.productId' });
+  });
 export type ProductEvent = z.output<typeof ProductEventSchema>;
 
 /**
@@ -136,9 +146,36 @@ export type ProductEvent = z.output<typeof ProductEventSchema>;
  * `id`, `time` and `traceparent` may be given (a retry keeps its id).
  */
 export const PublishInputSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal(EVENT_TYPES.price), id: EventIdSchema.optional(), time: attributes.time.optional(), traceparent: TraceparentSchema.optional(), specversion: z.literal('1.0').optional(), data: PriceDataSchema }).strict(),
-  z.object({ type: z.literal(EVENT_TYPES.discount), id: EventIdSchema.optional(), time: attributes.time.optional(), traceparent: TraceparentSchema.optional(), specversion: z.literal('1.0').optional(), data: DiscountDataSchema }).strict(),
-  z.object({ type: z.literal(EVENT_TYPES.country), id: EventIdSchema.optional(), time: attributes.time.optional(), traceparent: TraceparentSchema.optional(), specversion: z.literal('1.0').optional(), data: CountryDataSchema }).strict(),
+  z
+    .object({
+      type: z.literal(EVENT_TYPES.price),
+      id: EventIdSchema.optional(),
+      time: attributes.time.optional(),
+      traceparent: TraceparentSchema.optional(),
+      specversion: z.literal('1.0').optional(),
+      data: PriceDataSchema,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal(EVENT_TYPES.discount),
+      id: EventIdSchema.optional(),
+      time: attributes.time.optional(),
+      traceparent: TraceparentSchema.optional(),
+      specversion: z.literal('1.0').optional(),
+      data: DiscountDataSchema,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal(EVENT_TYPES.country),
+      id: EventIdSchema.optional(),
+      time: attributes.time.optional(),
+      traceparent: TraceparentSchema.optional(),
+      specversion: z.literal('1.0').optional(),
+      data: CountryDataSchema,
+    })
+    .strict(),
 ]);
 export type PublishInput = z.input<typeof PublishInputSchema>;
 

@@ -1,5 +1,5 @@
+export * from './env.ts';
 export * from './event-model.ts';
 export * from './monitoring-event.ts';
 export * from './problem.ts';
 export * from './read-api.ts';
-export * from './env.ts';

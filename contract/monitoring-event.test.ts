@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MonitoringRecordSchema, monitoringRecord, type MonitoringEvent } from './monitoring-event.ts';
+import { type MonitoringEvent, MonitoringRecordSchema, monitoringRecord } from './monitoring-event.ts';
 
 const published: MonitoringEvent = { eventId: 'e1', stage: 'published', site: 'a', at: 1000, latencyMs: 0 };
 const routed: MonitoringEvent = { eventId: 'e1', stage: 'routed', site: 'a', at: 1002, latencyMs: 2, detail: { targets: ['b'] } };

@@ -42,6 +42,6 @@ export function monitoringRecord(events: MonitoringEvent[]): { key: string; valu
 
 /** Postgres text and jsonb cannot hold NUL; keep what a person needs to see. */
 export function printable(value: string, max = 300): string {
-  const clean = value.replace(/\u0000/g, '\\u0000');
+  const clean = value.replaceAll('\u0000', '\\u0000');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

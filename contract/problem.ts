@@ -22,10 +22,10 @@ export const PROBLEM_CODES = {
   'invalid-token': 401,
   'insufficient-scope': 403,
   'not-found': 404,
-  'overloaded': 429,
+  overloaded: 429,
   'kafka-unavailable': 503,
   'peer-unavailable': 503,
-  'internal': 500,
+  internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 export type ProblemCode = keyof typeof PROBLEM_CODES;
 
@@ -57,10 +57,10 @@ const TITLES: Record<ProblemCode, string> = {
   'invalid-token': 'The token is not valid',
   'insufficient-scope': 'The token does not allow this',
   'not-found': 'Not found',
-  'overloaded': 'Too many requests in flight',
+  overloaded: 'Too many requests in flight',
   'kafka-unavailable': 'Kafka did not acknowledge the write',
   'peer-unavailable': 'No peer could take the request',
-  'internal': 'Internal error',
+  internal: 'Internal error',
 };
 
 export function problemBody(code: ProblemCode, detail: string, requestId: string | undefined, extra: Record<string, unknown> = {}) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { findTopologyProblems, parseTopology, WAN_PORTS } from '../federation/index.ts';
 import { COMPONENTS, COMPOSE_FILE, COMPOSE_TOPOLOGY, composeTopology, renderCompose } from './compose.ts';
 

@@ -59,14 +59,37 @@ export function renderCompose(topology: Topology): string {
       ports: [`127.0.0.1:${8081 + i}:${site.ports.gateway}`],
       restart: 'unless-stopped',
     };
-    const after = (deps: string[]) => Object.fromEntries(deps.map((d) => [d, { condition: d === 'certs' ? 'service_completed_successfully' : 'service_started' }]));
-    services[`${site.name}-broker`] = { ...common(site.name), command: ['run', 'broker', '--site', site.name], depends_on: after(['certs', site.name]), restart: 'unless-stopped' };
-    services[`${site.name}-instance`] = { ...common(site.name), command: ['run', 'instance', '--site', site.name], depends_on: after([`${site.name}-broker`]), restart: 'on-failure' };
-    services[`${site.name}-mm2`] = { ...common(site.name), command: ['run', 'mm2', '--site', site.name], depends_on: after([`${site.name}-instance`]), restart: 'on-failure' };
-    services[`${site.name}-gateway`] = { ...common(site.name), command: ['run', 'gateway', '--site', site.name], depends_on: after([`${site.name}-instance`]), restart: 'on-failure' };
+    const after = (deps: string[]) =>
+      Object.fromEntries(deps.map((d) => [d, { condition: d === 'certs' ? 'service_completed_successfully' : 'service_started' }]));
+    services[`${site.name}-broker`] = {
+      ...common(site.name),
+      command: ['run', 'broker', '--site', site.name],
+      depends_on: after(['certs', site.name]),
+      restart: 'unless-stopped',
+    };
+    services[`${site.name}-instance`] = {
+      ...common(site.name),
+      command: ['run', 'instance', '--site', site.name],
+      depends_on: after([`${site.name}-broker`]),
+      restart: 'on-failure',
+    };
+    services[`${site.name}-mm2`] = {
+      ...common(site.name),
+      command: ['run', 'mm2', '--site', site.name],
+      depends_on: after([`${site.name}-instance`]),
+      restart: 'on-failure',
+    };
+    services[`${site.name}-gateway`] = {
+      ...common(site.name),
+      command: ['run', 'gateway', '--site', site.name],
+      depends_on: after([`${site.name}-instance`]),
+      restart: 'on-failure',
+    };
   });
   const networks: Record<string, unknown> = { wan: { internal: true, ipam: { config: [{ subnet: WAN_SUBNET }] } } };
-  ct.sites.forEach((site, i) => (networks[site.name] = { ipam: { config: [{ subnet: siteSubnet(i) }] } }));
+  ct.sites.forEach((site, i) => {
+    networks[site.name] = { ipam: { config: [{ subnet: siteSubnet(i) }] } };
+  });
   const volumes: Record<string, null> = { secrets: null };
   for (const site of ct.sites) volumes[`${site.name}-state`] = null;
 

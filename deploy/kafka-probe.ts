@@ -1,9 +1,16 @@
-import { Kafka, logLevel } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
 
 /** A silent admin client that fails fast: probes answer "not yet", they never retry. */
 function probeAdmin(bootstrap: string, timeoutMs: number) {
-  return new Kafka({ clientId: 'fedgate-probe', brokers: [bootstrap], logLevel: logLevel.NOTHING, connectionTimeout: timeoutMs, requestTimeout: timeoutMs, retry: { retries: 0 } }).admin();
+  return new Kafka({
+    clientId: 'fedgate-probe',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    retry: { retries: 0 },
+  }).admin();
 }
 
 /** One short metadata round trip; true when the broker answers. */
@@ -28,10 +35,7 @@ export async function topicHasRecentRecords(bootstrap: string, topic: string, wi
   const admin = probeAdmin(bootstrap, 3000);
   try {
     await admin.connect();
-    const [latest, since] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - withinMs),
-    ]);
+    const [latest, since] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - withinMs)]);
     return since.some((p) => {
       const high = latest.find((l) => l.partition === p.partition)?.high;
       return high !== undefined && Number(p.offset) >= 0 && Number(p.offset) < Number(high);

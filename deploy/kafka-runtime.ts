@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,7 +48,10 @@ export function checkJava(): number {
   const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
   const major = m ? (m[1] === '1' ? Number(m[2]) : Number(m[1])) : NaN;
   if (!Number.isFinite(major)) throw new PrerequisiteError(`could not read the Java version from: ${text.trim().split('\n')[0]}`);
-  if (major < 17) throw new PrerequisiteError(`Java ${major} is too old: fedgate runs Kafka 3.9 on Java 17 or newer. Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) or put a newer java first on the PATH.`);
+  if (major < 17)
+    throw new PrerequisiteError(
+      `Java ${major} is too old: fedgate runs Kafka 3.9 on Java 17 or newer. Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) or put a newer java first on the PATH.`,
+    );
   return major;
 }
 
@@ -56,7 +59,9 @@ export function checkMaven(): void {
   try {
     execFileSync('mvn', ['--version'], { stdio: 'ignore' });
   } catch {
-    throw new PrerequisiteError('Maven (mvn) was not found on the PATH. fedgate fetches Kafka from Maven Central with it: install Maven (Debian: apt-get install maven) and try again.');
+    throw new PrerequisiteError(
+      'Maven (mvn) was not found on the PATH. fedgate fetches Kafka from Maven Central with it: install Maven (Debian: apt-get install maven) and try again.',
+    );
   }
 }
 

@@ -4,22 +4,36 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { certPaths, initCerts } from '../certs/index.ts';
 import {
-  type Site,
-  type Topology,
   bindAddressOf,
   interSiteBootstrap,
   localBootstrap,
   renderMm2Properties,
   renderProperties,
+  type Site,
   siteOf,
+  type Topology,
   upstreamSites,
 } from '../federation/index.ts';
-import { certPaths, initCerts } from '../certs/index.ts';
 import { renderBrokerProperties } from './broker-config.ts';
-import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { brokerAnswers, topicHasRecentRecords, waitUntil } from './kafka-probe.ts';
-import { findManaged, isOurProcess, javaCommand, nodeCommand, readPid, removePidFile, runAttached, spawnJava, spawnNode, stopProcess, tailOf, type JavaProcessSpec, type StopOptions } from './process.ts';
+import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
+import {
+  findManaged,
+  isOurProcess,
+  type JavaProcessSpec,
+  javaCommand,
+  nodeCommand,
+  readPid,
+  removePidFile,
+  runAttached,
+  type StopOptions,
+  spawnJava,
+  spawnNode,
+  stopProcess,
+  tailOf,
+} from './process.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -169,7 +183,9 @@ export function createLauncher(options: LauncherOptions) {
       }
       const clusterId = readFileSync(l.clusterIdFile, 'utf8').trim();
       log(`${siteName}: formatting KRaft storage (cluster id ${clusterId})`);
-      await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', l.brokerProps], { env: options.systemEnv });
+      await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', l.brokerProps], {
+        env: options.systemEnv,
+      });
       formatted = true;
     }
     const spec: JavaProcessSpec = {
@@ -213,7 +229,10 @@ export function createLauncher(options: LauncherOptions) {
     return waitUntil(() => brokerAnswers(localBootstrap(site), 2000), {
       what: `${siteName} broker`,
       timeoutMs: BROKER_READY_MS,
-      abort: () => (isOurProcess(pid, runDir) ? null : `the broker exited at start. Last lines of ${l.logFile('broker')}:\n${tailOf(l.logFile('broker'))}\n${tailOf(l.outFile('broker'), 5)}`),
+      abort: () =>
+        isOurProcess(pid, runDir)
+          ? null
+          : `the broker exited at start. Last lines of ${l.logFile('broker')}:\n${tailOf(l.logFile('broker'))}\n${tailOf(l.outFile('broker'), 5)}`,
     });
   }
 
@@ -226,7 +245,11 @@ export function createLauncher(options: LauncherOptions) {
     if (running) return { pid: running, readyMs: await waitMm2Ready(siteName, running) };
     const pid = spawnJava(await mm2Spec(siteName));
     options.onSpawn?.(pid, `${siteName}/mm2`);
-    log(`${siteName}: MirrorMaker 2 starting (pid ${pid}), pulling from ${upstreamSites(topology, siteName).map((s) => s.name).join(', ')}`);
+    log(
+      `${siteName}: MirrorMaker 2 starting (pid ${pid}), pulling from ${upstreamSites(topology, siteName)
+        .map((s) => s.name)
+        .join(', ')}`,
+    );
     const readyMs = await waitMm2Ready(siteName, pid);
     log(`${siteName}: MirrorMaker 2 ready in ${(readyMs / 1000).toFixed(1)} s`);
     return { pid, readyMs };
@@ -257,7 +280,16 @@ export function createLauncher(options: LauncherOptions) {
   function nodeSpec(siteName: string, c: 'instance' | 'gateway') {
     const l = layout(siteName);
     mkdirSync(l.logDir, { recursive: true });
-    return { role: `${siteName}/${c}`, runDir, script: join(REPO_ROOT, NODE_SCRIPTS[c]), cwd: REPO_ROOT, env: nodeEnv(siteName), logFile: l.logFile(c), pidFile: l.pidFile(c), nodeArgs: options.nodeArgs };
+    return {
+      role: `${siteName}/${c}`,
+      runDir,
+      script: join(REPO_ROOT, NODE_SCRIPTS[c]),
+      cwd: REPO_ROOT,
+      env: nodeEnv(siteName),
+      logFile: l.logFile(c),
+      pidFile: l.pidFile(c),
+      nodeArgs: options.nodeArgs,
+    };
   }
 
   /**
@@ -280,7 +312,10 @@ export function createLauncher(options: LauncherOptions) {
       what: `${siteName} MirrorMaker 2`,
       timeoutMs: MM2_READY_MS,
       intervalMs: 500,
-      abort: () => (isOurProcess(pid, runDir) ? null : `MirrorMaker 2 exited. Last lines of ${l.logFile('mm2')}:\n${tailOf(l.logFile('mm2'))}\n${tailOf(l.outFile('mm2'), 5)}`),
+      abort: () =>
+        isOurProcess(pid, runDir)
+          ? null
+          : `MirrorMaker 2 exited. Last lines of ${l.logFile('mm2')}:\n${tailOf(l.logFile('mm2'))}\n${tailOf(l.outFile('mm2'), 5)}`,
     });
   }
 
@@ -343,7 +378,11 @@ export function createLauncher(options: LauncherOptions) {
 
   async function startGateway(siteName: string) {
     const site = siteOf(topology, siteName);
-    if (!pidOf(siteName, 'gateway')) await assertPortsFree(site, [['gateway', site.ports.gateway], ['peer', site.ports.peer]]);
+    if (!pidOf(siteName, 'gateway'))
+      await assertPortsFree(site, [
+        ['gateway', site.ports.gateway],
+        ['peer', site.ports.peer],
+      ]);
     return startNode(siteName, 'gateway', `${gatewayUrl(siteName)}/healthz`);
   }
 
@@ -393,7 +432,9 @@ export function createLauncher(options: LauncherOptions) {
     const known = new Set(topology.sites.flatMap((s) => (['broker', 'mm2', 'instance', 'gateway'] as const).map((c) => pidOf(s.name, c))));
     const strays = findManaged(runDir).filter((j) => !known.has(j.pid));
     if (strays.length > 0) {
-      throw new LaunchError(`JVMs of this run are running without pid files (${strays.map((s) => `${s.role} pid ${s.pid}`).join(', ')}); run \`npx fedgate down\` first`);
+      throw new LaunchError(
+        `JVMs of this run are running without pid files (${strays.map((s) => `${s.role} pid ${s.pid}`).join(', ')}); run \`npx fedgate down\` first`,
+      );
     }
   }
 
@@ -422,14 +463,43 @@ export function createLauncher(options: LauncherOptions) {
             ready: mm2Pid !== null && brokerReady && (await topicHasRecentRecords(localBootstrap(site), 'heartbeats', 10_000)),
             upstream,
           },
-          instance: { pid: instancePid, running: instancePid !== null, ready: instancePid !== null && (await httpOk(`${instanceUrl(site.name)}/v1/health`)), url: instanceUrl(site.name) },
-          gateway: { pid: gatewayPid, running: gatewayPid !== null, ready: gatewayPid !== null && (await httpOk(`${gatewayUrl(site.name)}/healthz`)), url: gatewayUrl(site.name) },
+          instance: {
+            pid: instancePid,
+            running: instancePid !== null,
+            ready: instancePid !== null && (await httpOk(`${instanceUrl(site.name)}/v1/health`)),
+            url: instanceUrl(site.name),
+          },
+          gateway: {
+            pid: gatewayPid,
+            running: gatewayPid !== null,
+            ready: gatewayPid !== null && (await httpOk(`${gatewayUrl(site.name)}/healthz`)),
+            url: gatewayUrl(site.name),
+          },
         };
       }),
     );
   }
 
-  return { topology, runDir, certsDir, layout, prepare, startBroker, startMm2, startInstance, startGateway, runForeground, nodeEnv, instanceUrl, gatewayUrl, stop, up, down, status, pidOf };
+  return {
+    topology,
+    runDir,
+    certsDir,
+    layout,
+    prepare,
+    startBroker,
+    startMm2,
+    startInstance,
+    startGateway,
+    runForeground,
+    nodeEnv,
+    instanceUrl,
+    gatewayUrl,
+    stop,
+    up,
+    down,
+    status,
+    pidOf,
+  };
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;
@@ -455,7 +525,8 @@ export async function assertPortsFree(site: Site, ports: Array<[string, number]>
     });
     if (problem === 'EADDRINUSE') {
       throw new LaunchError(
-        `${host}:${port} (${site.name}.ports.${name}) is already in use. Stop what holds it (another fedgate run: \`npx fedgate down\`), or change sites.${site.name}.ports.${name} in the topology file.`,
+        `${host}:${port} (${site.name}.ports.${name}) is already in use. ` +
+          `Stop what holds it (another fedgate run: \`npx fedgate down\`), or change sites.${site.name}.ports.${name} in the topology file.`,
       );
     }
     if (problem) throw new LaunchError(`cannot bind ${host}:${port} (${site.name}.ports.${name}): ${problem}`);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -37,7 +37,11 @@ export interface CommandLine {
 }
 
 export function javaCommand(spec: JavaProcessSpec): CommandLine {
-  return { command: 'java', args: [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args], env: spec.env };
+  return {
+    command: 'java',
+    args: [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args],
+    env: spec.env,
+  };
 }
 
 /** Starts a JVM in its own process group, detached from the caller's terminal. */
@@ -61,7 +65,12 @@ export interface NodeProcessSpec {
 
 export function nodeCommand(spec: NodeProcessSpec & { cwd: string }): CommandLine {
   // `--import tsx` resolves from the working directory: the project root.
-  return { command: process.execPath, args: [...(spec.nodeArgs ?? []), '--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`], env: spec.env, cwd: spec.cwd };
+  return {
+    command: process.execPath,
+    args: [...(spec.nodeArgs ?? []), '--import', 'tsx', spec.script, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`],
+    env: spec.env,
+    cwd: spec.cwd,
+  };
 }
 
 /** Starts a fedgate Node process (instance, gateway) the same way: own process group, log file, pid file, run marker. */
@@ -89,7 +98,13 @@ export function runAttached(c: CommandLine): Promise<number> {
   });
 }
 
-function spawnDetached(command: string, args: string[], spec: { role: string; logFile: string; pidFile: string }, env?: NodeJS.ProcessEnv, cwd?: string): number {
+function spawnDetached(
+  command: string,
+  args: string[],
+  spec: { role: string; logFile: string; pidFile: string },
+  env?: NodeJS.ProcessEnv,
+  cwd?: string,
+): number {
   const out = openSync(spec.logFile, 'a');
   try {
     const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env, cwd });
@@ -134,7 +149,11 @@ export async function stopProcess(pid: number, runDir: string, options: StopOpti
     try {
       process.kill(-pid, sig);
     } catch {
-      try { process.kill(pid, sig); } catch { /* already gone */ }
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
     }
   };
   if (options.hard) {
@@ -177,7 +196,7 @@ export function findManaged(runDirPrefix: string): FoundProcess[] {
       continue;
     }
     const run = cmd.find((a) => a.startsWith('-Dfedgate.run='))?.slice('-Dfedgate.run='.length);
-    if (!run || !run.startsWith(runDirPrefix)) continue;
+    if (!run?.startsWith(runDirPrefix)) continue;
     if (!isOurProcess(pid, run)) continue;
     const role = cmd.find((a) => a.startsWith('-Dfedgate.role='))?.slice('-Dfedgate.role='.length) ?? '?';
     found.push({ pid, role, runDir: run });

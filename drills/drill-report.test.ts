@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { buildDrillReport, formatDrillReport, type DrillObservations } from './drill-report.ts';
+import { buildDrillReport, type DrillObservations, formatDrillReport } from './drill-report.ts';
 
 const base: DrillObservations = {
-  drill: 'site-outage', site: 'c', hard: false, durationSeconds: 10, ratePerSecond: 50, startedAt: '2026-01-01T00:00:00Z',
+  drill: 'site-outage',
+  site: 'c',
+  hard: false,
+  durationSeconds: 10,
+  ratePerSecond: 50,
+  startedAt: '2026-01-01T00:00:00Z',
   accepted: [
     { id: 'e1', writtenAt: 'a', routedTo: ['c'] },
     { id: 'e2', writtenAt: 'b', routedTo: ['a', 'c'] },
@@ -11,7 +16,9 @@ const base: DrillObservations = {
   refused: 1,
   delivered: { a: ['e2'], b: ['e3'], c: ['e1'] },
   duplicates: { a: 0, b: 2, c: 1 },
-  unavailabilityWindowMs: 120, failoverClientSwitches: 3, convergeSeconds: 4.2,
+  unavailabilityWindowMs: 120,
+  failoverClientSwitches: 3,
+  convergeSeconds: 4.2,
   peakLag: { 'a->c': { records: 40, seconds: 3.1 } },
   consumerFailover: { skipped: 'no surviving site carries its topics' },
 };

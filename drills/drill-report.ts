@@ -88,7 +88,10 @@ export function formatDrillReport(r: DrillReport): string {
     `drill ${r.drill} of ${r.site} (${r.hard ? 'SIGKILL' : 'SIGTERM'}), ${r.durationSeconds} s at ${r.ratePerSecond} events/s, started ${r.startedAt}`,
     '',
     `  ${'site'.padEnd(10)} ${'accepted'.padStart(9)} ${'owed'.padStart(9)} ${'delivered'.padStart(9)} ${'duplicates'.padStart(10)}`,
-    ...sites.map((s) => `  ${s.padEnd(10)} ${String(r.acceptedPerSite[s] ?? 0).padStart(9)} ${String(r.owedPerSite[s] ?? 0).padStart(9)} ${String(r.deliveredPerSite[s] ?? 0).padStart(9)} ${String(r.duplicates[s] ?? 0).padStart(10)}`),
+    ...sites.map(
+      (s) =>
+        `  ${s.padEnd(10)} ${[r.acceptedPerSite[s], r.owedPerSite[s], r.deliveredPerSite[s]].map((n) => String(n ?? 0).padStart(9)).join(' ')} ${String(r.duplicates[s] ?? 0).padStart(10)}`,
+    ),
     '',
     `  accepted ${r.acceptedTotal}, refused ${r.refused}`,
     `  LOST ${r.lost}${r.lost ? ` (e.g. ${r.lostIds.slice(0, 3).join(', ')})` : ''}`,
@@ -97,9 +100,13 @@ export function formatDrillReport(r: DrillReport): string {
     `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}`,
     '  peak lag per flow:',
     ...Object.entries(r.peakLag).map(([flow, l]) => `    ${flow.padEnd(22)} ${String(l.records).padStart(7)} records  ${l.seconds} s`),
-    'skipped' in r.consumerFailover
-      ? `  consumer failover: skipped (${r.consumerFailover.skipped})`
-      : `  consumer failover: ${(r.consumerFailover as ConsumerFailover).group} resumed at ${(r.consumerFailover as ConsumerFailover).resumedAt} from MM2-translated offsets: ${(r.consumerFailover as ConsumerFailover).processed} processed, ${(r.consumerFailover as ConsumerFailover).reprocessed} processed again`,
+    consumerFailoverLine(r.consumerFailover),
   ];
   return lines.join('\n');
+}
+
+function consumerFailoverLine(f: DrillReport['consumerFailover']): string {
+  if ('skipped' in f) return `  consumer failover: skipped (${f.skipped})`;
+  const c = f as ConsumerFailover;
+  return `  consumer failover: ${c.group} resumed at ${c.resumedAt} from MM2-translated offsets: ${c.processed} processed, ${c.reprocessed} processed again`;
 }

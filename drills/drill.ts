@@ -1,22 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { issueToken, SCOPES } from '../certs/index.ts';
+import type { Component, Launcher } from '../deploy/launcher.ts';
 import {
   consumerGroup,
   flowLags,
   isKnownLag,
   localKafkaConfig,
-  routedTopicsForSite,
   remoteTopic,
   routedTopic,
-  siteOf,
-  upstreamSites,
   type SiteOffsets,
+  siteOf,
   type Topology,
+  upstreamSites,
 } from '../federation/index.ts';
-import { buildDrillReport, type AcceptedRecord, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
+import { type AcceptedRecord, buildDrillReport, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
 import { createEventGenerator } from './event-generator.ts';
-import { SCOPES, issueToken } from '../certs/index.ts';
-import type { Component, Launcher } from '../deploy/launcher.ts';
 
 export interface DrillOptions {
   launcher: Launcher;
@@ -52,10 +51,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   if (others.length === 0) throw new Error('a drill needs at least two sites');
   const status = await launcher.status();
   const notReady = status.filter((s) => !s.broker.ready || !s.gateway.ready || !s.instance.ready);
-  if (notReady.length) throw new Error(`every site must be up before a drill (not ready: ${notReady.map((s) => s.site).join(', ')}); run \`npx fedgate up --detach\``);
+  if (notReady.length)
+    throw new Error(`every site must be up before a drill (not ready: ${notReady.map((s) => s.site).join(', ')}); run \`npx fedgate up --detach\``);
 
   const tokens: Record<string, string> = {};
-  for (const s of topology.sites) tokens[s.name] = await issueToken({ secretsDir: o.secretsDir, topology, site: s.name, scopes: [...SCOPES], subject: 'drill', ttlSeconds: 3600 });
+  for (const s of topology.sites)
+    tokens[s.name] = await issueToken({ secretsDir: o.secretsDir, topology, site: s.name, scopes: [...SCOPES], subject: 'drill', ttlSeconds: 3600 });
   const gen = createEventGenerator({ topology, products: 1000, seed: Date.now() % 100_000 });
   const gatewayUrl = (site: string) => launcher.gatewayUrl(site);
   const accepted: AcceptedRecord[] = [];
@@ -140,7 +141,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         }),
       );
       for (const l of flowLags(topology, offsets, Date.now()).filter(isKnownLag)) {
-        const p = (peakLag[`${l.from}->${l.to}`] ??= { records: 0, seconds: 0 });
+        const p = peakLag[`${l.from}->${l.to}`] ?? { records: 0, seconds: 0 };
+        peakLag[`${l.from}->${l.to}`] = p;
         p.records = Math.max(p.records, l.records);
         p.seconds = Math.max(p.seconds, l.seconds);
       }
@@ -153,12 +155,19 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 
   // What the drilled site's price-book group had processed before the outage.
   const group = consumerGroup(o.site, 'price-book');
-  const before = new Set(await deliveredAt(launcher, o.site, accepted.map((a) => a.id)));
+  const before = new Set(
+    await deliveredAt(
+      launcher,
+      o.site,
+      accepted.map((a) => a.id),
+    ),
+  );
 
   log(`stopping ${STOPPED[o.drill].join(', ')} of ${o.site} (${o.hard ? 'SIGKILL' : 'SIGTERM'})`);
   for (const c of STOPPED[o.drill]) await launcher.stop(o.site, c, { hard: o.hard });
 
-  const consumerFailover = o.drill === 'site-outage' ? await resumeGroupElsewhere(o, group, before) : ({ skipped: 'only the site-outage drill moves a consumer group' } as const);
+  const consumerFailover =
+    o.drill === 'site-outage' ? await resumeGroupElsewhere(o, group, before) : ({ skipped: 'only the site-outage drill moves a consumer group' } as const);
 
   await sleep(Math.max(0, o.durationMs - warmup));
   log(`restarting ${o.site}`);
@@ -245,7 +254,9 @@ async function deliveredAt(launcher: Launcher, site: string, ids: string[]): Pro
  */
 async function resumeGroupElsewhere(o: DrillOptions, group: string, before: Set<string>): Promise<ConsumerFailover | { skipped: string }> {
   const site = siteOf(o.topology, o.site);
-  const survivor = o.topology.sites.find((s) => s.name !== o.site && upstreamSites(o.topology, s.name).some((u) => u.name === o.site) && s.regions.some((r) => site.regions.includes(r)));
+  const survivor = o.topology.sites.find(
+    (s) => s.name !== o.site && upstreamSites(o.topology, s.name).some((u) => u.name === o.site) && s.regions.some((r) => site.regions.includes(r)),
+  );
   if (!survivor) return { skipped: `no surviving site holds copies of ${o.site}'s price topics` };
   const topics = survivor.regions.filter((r) => site.regions.includes(r)).map((r) => remoteTopic(o.site, routedTopic('price', r)));
   const kafka = new Kafka({ ...localKafkaConfig(survivor, `fedgate-drill-${o.site}`), logLevel: logLevel.NOTHING });

@@ -1,6 +1,6 @@
+import { EVENT_TYPES, type PublishInput } from '../contract/index.ts';
 import type { Topology } from '../federation/index.ts';
 import { knownRegions } from '../federation/index.ts';
-import { EVENT_TYPES, type PublishInput } from '../contract/index.ts';
 
 const CURRENCY_OF_REGION: Record<string, string> = { eu: 'EUR', us: 'USD', apac: 'JPY' };
 
@@ -41,14 +41,21 @@ export function createEventGenerator(options: GeneratorOptions) {
 
   function price(productId = product(), region = pick(regions)): PublishInput {
     const currency = CURRENCY_OF_REGION[region] ?? 'EUR';
-    const amount = currency === 'JPY' ? String(100 + Math.floor(rand() * 50_000)) : `${1 + Math.floor(rand() * 999)}.${String(Math.floor(rand() * 100)).padStart(2, '0')}`;
+    const amount =
+      currency === 'JPY' ? String(100 + Math.floor(rand() * 50_000)) : `${1 + Math.floor(rand() * 999)}.${String(Math.floor(rand() * 100)).padStart(2, '0')}`;
     return { type: EVENT_TYPES.price, data: { productId, region, price: { currency, amount } } };
   }
   function discount(productId = product()): PublishInput {
     const everywhere = rand() < 0.5;
     return {
       type: EVENT_TYPES.discount,
-      data: { productId, discountId: `promo-${1 + Math.floor(rand() * 20)}`, ...(everywhere ? {} : { region: pick(regions) }), percent: String(5 * (1 + Math.floor(rand() * 10))), active: rand() < 0.9 },
+      data: {
+        productId,
+        discountId: `promo-${1 + Math.floor(rand() * 20)}`,
+        ...(everywhere ? {} : { region: pick(regions) }),
+        percent: String(5 * (1 + Math.floor(rand() * 10))),
+        active: rand() < 0.9,
+      },
     };
   }
   function country(productId = product()): PublishInput {

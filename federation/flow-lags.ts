@@ -1,4 +1,4 @@
-import { flowLag, type FlowLag, type SiteOffsets } from './lag.ts';
+import { type FlowLag, flowLag, type SiteOffsets } from './lag.ts';
 import { routedTopicsForSite } from './topics.ts';
 import { siteOf, type Topology } from './topology.ts';
 

@@ -1,5 +1,5 @@
 import type { KafkaConfig } from 'kafkajs';
-import { wanAddressOf, type Site } from './topology.ts';
+import { type Site, wanAddressOf } from './topology.ts';
 
 /** PEM material for a client of an inter-site (mTLS) listener. */
 export interface ClientTls {

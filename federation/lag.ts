@@ -72,7 +72,9 @@ export function flowLag(flow: { from: string; to: string; topics: string[] }, so
     const src = source.ends[topic] ?? [];
     const copy = target.ends[`${flow.from}.${topic}`] ?? [];
     let lag = 0;
-    src.forEach((end, p) => (lag += Math.max(0, end - (copy[p] ?? 0))));
+    src.forEach((end, p) => {
+      lag += Math.max(0, end - (copy[p] ?? 0));
+    });
     topics[topic] = lag;
     records += lag;
   }

@@ -48,11 +48,25 @@ describe('renderMm2Properties', () => {
 
   it('uses DefaultReplicationPolicy, second-scale intervals and replication factor 1 for internal topics', () => {
     expect(props.get('replication.policy.class')).toBe('org.apache.kafka.connect.mirror.DefaultReplicationPolicy');
-    for (const k of ['emit.heartbeats.interval.seconds', 'emit.checkpoints.interval.seconds', 'sync.group.offsets.interval.seconds', 'refresh.topics.interval.seconds', 'refresh.groups.interval.seconds']) {
+    for (const k of [
+      'emit.heartbeats.interval.seconds',
+      'emit.checkpoints.interval.seconds',
+      'sync.group.offsets.interval.seconds',
+      'refresh.topics.interval.seconds',
+      'refresh.groups.interval.seconds',
+    ]) {
       expect(Number(props.get(k)), k).toBeLessThanOrEqual(5);
     }
     expect(props.get('sync.group.offsets.enabled')).toBe('true');
-    for (const k of ['replication.factor', 'checkpoints.topic.replication.factor', 'heartbeats.topic.replication.factor', 'offset-syncs.topic.replication.factor', 'offset.storage.replication.factor', 'status.storage.replication.factor', 'config.storage.replication.factor']) {
+    for (const k of [
+      'replication.factor',
+      'checkpoints.topic.replication.factor',
+      'heartbeats.topic.replication.factor',
+      'offset-syncs.topic.replication.factor',
+      'offset.storage.replication.factor',
+      'status.storage.replication.factor',
+      'config.storage.replication.factor',
+    ]) {
       expect(props.get(k), k).toBe('1');
     }
   });

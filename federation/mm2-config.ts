@@ -1,6 +1,6 @@
+import { type Properties, renderProperties } from './properties.ts';
 import type { Topology } from './topology.ts';
 import { siteOf, upstreamSites } from './topology.ts';
-import { renderProperties, type Properties } from './properties.ts';
 
 /** Files an MM2 node reads; they come from `certs/` and the launcher. */
 export interface Mm2Paths {

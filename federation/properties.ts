@@ -10,10 +10,7 @@ export function escapePropertyKey(key: string): string {
 }
 
 export function escapePropertyValue(value: string): string {
-  return value
-    .replace(/\\/g, '\\\\')
-    .replace(/\n/g, '\\n')
-    .replace(/^ /, '\\ ');
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/^ /, '\\ ');
 }
 
 export function renderProperties(header: string, props: Properties): string {
@@ -32,7 +29,10 @@ export function parseProperties(text: string): Map<string, string> {
     let key = '';
     for (; i < line.length; i++) {
       const c = line[i]!;
-      if (c === '\\') { key += line[++i] ?? ''; continue; }
+      if (c === '\\') {
+        key += line[++i] ?? '';
+        continue;
+      }
       if (c === '=' || c === ':') break;
       key += c;
     }

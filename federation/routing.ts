@@ -1,5 +1,5 @@
+import { type EventKind, routedTopic, routedTopicsForSite, STORAGE_TOPIC } from './topics.ts';
 import type { Topology } from './topology.ts';
-import { routedTopic, routedTopicsForSite, STORAGE_TOPIC, type EventKind } from './topics.ts';
 
 /**
  * The routing table, derived from the topology: an event's kind and scope
@@ -47,7 +47,10 @@ const routeCache = new WeakMap<Topology, Map<string, Route>>();
 
 export function routeEvent(topology: Topology, event: RoutableEvent): Route {
   let routes = routeCache.get(topology);
-  if (!routes) routeCache.set(topology, (routes = new Map()));
+  if (!routes) {
+    routes = new Map();
+    routeCache.set(topology, routes);
+  }
   const key = `${event.kind}\u0000${event.region ?? '\u0001'}\u0000${event.country ?? '\u0001'}`;
   let route = routes.get(key);
   if (!route) {
@@ -66,7 +69,10 @@ function computeRoute(topology: Topology, event: RoutableEvent): Route {
     const country = event.country ?? '';
     routed = [routedTopic('country', country)];
     if (!topology.sites.some((s) => s.countries.includes(country))) {
-      throw new RoutingError(`no site serves country "${country}"; served: ${[...new Set(topology.sites.flatMap((s) => s.countries))].sort().join(', ')}`, 'unknown-country');
+      throw new RoutingError(
+        `no site serves country "${country}"; served: ${[...new Set(topology.sites.flatMap((s) => s.countries))].sort().join(', ')}`,
+        'unknown-country',
+      );
     }
   } else if (event.region === undefined) {
     routed = regions.map((r) => routedTopic(event.kind, r));

@@ -54,10 +54,7 @@ interface ServingSite {
 
 /** The routed topics a site needs: prices and discounts of its regions, availability of its countries. */
 export function routedTopicsForSite(site: ServingSite): string[] {
-  return [
-    ...site.regions.flatMap((r) => [routedTopic('price', r), routedTopic('discount', r)]),
-    ...site.countries.map((c) => routedTopic('country', c)),
-  ];
+  return [...site.regions.flatMap((r) => [routedTopic('price', r), routedTopic('discount', r)]), ...site.countries.map((c) => routedTopic('country', c))];
 }
 
 /** Every routed topic any site of the federation may publish to. */

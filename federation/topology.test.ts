@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TopologyError, findTopologyProblems, parseTopology, suggestedFlowRegex, type Topology } from './topology.ts';
+import { findTopologyProblems, parseTopology, suggestedFlowRegex, type Topology, TopologyError } from './topology.ts';
 
 const defaultJson = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
 
@@ -39,13 +39,22 @@ describe('topology validation', () => {
   });
 
   it('refuses a WAN address another site already uses', () => {
-    const problems = problemsOf(variant((t) => { t.sites[0].wanAddress = '10.0.0.1'; t.sites[2].wanAddress = '10.0.0.1'; }));
-    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[2].wanAddress', message: expect.stringContaining('already used by site "cloud-a"') }));
+    const problems = problemsOf(
+      variant((t) => {
+        t.sites[0].wanAddress = '10.0.0.1';
+        t.sites[2].wanAddress = '10.0.0.1';
+      }),
+    );
+    expect(problems).toContainEqual(
+      expect.objectContaining({ field: 'sites[2].wanAddress', message: expect.stringContaining('already used by site "cloud-a"') }),
+    );
   });
 
   it('refuses a port used twice on one address', () => {
     const problems = problemsOf(variant((t) => (t.sites[2].ports.gateway = t.sites[2].ports.kafka)));
-    expect(problems).toContainEqual(expect.objectContaining({ field: 'sites[2].ports.gateway', message: expect.stringContaining('127.0.3.1:9092 is already used by onprem.ports.kafka') }));
+    expect(problems).toContainEqual(
+      expect.objectContaining({ field: 'sites[2].ports.gateway', message: expect.stringContaining('127.0.3.1:9092 is already used by onprem.ports.kafka') }),
+    );
   });
 
   it('refuses a flow regex that also matches replicated topics (multi-hop chains)', () => {
@@ -89,13 +98,24 @@ describe('topology validation', () => {
   });
 
   it('names the field of a shape error', () => {
-    const problems = problemsOf(variant((t) => { t.sites[1].ports.kafka = 'x'; t.sites[0].countries = ['de']; t.extra = 1; }));
+    const problems = problemsOf(
+      variant((t) => {
+        t.sites[1].ports.kafka = 'x';
+        t.sites[0].countries = ['de'];
+        t.extra = 1;
+      }),
+    );
     expect(problems.map((p) => p.field)).toEqual(expect.arrayContaining(['sites[1].ports.kafka', 'sites[0].countries[0]', '(root)']));
     expect(problems.find((p) => p.field === '(root)')!.fix).toContain('remove extra');
   });
 
   it('reports every problem at once, each with a fix', () => {
-    const problems = problemsOf(variant((t) => { t.sites[1].address = t.sites[0].address; t.sites[0].flows[0].to = 'nowhere'; }));
+    const problems = problemsOf(
+      variant((t) => {
+        t.sites[1].address = t.sites[0].address;
+        t.sites[0].flows[0].to = 'nowhere';
+      }),
+    );
     expect(problems.length).toBeGreaterThanOrEqual(2);
     for (const p of problems) expect(p.fix.length).toBeGreaterThan(5);
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { routedTopicsForSite, allRoutedTopics } from './topics.ts';
+import { allRoutedTopics, routedTopicsForSite } from './topics.ts';
 
 /**
  * The topology file: one JSON document that describes the whole federation.
@@ -12,9 +12,7 @@ import { routedTopicsForSite, allRoutedTopics } from './topics.ts';
  * much or too little). Each problem names the field and the fix.
  */
 
-const siteName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'use lower-case letters, digits and dashes, starting with a letter');
+const siteName = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'use lower-case letters, digits and dashes, starting with a letter');
 const port = z.number().int().min(1024).max(65535);
 
 export const SitePortsSchema = z
@@ -105,10 +103,7 @@ export interface TopologyProblem {
 export class TopologyError extends Error {
   readonly problems: TopologyProblem[];
   constructor(source: string, problems: TopologyProblem[]) {
-    super(
-      `${source} is not a valid topology:\n` +
-        problems.map((p) => `  - ${p.field}: ${p.message}\n    fix: ${p.fix}`).join('\n'),
-    );
+    super(`${source} is not a valid topology:\n${problems.map((p) => `  - ${p.field}: ${p.message}\n    fix: ${p.fix}`).join('\n')}`);
     this.name = 'TopologyError';
     this.problems = problems;
   }
@@ -168,7 +163,11 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
     if (site.wanAddress && site.wanAddress !== site.address) {
       const owner = addresses.get(site.wanAddress);
       if (owner !== undefined) {
-        problems.push({ field: `${at}.wanAddress`, message: `address ${site.wanAddress} is already used by site "${owner}"`, fix: 'give each site its own WAN address' });
+        problems.push({
+          field: `${at}.wanAddress`,
+          message: `address ${site.wanAddress} is already used by site "${owner}"`,
+          fix: 'give each site its own WAN address',
+        });
       }
       addresses.set(site.wanAddress, site.name);
     }
@@ -218,7 +217,11 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
       try {
         regex = compileFlowRegex(flow.topics);
       } catch (err) {
-        problems.push({ field: `${at}.topics`, message: `not a valid regex (${(err as Error).message})`, fix: 'escape dots as \\\\. and balance the parentheses' });
+        problems.push({
+          field: `${at}.topics`,
+          message: `not a valid regex (${(err as Error).message})`,
+          fix: 'escape dots as \\\\. and balance the parentheses',
+        });
         return;
       }
 
@@ -308,7 +311,9 @@ export function loadTopology(file: string): Topology {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TopologyError(file, [{ field: '(file)', message: (err as Error).message, fix: 'pass --topology <file>, or run from the project folder that has topology.json' }]);
+    throw new TopologyError(file, [
+      { field: '(file)', message: (err as Error).message, fix: 'pass --topology <file>, or run from the project folder that has topology.json' },
+    ]);
   }
   let json: unknown;
   try {

@@ -1,12 +1,11 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { Problem, problemErrorHandler } from '../contract/index.ts';
+import type { GatewayDeps } from './deps.ts';
 import { federationRoutes } from './routes/federation.ts';
 import { metaRoutes } from './routes/meta.ts';
-import type { GatewayDeps } from './deps.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { publishRoute } from './routes/publish.ts';
-
 
 function base(deps: GatewayDeps) {
   const app = new Hono();

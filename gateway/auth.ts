@@ -8,9 +8,16 @@ export type AuthEnv = { Variables: { token: VerifiedToken; requestId: string } }
 export function requireToken(verify: (token: string) => Promise<VerifiedToken>): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
-    if (!header) throw new Problem('missing-token', 'send "Authorization: Bearer <token>"; `npx fedgate token --site <site> --scope publish:price` issues one', {}, { 'www-authenticate': 'Bearer' });
+    if (!header)
+      throw new Problem(
+        'missing-token',
+        'send "Authorization: Bearer <token>"; `npx fedgate token --site <site> --scope publish:price` issues one',
+        {},
+        { 'www-authenticate': 'Bearer' },
+      );
     const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header);
-    if (!m) throw new Problem('invalid-token', 'the Authorization header is not "Bearer <token>"', {}, { 'www-authenticate': 'Bearer error="invalid_request"' });
+    if (!m)
+      throw new Problem('invalid-token', 'the Authorization header is not "Bearer <token>"', {}, { 'www-authenticate': 'Bearer error="invalid_request"' });
     try {
       c.set('token', await verify(m[1]!));
     } catch (err) {

@@ -53,8 +53,12 @@ export function createBatcher<T>(options: BatcherOptions<T>) {
       options
         .send(batch.flatMap((p) => p.items))
         .then(
-          () => batch.forEach((p) => p.resolve()),
-          (err) => batch.forEach((p) => p.reject(err)),
+          () => {
+            for (const p of batch) p.resolve();
+          },
+          (err) => {
+            for (const p of batch) p.reject(err);
+          },
         )
         .finally(() => {
           inFlight--;

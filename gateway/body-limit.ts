@@ -28,7 +28,8 @@ export function bodyLimit<E extends BodyEnv>(maxBytes: number): MiddlewareHandle
   const streaming = honoBodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return async (c, next) => {
     const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined && (!/^\d{1,15}$/.test(length) || Number(length) > maxBytes * DRAIN_FACTOR)) tooLarge();
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined && (!/^\d{1,15}$/.test(length) || Number(length) > maxBytes * DRAIN_FACTOR))
+      tooLarge();
     const incoming = c.env?.incoming;
     // In-memory route tests (`app.request()`) have no socket: Hono's limit on the web body.
     if (!incoming) return streaming(c, next);

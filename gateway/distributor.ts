@@ -1,7 +1,6 @@
 import type { Producer, TopicMessages } from 'kafkajs';
-import { MONITORING_TOPIC, routeEvent, type Route, type Topology } from '../federation/index.ts';
-import { KIND_OF_TYPE, siteOfSource, toKafkaRecord, type ProductEvent } from '../contract/index.ts';
-import { monitoringRecord, type MonitoringEvent } from '../contract/index.ts';
+import { KIND_OF_TYPE, type MonitoringEvent, monitoringRecord, type ProductEvent, siteOfSource, toKafkaRecord } from '../contract/index.ts';
+import { MONITORING_TOPIC, type Route, routeEvent, type Topology } from '../federation/index.ts';
 
 export interface Distributed {
   event: ProductEvent;
@@ -41,8 +40,20 @@ export function createDistributor(deps: { producer: Producer; topology: Topology
       if (deps.monitorSite) {
         const origin = siteOfSource(event.source);
         const base = { eventId: event.id, site: deps.monitorSite, consumer: '', productId: event.subject, eventType: event.type, sourceSite: origin };
-        const published: MonitoringEvent = { ...base, stage: 'published', at: event.publishedat, latencyMs: 0, detail: origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent } };
-        const routed: MonitoringEvent = { ...base, stage: 'routed', at: routedAt, latencyMs: routedAt - event.publishedat, detail: { targets: route.targets, topics: route.topics } };
+        const published: MonitoringEvent = {
+          ...base,
+          stage: 'published',
+          at: event.publishedat,
+          latencyMs: 0,
+          detail: origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent },
+        };
+        const routed: MonitoringEvent = {
+          ...base,
+          stage: 'routed',
+          at: routedAt,
+          latencyMs: routedAt - event.publishedat,
+          detail: { targets: route.targets, topics: route.topics },
+        };
         add(MONITORING_TOPIC, monitoringRecord([published, routed]));
       }
       return { event, route };

@@ -1,5 +1,5 @@
 import { siteOf, type Topology } from '../federation/index.ts';
-import { fanOutOf, type FanOut, type SiteAnswer } from './federated-merge.ts';
+import { type FanOut, fanOutOf, type SiteAnswer } from './federated-merge.ts';
 import type { PeerClient } from './peer-client.ts';
 
 export interface FanOutDeps {

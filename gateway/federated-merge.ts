@@ -6,9 +6,7 @@ import { flowLags, type SiteOffsets, type Topology } from '../federation/index.t
  * The I/O (asking each site with a deadline) is in fan-out.ts. A site that did
  * not answer is flagged, and a partial answer is still an answer.
  */
-export type SiteAnswer<T> =
-  | { site: string; reachable: true; ms: number; body: T }
-  | { site: string; reachable: false; ms: number; error: string };
+export type SiteAnswer<T> = { site: string; reachable: true; ms: number; body: T } | { site: string; reachable: false; ms: number; error: string };
 
 export interface FanOut<T> {
   sites: SiteAnswer<T>[];

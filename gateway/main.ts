@@ -1,25 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
-import { certPaths } from '../certs/index.ts';
+import { audienceOf, certPaths, ensureSigningKeys, issuerOf, publicJwks } from '../certs/index.ts';
+import type { ProductEvent } from '../contract/index.ts';
 import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
-import { createDistributor } from './distributor.ts';
-import { ProductEventSchema, type ProductEvent } from '../contract/index.ts';
-import { Problem, fromZod } from '../contract/index.ts';
 import { createApp, createPeerApp } from './app.ts';
-import type { GatewayDeps } from './deps.ts';
 import { createBatcher } from './batcher.ts';
+import type { GatewayDeps } from './deps.ts';
+import { createDistributor } from './distributor.ts';
 import { readGatewayEnv } from './env.ts';
 import { createFederatedView } from './federated-view.ts';
 import { createIdempotencyStore } from './idempotency.ts';
-import { audienceOf, ensureSigningKeys, issuerOf, publicJwks } from '../certs/index.ts';
 import { createPromMetrics } from './metrics.ts';
 import { createPeerAccept } from './peer-accept.ts';
 import { createPeerClient } from './peer-client.ts';
 import { createPeerFailover } from './peer-failover.ts';
-import { createPublishService, type AcceptedEvent, type PublishResult } from './publish-service.ts';
+import { type AcceptedEvent, createPublishService, type PublishResult } from './publish-service.ts';
 import { createVerifier } from './verifier.ts';
 
 // Load config, build the dependencies, start, drain on SIGTERM.
@@ -31,7 +29,13 @@ const instanceUrl = `http://${site.address}:${site.ports.instance}`;
 await ensureSigningKeys(env.FEDGATE_CERTS_DIR, site.name);
 
 // Short retries: a dead local broker must turn into a failover in about a second, not after kafkajs' 30 s default.
-const kafka = new Kafka({ ...localKafkaConfig(site, `fedgate-gateway-${site.name}`), logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 5000, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+const kafka = new Kafka({
+  ...localKafkaConfig(site, `fedgate-gateway-${site.name}`),
+  logLevel: logLevel.NOTHING,
+  connectionTimeout: 1000,
+  requestTimeout: 5000,
+  retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+});
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
 let connected = false;
 producer.on(producer.events.CONNECT, () => (connected = true));
@@ -85,7 +89,15 @@ const deps: GatewayDeps = {
       ]),
     ),
   }),
-  publish: createPublishService({ topology, site: site.name, log, submit: (events) => batcher.submit(events), failover: createPeerFailover({ topology, site: site.name, call: peers.call }), seen, onOutcome: (o, n) => metrics.published(o, n) }),
+  publish: createPublishService({
+    topology,
+    site: site.name,
+    log,
+    submit: (events) => batcher.submit(events),
+    failover: createPeerFailover({ topology, site: site.name, call: peers.call }),
+    seen,
+    onOutcome: (o, n) => metrics.published(o, n),
+  }),
   view: createFederatedView({ topology, site: site.name, peers, instanceUrl, deadlineMs: env.PEER_DEADLINE_MS }),
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,

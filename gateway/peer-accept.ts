@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { Problem, ProductEventSchema, fromZod, type ProductEvent } from '../contract/index.ts';
+import { fromZod, Problem, type ProductEvent, ProductEventSchema } from '../contract/index.ts';
 import type { AcceptedEvent } from './publish-service.ts';
 
 export interface PeerAcceptDeps {

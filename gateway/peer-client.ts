@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { wanAddressOf, type Site, type Topology } from '../federation/index.ts';
 import { certPaths } from '../certs/index.ts';
+import { type Site, type Topology, wanAddressOf } from '../federation/index.ts';
 
 /**
  * Gateway-to-gateway calls: HTTPS to the peer listener, presenting this

@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
+import { completeEvent, EVENT_TYPES, type EventType, fromZod, KIND_OF_TYPE, Problem, type ProductEvent, PublishInputSchema } from '../contract/index.ts';
 import { RoutingError, type Topology } from '../federation/index.ts';
-import { routeOf } from './distributor.ts';
-import { EVENT_TYPES, KIND_OF_TYPE, PublishInputSchema, completeEvent, type EventType, type ProductEvent } from '../contract/index.ts';
-import { Problem, fromZod } from '../contract/index.ts';
 import { OverloadedError } from './batcher.ts';
+import { routeOf } from './distributor.ts';
 import type { VerifiedToken } from './verifier.ts';
 
 export interface AcceptedEvent {
@@ -55,7 +54,9 @@ export function createPublishService(deps: PublishServiceDeps) {
       const at = raw.length > 1 ? `[${i}]` : '';
       const type = (item as { type?: unknown })?.type;
       if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
-        throw new Problem('unknown-event-type', `${at ? `event ${at}: ` : ''}type ${JSON.stringify(type)} is not one of ${[...KNOWN_TYPES].join(', ')}`, { knownTypes: [...KNOWN_TYPES] });
+        throw new Problem('unknown-event-type', `${at ? `event ${at}: ` : ''}type ${JSON.stringify(type)} is not one of ${[...KNOWN_TYPES].join(', ')}`, {
+          knownTypes: [...KNOWN_TYPES],
+        });
       }
       const parsed = PublishInputSchema.safeParse(item);
       if (!parsed.success) {
@@ -63,7 +64,8 @@ export function createPublishService(deps: PublishServiceDeps) {
         throw new Problem('invalid-event', at ? `event ${at}: ${p.detail}` : p.detail, { ...p.extra, index: i });
       }
       const scope = scopeFor(parsed.data.type);
-      if (!token.scopes.has(scope)) throw new Problem('insufficient-scope', `the token lacks scope "${scope}" for ${parsed.data.type}`, { requiredScope: scope });
+      if (!token.scopes.has(scope))
+        throw new Problem('insufficient-scope', `the token lacks scope "${scope}" for ${parsed.data.type}`, { requiredScope: scope });
       const event = completeEvent(parsed.data, deps.site, now());
       try {
         routeOf(deps.topology, event);
@@ -94,7 +96,12 @@ export function createPublishService(deps: PublishServiceDeps) {
         return writtenAt;
       } catch (peerErr) {
         deps.log.error({ err: (peerErr as Error).message }, 'no peer took the events');
-        throw new Problem('kafka-unavailable', 'the local Kafka did not acknowledge the write and no peer gateway could take it; nothing was accepted', {}, { 'retry-after': '5' });
+        throw new Problem(
+          'kafka-unavailable',
+          'the local Kafka did not acknowledge the write and no peer gateway could take it; nothing was accepted',
+          {},
+          { 'retry-after': '5' },
+        );
       }
     }
   }

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
 import { JWT_ALG } from '../certs/index.ts';
 
 export interface VerifiedToken {
@@ -104,7 +104,8 @@ function asTokenError(err: unknown): TokenError {
   if (err instanceof errors.JWTExpired) return new TokenError('the token has expired');
   if (err instanceof errors.JWTClaimValidationFailed) return new TokenError(`claim "${err.claim}" is not valid: ${err.reason}`);
   if (err instanceof errors.JOSEAlgNotAllowed) return new TokenError('the token algorithm is not allowed (ES256 only)');
-  if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey) return new TokenError("the signature does not verify with the issuer's keys");
+  if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey)
+    return new TokenError("the signature does not verify with the issuer's keys");
   if (err instanceof errors.JOSEError) return new TokenError(err.message);
   return new TokenError('the token could not be verified');
 }

@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
-import { DEAD_LETTER_TOPIC, MONITORING_TOPIC, consumerGroup, parseRemoteTopic, type EventKind, type Topology } from '../federation/index.ts';
+import { DecodeError, fromKafkaRecord, type MonitoringEvent, monitoringRecord, type ProductEvent, printable, siteOfSource } from '../contract/index.ts';
+import { consumerGroup, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, parseRemoteTopic, type Topology } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
-import { DecodeError, fromKafkaRecord, siteOfSource, type ProductEvent } from '../contract/index.ts';
-import { monitoringRecord, printable, type MonitoringEvent } from '../contract/index.ts';
 import { consumedTopics } from './site-topics.ts';
 
 export interface RetryPolicy {
@@ -108,7 +107,10 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
 
     const applied: { message: KafkaMessage; event: ProductEvent }[] = [];
     try {
-      await applyWithRetry(decoded.map((d) => d.event), heartbeat);
+      await applyWithRetry(
+        decoded.map((d) => d.event),
+        heartbeat,
+      );
       applied.push(...decoded);
     } catch (batchError) {
       // Find the poison: one event at a time, so the good ones still land.
@@ -118,10 +120,18 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
           applied.push(d);
         } catch (err) {
           const attempts = (err as { attempts?: number }).attempts ?? 1;
-          failures.push({ message: d.message, event: d.event, eventId: d.event.id, reason: `${isRetriable(err) ? `retries exhausted after ${attempts} attempts` : 'not retriable'}: ${(err as Error).message}` });
+          failures.push({
+            message: d.message,
+            event: d.event,
+            eventId: d.event.id,
+            reason: `${isRetriable(err) ? `retries exhausted after ${attempts} attempts` : 'not retriable'}: ${(err as Error).message}`,
+          });
         }
       }
-      log.warn({ consumer: name, topic: batch.topic, failed: decoded.length - applied.length, err: (batchError as Error).message }, 'batch effect failed; isolated the failing events');
+      log.warn(
+        { consumer: name, topic: batch.topic, failed: decoded.length - applied.length, err: (batchError as Error).message },
+        'batch effect failed; isolated the failing events',
+      );
     }
 
     const doneAt = now();
@@ -139,11 +149,21 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
         partition: batch.partition,
         offset: Number(message.offset),
       };
-      const consumed: MonitoringEvent = { ...base, stage: 'consumed', consumer: name, at: doneAt, latencyMs: Math.max(0, doneAt - event.publishedat), detail: { processingMs, batchSize: batch.messages.length } };
+      const consumed: MonitoringEvent = {
+        ...base,
+        stage: 'consumed',
+        consumer: name,
+        at: doneAt,
+        latencyMs: Math.max(0, doneAt - event.publishedat),
+        detail: { processingMs, batchSize: batch.messages.length },
+      };
       if (remote) {
         // The copy's timestamp is when it landed here (LogAppendTime on replicated topics).
         const landed = Number(message.timestamp);
-        monitoring.push([{ ...base, stage: 'replicated', consumer: '', at: landed, latencyMs: Math.max(0, landed - event.publishedat), detail: { from: remote.source } }, consumed]);
+        monitoring.push([
+          { ...base, stage: 'replicated', consumer: '', at: landed, latencyMs: Math.max(0, landed - event.publishedat), detail: { from: remote.source } },
+          consumed,
+        ]);
       } else {
         monitoring.push([consumed]);
       }
@@ -156,14 +176,17 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
         consumer: name,
         productId: f.event?.subject ?? f.message.key?.toString('utf8').slice(0, 64) ?? null,
         eventType: f.event?.type ?? null,
-        sourceSite: f.event ? siteOfSource(f.event.source) : remote?.source ?? site,
+        sourceSite: f.event ? siteOfSource(f.event.source) : (remote?.source ?? site),
         topic: batch.topic,
         partition: batch.partition,
         offset: Number(f.message.offset),
         at: doneAt,
       };
       const detail = { reason: printable(f.reason, 500), valuePreview: printable(f.message.value?.toString('utf8') ?? '', 200) };
-      monitoring.push([{ ...base, stage: 'failed', detail }, { ...base, stage: 'dead-lettered', detail }]);
+      monitoring.push([
+        { ...base, stage: 'failed', detail },
+        { ...base, stage: 'dead-lettered', detail },
+      ]);
       deadLetters.push({
         key: f.message.key,
         value: f.message.value,

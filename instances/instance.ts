@@ -1,7 +1,18 @@
-import { serve, type ServerType } from '@hono/node-server';
-import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkajs';
+import { type ServerType, serve } from '@hono/node-server';
+import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { MONITORING_TOPIC, isRoutedTopic, localKafkaConfig, parseRemoteTopic, siteOf, summarizeLag, type LagSummary, type PartitionOffsets, type SiteOffsets, type Topology } from '../federation/index.ts';
+import {
+  isRoutedTopic,
+  type LagSummary,
+  localKafkaConfig,
+  MONITORING_TOPIC,
+  type PartitionOffsets,
+  parseRemoteTopic,
+  type SiteOffsets,
+  siteOf,
+  summarizeLag,
+  type Topology,
+} from '../federation/index.ts';
 import type { Database } from './db/database.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer, type RetryPolicy } from './downstream-consumer.ts';
 import { createLinkMonitor } from './link-monitor.ts';
@@ -30,7 +41,11 @@ async function topicEnds(admin: Admin, topics: Iterable<string>): Promise<TopicE
 /** Consumer lag of each group over the topics it reads, against `ends` (read here when not given). */
 export async function groupLag(admin: Admin, groups: { groupId: string; topics: string[] }[], given?: TopicEnds): Promise<Record<string, LagSummary>> {
   const [ends, committed] = await Promise.all([
-    given ?? topicEnds(admin, groups.flatMap((g) => g.topics)),
+    given ??
+      topicEnds(
+        admin,
+        groups.flatMap((g) => g.topics),
+      ),
     Promise.all(groups.map((g) => admin.fetchOffsets({ groupId: g.groupId, topics: g.topics }))),
   ]);
   const out: Record<string, LagSummary> = {};
@@ -68,7 +83,10 @@ export function createInstance(deps: InstanceDeps) {
     .map((t) => t.topic)
     .filter((t) => isRoutedTopic(t) || isRoutedTopic(parseRemoteTopic(t, siteNames)?.topic ?? ''));
 
-  const groups = () => [...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })), { groupId: monitoringConsumer.groupId, topics: [MONITORING_TOPIC] }];
+  const groups = () => [
+    ...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })),
+    { groupId: monitoringConsumer.groupId, topics: [MONITORING_TOPIC] },
+  ];
 
   async function offsets(given?: TopicEnds): Promise<SiteOffsets> {
     const ends: Record<string, number[]> = {};
@@ -97,7 +115,11 @@ export function createInstance(deps: InstanceDeps) {
     // The federated view asks every site for this on each dashboard poll, from
     // every gateway: one reading (~70 Kafka requests) per second is shared.
     kafkaView: createSharedReading(readKafka, { freshMs: 1000, staleMs: 10_000 }),
-    health: async () => ({ db: database.kind, consumers: consumers.map((c) => c.name), upSeconds: startedAt ? Math.round((Date.now() - startedAt) / 1000) : 0 }),
+    health: async () => ({
+      db: database.kind,
+      consumers: consumers.map((c) => c.name),
+      upSeconds: startedAt ? Math.round((Date.now() - startedAt) / 1000) : 0,
+    }),
   });
 
   return {
@@ -112,7 +134,9 @@ export function createInstance(deps: InstanceDeps) {
       if (created.length) log.info({ created: created.length }, 'created site topics');
       producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
       await producer.connect();
-      consumers = CONSUMERS.map((c) => createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, retry: deps.retry }));
+      consumers = CONSUMERS.map((c) =>
+        createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, retry: deps.retry }),
+      );
       await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start()]);
       if (deps.listen !== false) {
         server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });

@@ -1,6 +1,6 @@
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { consumerGroup, remoteTopic, upstreamSites, type Topology } from '../federation/index.ts';
+import { consumerGroup, remoteTopic, type Topology, upstreamSites } from '../federation/index.ts';
 
 /**
  * Tracks the newest heartbeat MM2 has copied here from each upstream site

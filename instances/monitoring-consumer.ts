@@ -1,9 +1,9 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { MONITORING_TOPIC, consumerGroup } from '../federation/index.ts';
+import { MonitoringRecordSchema, printable } from '../contract/index.ts';
+import { consumerGroup, MONITORING_TOPIC } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
-import { MonitoringRecordSchema, printable } from '../contract/index.ts';
 
 const CHUNK = 1000;
 
@@ -24,7 +24,7 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
     if (!isRunning() || isStale()) return;
     const rows = [];
     for (const message of batch.messages) {
-      let parsed;
+      let parsed: ReturnType<typeof MonitoringRecordSchema.safeParse> | null;
       try {
         parsed = MonitoringRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
       } catch {
@@ -53,7 +53,10 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
       }
     }
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await db.insert(monitoringEvents).values(rows.slice(i, i + CHUNK)).onConflictDoNothing();
+      await db
+        .insert(monitoringEvents)
+        .values(rows.slice(i, i + CHUNK))
+        .onConflictDoNothing();
       await heartbeat();
     }
     rowsSeen += rows.length;

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
+import { STAGES, type StageRow, type StageStats } from '../contract/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, monitoringEvents, priceBook } from './db/schema.ts';
-import { STAGES, type StageRow, type StageStats } from '../contract/index.ts';
 
 /**
  * The site read API's queries: service functions, `verb({ db, ... })`.
@@ -11,8 +11,19 @@ import { STAGES, type StageRow, type StageStats } from '../contract/index.ts';
 type MonitoringRow = typeof monitoringEvents.$inferSelect;
 function toStageRow(r: MonitoringRow): StageRow {
   return {
-    eventId: r.eventId, stage: r.stage, site: r.site, consumer: r.consumer, productId: r.productId, eventType: r.eventType, sourceSite: r.sourceSite,
-    topic: r.topic, partition: r.partition, offset: r.offset, at: r.at.toISOString(), latencyMs: r.latencyMs, detail: r.detail ?? null,
+    eventId: r.eventId,
+    stage: r.stage,
+    site: r.site,
+    consumer: r.consumer,
+    productId: r.productId,
+    eventType: r.eventType,
+    sourceSite: r.sourceSite,
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    at: r.at.toISOString(),
+    latencyMs: r.latencyMs,
+    detail: r.detail ?? null,
   };
 }
 
@@ -49,17 +60,42 @@ export async function productState({ db, productId }: { db: SiteDb; productId: s
     db.select().from(discounts).where(eq(discounts.productId, productId)).orderBy(asc(discounts.region), asc(discounts.discountId)),
   ]);
   return {
-    prices: prices.map((p) => ({ region: p.region, currency: p.currency, amountMinor: p.amountMinor, eventId: p.eventId, eventTime: p.eventTime.toISOString(), sourceSite: p.sourceSite })),
-    availability: countries.map((a) => ({ country: a.country, available: a.available, reason: a.reason, eventId: a.eventId, eventTime: a.eventTime.toISOString() })),
-    discounts: discountRows.map((d) => ({ region: d.region, discountId: d.discountId, percent: d.percent, amountOffMinor: d.amountOffMinor, currency: d.currency, active: d.active, eventId: d.eventId, eventTime: d.eventTime.toISOString() })),
+    prices: prices.map((p) => ({
+      region: p.region,
+      currency: p.currency,
+      amountMinor: p.amountMinor,
+      eventId: p.eventId,
+      eventTime: p.eventTime.toISOString(),
+      sourceSite: p.sourceSite,
+    })),
+    availability: countries.map((a) => ({
+      country: a.country,
+      available: a.available,
+      reason: a.reason,
+      eventId: a.eventId,
+      eventTime: a.eventTime.toISOString(),
+    })),
+    discounts: discountRows.map((d) => ({
+      region: d.region,
+      discountId: d.discountId,
+      percent: d.percent,
+      amountOffMinor: d.amountOffMinor,
+      currency: d.currency,
+      active: d.active,
+      eventId: d.eventId,
+      eventTime: d.eventTime.toISOString(),
+    })),
   };
 }
 
 export async function eventTrace({ db, eventId }: { db: SiteDb; eventId: string }): Promise<StageRow[]> {
-  const rows = await db.select().from(monitoringEvents).where(eq(monitoringEvents.eventId, eventId)).orderBy(asc(monitoringEvents.at), asc(monitoringEvents.id));
+  const rows = await db
+    .select()
+    .from(monitoringEvents)
+    .where(eq(monitoringEvents.eventId, eventId))
+    .orderBy(asc(monitoringEvents.at), asc(monitoringEvents.id));
   return rows.map(toStageRow);
 }
-
 
 /**
  * Per-stage counts and latency percentiles over a window: one range scan of
@@ -71,12 +107,25 @@ export async function eventTrace({ db, eventId }: { db: SiteDb; eventId: string 
  * sort of every id in the window, so only when asked (drills and tests; the
  * dashboard polls without it).
  */
-export async function stageStats({ db, windowSeconds, distinct = false, now = new Date() }: { db: SiteDb; windowSeconds: number; distinct?: boolean; now?: Date }): Promise<StageStats[]> {
+export async function stageStats({
+  db,
+  windowSeconds,
+  distinct = false,
+  now = new Date(),
+}: {
+  db: SiteDb;
+  windowSeconds: number;
+  distinct?: boolean;
+  now?: Date;
+}): Promise<StageStats[]> {
   const since = new Date(now.getTime() - windowSeconds * 1000).toISOString();
   const m = monitoringEvents;
   const result = await db.execute(sql`
     select s.stage, x.count, x.distinct_events, x.percentiles
-    from unnest(array[${sql.join(STAGES.map((st) => sql`${st}`), sql`, `)}]::text[]) as s(stage)
+    from unnest(array[${sql.join(
+      STAGES.map((st) => sql`${st}`),
+      sql`, `,
+    )}]::text[]) as s(stage)
     cross join lateral (
       select count(*)::int as count,
              ${distinct ? sql`count(distinct ${m.eventId})::int` : sql`null::int`} as distinct_events,
@@ -100,12 +149,25 @@ export async function stageStats({ db, windowSeconds, distinct = false, now = ne
 }
 
 export async function deadLetters({ db, limit }: { db: SiteDb; limit: number }): Promise<StageRow[]> {
-  const rows = await db.select().from(monitoringEvents).where(eq(monitoringEvents.stage, 'dead-lettered')).orderBy(desc(monitoringEvents.at), desc(monitoringEvents.id)).limit(limit);
+  const rows = await db
+    .select()
+    .from(monitoringEvents)
+    .where(eq(monitoringEvents.stage, 'dead-lettered'))
+    .orderBy(desc(monitoringEvents.at), desc(monitoringEvents.id))
+    .limit(limit);
   return rows.map(toStageRow);
 }
 
 /** Rows after a site-local id, oldest first: the live flow polls with it. */
-export async function recentRows({ db, after, limit }: { db: SiteDb; after: number; limit: number }): Promise<{ items: (StageRow & { id: number })[]; last: number }> {
+export async function recentRows({
+  db,
+  after,
+  limit,
+}: {
+  db: SiteDb;
+  after: number;
+  limit: number;
+}): Promise<{ items: (StageRow & { id: number })[]; last: number }> {
   const rows = await db.select().from(monitoringEvents).where(gt(monitoringEvents.id, after)).orderBy(asc(monitoringEvents.id)).limit(limit);
   if (after < 0) {
     // First call: start from the newest rows, not from the beginning of time.

@@ -1,15 +1,18 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from './db/database.ts';
+import { type Database, openDatabase } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
-import { createReadApi } from './read-api.ts';
 import { stageStats } from './queries.ts';
+import { createReadApi } from './read-api.ts';
 
 /** Route tests: the read API over an in-memory PGlite, no Kafka. */
 describe('site read API routes', () => {
   let database: Database;
   let app: ReturnType<typeof createReadApi>;
-  const kafkaView = { groups: { 'g.price-book': { records: 3, partitions: 1, byTopic: { 'fed.price.eu': 3 } } }, offsets: { ends: { 'fed.price.eu': [7] }, heartbeats: {} } };
+  const kafkaView = {
+    groups: { 'g.price-book': { records: 3, partitions: 1, byTopic: { 'fed.price.eu': 3 } } },
+    offsets: { ends: { 'fed.price.eu': [7] }, heartbeats: {} },
+  };
 
   beforeAll(async () => {
     database = await openDatabase({ dataDir: 'memory://', schemaName: 'unused' });
@@ -20,7 +23,15 @@ describe('site read API routes', () => {
       { eventId: 'e2', stage: 'consumed', site: 's', consumer: 'price-book', productId: 'sku-1', at: new Date(t0 + 50), latencyMs: 10 },
       { eventId: 'd1', stage: 'dead-lettered', site: 's', consumer: 'price-book', at: new Date(t0 + 60), detail: { reason: 'bad' } },
     ]);
-    app = createReadApi({ db: database.db, site: 's', log: pino({ level: 'silent' }), lag: async () => ({}), offsets: async () => ({ ends: {}, heartbeats: {} }), kafkaView: async () => ({ value: kafkaView, at: Date.parse('2026-11-01T10:00:01Z') }), health: async () => ({ db: 'pglite' }) });
+    app = createReadApi({
+      db: database.db,
+      site: 's',
+      log: pino({ level: 'silent' }),
+      lag: async () => ({}),
+      offsets: async () => ({ ends: {}, heartbeats: {} }),
+      kafkaView: async () => ({ value: kafkaView, at: Date.parse('2026-11-01T10:00:01Z') }),
+      health: async () => ({ db: 'pglite' }),
+    });
   });
   afterAll(() => database.close());
 
@@ -64,7 +75,11 @@ describe('site read API routes', () => {
   });
 
   it('tells which event ids were consumed here', async () => {
-    const res = await app.request('/v1/delivered', { method: 'POST', body: JSON.stringify({ ids: ['e1', 'e2', 'e3', 'd1'] }), headers: { 'content-type': 'application/json' } });
+    const res = await app.request('/v1/delivered', {
+      method: 'POST',
+      body: JSON.stringify({ ids: ['e1', 'e2', 'e3', 'd1'] }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect((await res.json()).delivered.sort()).toEqual(['e1', 'e2']);
   });
 

@@ -2,10 +2,9 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { EventIdSchema, fromZod, Problem, ProductIdSchema, problemErrorHandler } from '../contract/index.ts';
 import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
-import { EventIdSchema, ProductIdSchema } from '../contract/index.ts';
-import { Problem, fromZod, problemErrorHandler } from '../contract/index.ts';
 import { deadLetters, decodeCursor, deliveredIds, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
 
 export interface ReadApiDeps {
@@ -22,7 +21,17 @@ export interface ReadApiDeps {
 }
 
 const PageQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), before: z.string().max(100).optional() }).strict();
-const StatsQuery = z.object({ windowSeconds: z.coerce.number().int().min(1).max(7 * 86400).default(300), distinct: z.enum(['true', 'false']).default('false') }).strict();
+const StatsQuery = z
+  .object({
+    windowSeconds: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86400)
+      .default(300),
+    distinct: z.enum(['true', 'false']).default('false'),
+  })
+  .strict();
 const RecentQuery = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(500).default(200) }).strict();
 const DeliveredBody = z.object({ ids: z.array(EventIdSchema).min(1).max(5000) }).strict();
 const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
@@ -42,7 +51,9 @@ export function createReadApi(deps: ReadApiDeps) {
   const app = new Hono();
   app.use(requestId());
   app.onError(problemErrorHandler(deps.log));
-  app.notFound((c) => { throw new Problem('not-found', `no route ${c.req.method} ${c.req.path}`); });
+  app.notFound((c) => {
+    throw new Problem('not-found', `no route ${c.req.method} ${c.req.path}`);
+  });
 
   app.get('/v1/health', async (c) => c.json({ site, ...(await deps.health()) }));
 
@@ -83,7 +94,14 @@ export function createReadApi(deps: ReadApiDeps) {
   app.get('/v1/overview', async (c) => {
     const q = parse(StatsQuery, c.req.query());
     const [stages, kafka] = await Promise.all([stageStats({ db, windowSeconds: q.windowSeconds }), deps.kafkaView()]);
-    return c.json({ site, windowSeconds: q.windowSeconds, stages, groups: kafka.value.groups, offsets: kafka.value.offsets, kafkaReadAt: new Date(kafka.at).toISOString() });
+    return c.json({
+      site,
+      windowSeconds: q.windowSeconds,
+      stages,
+      groups: kafka.value.groups,
+      offsets: kafka.value.offsets,
+      kafkaReadAt: new Date(kafka.at).toISOString(),
+    });
   });
 
   app.get('/v1/recent', async (c) => {

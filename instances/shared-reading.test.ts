@@ -29,7 +29,7 @@ function counter() {
 describe('createSharedReading', () => {
   it('lets concurrent callers share one reading', async () => {
     const c = counter();
-    let t = 1000;
+    const t = 1000;
     const get = createSharedReading(c.read, { freshMs: 1000, staleMs: 5000, now: () => t });
     const a = get();
     const b = get();

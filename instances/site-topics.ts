@@ -1,15 +1,15 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import {
-  DEAD_LETTER_TOPIC,
-  MONITORING_TOPIC,
-  STORAGE_TOPIC,
   allRoutedTopics,
+  DEAD_LETTER_TOPIC,
+  type EventKind,
+  MONITORING_TOPIC,
   remoteTopic,
   routedTopicsForSite,
+  STORAGE_TOPIC,
   siteOf,
-  upstreamSites,
-  type EventKind,
   type Topology,
+  upstreamSites,
 } from '../federation/index.ts';
 
 /**

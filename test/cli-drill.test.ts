@@ -21,7 +21,10 @@ const topology = testTopology(141, [
 
 function fedgate(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO, 'bin/fedgate.mjs'), ...args, '--topology', topologyFile, '--home', home], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO, 'bin/fedgate.mjs'), ...args, '--topology', topologyFile, '--home', home], {
+      cwd: REPO,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -47,7 +50,13 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     const up = await fedgate(['up', '--detach']);
     expect(up.code, up.stderr).toBe(0);
     const status = await fedgate(['status', '--json']);
-    const sites = JSON.parse(status.stdout).sites as { site: string; broker: { ready: boolean }; mm2: { ready: boolean }; instance: { ready: boolean }; gateway: { ready: boolean } }[];
+    const sites = JSON.parse(status.stdout).sites as {
+      site: string;
+      broker: { ready: boolean };
+      mm2: { ready: boolean };
+      instance: { ready: boolean };
+      gateway: { ready: boolean };
+    }[];
     expect(sites.map((s) => [s.site, s.broker.ready, s.mm2.ready, s.instance.ready, s.gateway.ready])).toEqual([
       ['a', true, true, true, true],
       ['b', true, true, true, true],
@@ -80,7 +89,12 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     expect(report.failoverClientSwitches).toBeGreaterThan(0);
     expect(Object.keys(report.duplicates).sort()).toEqual(['a', 'b', 'c']);
     expect(Object.keys(report.peakLag).length).toBeGreaterThan(0);
-    expect(report.consumerFailover).toMatchObject({ group: 'fedgate.a.price-book', resumedAt: 'b', processed: expect.any(Number), reprocessed: expect.any(Number) });
+    expect(report.consumerFailover).toMatchObject({
+      group: 'fedgate.a.price-book',
+      resumedAt: 'b',
+      processed: expect.any(Number),
+      reprocessed: expect.any(Number),
+    });
   });
 
   it('stops everything with down: no process of the federation is left', async () => {

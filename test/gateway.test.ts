@@ -3,10 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STORAGE_TOPIC, remoteTopic, routedTopic } from '../federation/index.ts';
-import { isOurProcess } from '../deploy/index.ts';
 import { issueToken } from '../certs/index.ts';
-import { REPO, createTestFederation, testTopology, topicsOf, type TestFederation } from './support/federation.ts';
+import { isOurProcess } from '../deploy/index.ts';
+import { remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
+import { createTestFederation, REPO, type TestFederation, testTopology, topicsOf } from './support/federation.ts';
 
 /**
  * Three real sites: brokers, MM2 over mTLS, instances and gateways, all
@@ -18,14 +18,22 @@ const topology = testTopology(131, [
   { name: 'b', regions: ['us'], countries: ['US'] },
   { name: 'c', regions: ['apac'], countries: ['JP'] },
 ]);
-const apacPrice = (id: string) => ({ type: 'com.fedgate.pim.price.updated', id, data: { productId: 'sku-e2e', region: 'apac', price: { currency: 'JPY', amount: '1500' } } });
+const apacPrice = (id: string) => ({
+  type: 'com.fedgate.pim.price.updated',
+  id,
+  data: { productId: 'sku-e2e', region: 'apac', price: { currency: 'JPY', amount: '1500' } },
+});
 
 describe('federation gateway on three real sites', () => {
   let fed: TestFederation;
   const url = (site: string) => fed.launcher.gatewayUrl(site);
   const token = (site: string, scopes = ['publish:price']) => issueToken({ secretsDir: fed.certsDir, topology, site, scopes, ttlSeconds: 600 });
   const publish = async (site: string, body: unknown, auth?: string) =>
-    fetch(`${url(site)}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify(body) });
+    fetch(`${url(site)}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+      body: JSON.stringify(body),
+    });
   const getJson = async (u: string) => (await fetch(u)).json() as Promise<any>;
   async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
     const started = Date.now();
@@ -66,11 +74,19 @@ describe('federation gateway on three real sites', () => {
     expect((await res.json()).events).toEqual([{ id, type: 'com.fedgate.pim.price.updated', routedTo: ['c'], writtenAt: 'a' }]);
 
     // c's own monitoring DB, through c's read API.
-    const atC = await eventually(() => getJson(`${fed.launcher.instanceUrl('c')}/v1/events/${id}/trace`), (t) => t.stages.some((s: any) => s.stage === 'consumed'), 60_000);
+    const atC = await eventually(
+      () => getJson(`${fed.launcher.instanceUrl('c')}/v1/events/${id}/trace`),
+      (t) => t.stages.some((s: any) => s.stage === 'consumed'),
+      60_000,
+    );
     expect(atC.stages.map((s: any) => s.stage)).toEqual(['replicated', 'consumed']);
 
     // The federated trace, asked at b, spans a and c.
-    const trace = await eventually(() => getJson(`${url('b')}/v1/federation/events/${id}/trace`), (t) => t.stages.length >= 4, 30_000);
+    const trace = await eventually(
+      () => getJson(`${url('b')}/v1/federation/events/${id}/trace`),
+      (t) => t.stages.length >= 4,
+      30_000,
+    );
     expect(trace.partial).toBe(false);
     expect(trace.stages.map((s: any) => `${s.site}:${s.stage}`)).toEqual(['a:published', 'a:routed', 'c:replicated', 'c:consumed']);
     expect(trace.stages.every((s: any) => s.sincePublishMs >= 0)).toBe(true);
@@ -84,11 +100,13 @@ describe('federation gateway on three real sites', () => {
     let mentions = 0;
     await consumer.connect();
     await consumer.subscribe({ topics: scanned, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => {
-      records++;
-      const text = `${message.value?.toString() ?? ''}${JSON.stringify(message.headers ?? {}, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString() : v))}`;
-      if (text.includes(id)) mentions++;
-    } });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        records++;
+        const text = `${message.value?.toString() ?? ''}${JSON.stringify(message.headers ?? {}, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString() : v))}`;
+        if (text.includes(id)) mentions++;
+      },
+    });
     await new Promise((r) => setTimeout(r, 8000));
     await consumer.disconnect();
     expect(records).toBeGreaterThan(0); // the scan did read b's topics (heartbeats at least)
@@ -114,7 +132,10 @@ describe('federation gateway on three real sites', () => {
   });
 
   it('shows an event published during the test live on the dashboard (headless Chromium)', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       await page.goto(`${url('b')}/dashboard`);
@@ -154,7 +175,17 @@ describe('federation gateway on three real sites', () => {
     // A streamed body under the limit is read whole.
     const id = `streamed-${randomUUID()}`;
     const small = new TextEncoder().encode(JSON.stringify(apacPrice(id)));
-    const ok = await fetch(`${url('a')}/v1/events`, { method: 'POST', headers: auth, body: new ReadableStream({ start: (c) => (c.enqueue(small), c.close()) }), duplex: 'half' } as RequestInit);
+    const ok = await fetch(`${url('a')}/v1/events`, {
+      method: 'POST',
+      headers: auth,
+      body: new ReadableStream({
+        start: (c) => {
+          c.enqueue(small);
+          c.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
     expect(ok.status).toBe(202);
     expect((await ok.json()).events[0].id).toBe(id);
   });
@@ -182,7 +213,8 @@ describe('federation gateway on three real sites', () => {
     const res = await publish('a', apacPrice(id), await token('a'));
     const body = await res.json();
     expect([202, 503]).toContain(res.status);
-    if (res.status === 202) expect(body.events[0].writtenAt).toBe('c'); // b is down too; c is the only peer left
+    if (res.status === 202)
+      expect(body.events[0].writtenAt).toBe('c'); // b is down too; c is the only peer left
     else expect(body.code).toBe('kafka-unavailable');
     // A 2xx means c's Kafka holds it; a 503 means nobody does.
     expect(await storageHolds('c', id)).toBe(res.status === 202);

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_TOPIC, routedTopic } from '../federation/index.ts';
+import { completeEvent, EVENT_TYPES, type PriceData, type ProductEvent, PublishInputSchema, toKafkaRecord } from '../contract/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
-import { dropPostgresSchema } from '../instances/db/database.ts';
-import { createDistributor } from '../gateway/distributor.ts';
 import { createEventGenerator } from '../drills/event-generator.ts';
-import { EVENT_TYPES, PublishInputSchema, completeEvent, toKafkaRecord, type PriceData, type ProductEvent } from '../contract/index.ts';
-import { TEST_DATABASE_URL, consumeUntil, createTestFederation, newProducer, testTopology, type TestFederation } from './support/federation.ts';
+import { DEAD_LETTER_TOPIC, routedTopic } from '../federation/index.ts';
+import { createDistributor } from '../gateway/distributor.ts';
+import { dropPostgresSchema } from '../instances/db/database.ts';
+import { consumeUntil, createTestFederation, newProducer, TEST_DATABASE_URL, type TestFederation, testTopology } from './support/federation.ts';
 
 const EVENTS = 10_000;
 const CHUNK = 500;
@@ -97,7 +97,10 @@ describe.each([
     await admin.connect();
     for (const [topic, count] of perTopic) {
       const offsets = await admin.fetchTopicOffsets(topic);
-      expect(offsets.reduce((s, p) => s + Number(p.high), 0), topic).toBe(count);
+      expect(
+        offsets.reduce((s, p) => s + Number(p.high), 0),
+        topic,
+      ).toBe(count);
     }
     await admin.disconnect();
 
@@ -137,7 +140,10 @@ describe.each([
 
   it('dead-letters invalid JSON, a wrong schema and NUL characters with a reason, and still processes the events after them', async () => {
     const topic = routedTopic('price', 'eu');
-    const good = completeEvent(PublishInputSchema.parse({ type: EVENT_TYPES.price, data: { productId: 'sku-poison', region: 'eu', price: { currency: 'EUR', amount: '42.00' } } }), 'solo');
+    const good = completeEvent(
+      PublishInputSchema.parse({ type: EVENT_TYPES.price, data: { productId: 'sku-poison', region: 'eu', price: { currency: 'EUR', amount: '42.00' } } }),
+      'solo',
+    );
     const headers = (id: string) => ({ ...toKafkaRecord(good).headers, ce_id: id });
     const producer = newProducer(fed.local('solo'));
     await producer.connect();
@@ -148,7 +154,11 @@ describe.each([
       messages: [
         { key: 'sku-poison', value: '{"productId": "sku-poison", not json', headers: headers('poison-json') },
         { key: 'sku-poison', value: JSON.stringify({ productId: 'sku-poison', region: 'eu' }), headers: headers('poison-schema') },
-        { key: 'sku-poison', value: JSON.stringify({ productId: 'sku-poison', region: 'eu\u0000', price: { currency: 'EUR', amount: '1.00' } }), headers: headers('poison-nul') },
+        {
+          key: 'sku-poison',
+          value: JSON.stringify({ productId: 'sku-poison', region: 'eu\u0000', price: { currency: 'EUR', amount: '1.00' } }),
+          headers: headers('poison-nul'),
+        },
         { ...toKafkaRecord(good) },
       ],
     });
@@ -173,7 +183,13 @@ describe.each([
     );
     expect(state.prices).toEqual([expect.objectContaining({ region: 'eu', amountMinor: 4200 })]);
 
-    const dlq = await consumeUntil(fed.local('solo'), DEAD_LETTER_TOPIC, (m) => m.headers, (s) => s.length >= 3, 30_000);
+    const dlq = await consumeUntil(
+      fed.local('solo'),
+      DEAD_LETTER_TOPIC,
+      (m) => m.headers,
+      (s) => s.length >= 3,
+      30_000,
+    );
     expect(dlq.map((h) => h.fedgate_dlq_event_id).sort()).toEqual(['poison-json', 'poison-nul', 'poison-schema']);
     expect(dlq.every((h) => h.fedgate_dlq_reason && h.fedgate_dlq_consumer === 'price-book')).toBe(true);
   });

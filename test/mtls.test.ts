@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certPaths, initCerts } from '../certs/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
-import { createTestFederation, createTopics, newProducer, consumeUntil, testTopology, type TestFederation } from './support/federation.ts';
+import { consumeUntil, createTestFederation, createTopics, newProducer, type TestFederation, testTopology } from './support/federation.ts';
 
 /**
  * The inter-site listener takes only clients with a certificate from the
@@ -43,14 +43,22 @@ describe('mTLS on the inter-site listener', () => {
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: [{ key: 'p-1', value: 'over mTLS', headers: { id: 'e-1' } }] });
     await producer.disconnect();
-    const seen = await consumeUntil(kafka, topic, (m) => m, (s) => s.length >= 1, 30_000);
+    const seen = await consumeUntil(
+      kafka,
+      topic,
+      (m) => m,
+      (s) => s.length >= 1,
+      30_000,
+    );
     expect(seen).toEqual([{ key: 'p-1', value: 'over mTLS', headers: { id: 'e-1' } }]);
   });
 
   it('refuses a client without a certificate, and nothing is written', async () => {
     const before = await highWatermark();
     const producer = newProducer(fed.interSite('solo', null));
-    await expect(producer.connect().then(() => producer.send({ topic, messages: [{ value: 'no cert' }] }))).rejects.toThrow(/alert bad certificate|certificate required/);
+    await expect(producer.connect().then(() => producer.send({ topic, messages: [{ value: 'no cert' }] }))).rejects.toThrow(
+      /alert bad certificate|certificate required/,
+    );
     await producer.disconnect().catch(() => {});
     expect(await highWatermark()).toBe(before);
   });
@@ -67,7 +75,9 @@ describe('mTLS on the inter-site listener', () => {
         key: readFileSync(rogue.key, 'utf8'),
       }),
     );
-    await expect(producer.connect().then(() => producer.send({ topic, messages: [{ value: 'rogue' }] }))).rejects.toThrow(/alert (certificate unknown|unknown ca|bad certificate)/);
+    await expect(producer.connect().then(() => producer.send({ topic, messages: [{ value: 'rogue' }] }))).rejects.toThrow(
+      /alert (certificate unknown|unknown ca|bad certificate)/,
+    );
     await producer.disconnect().catch(() => {});
     expect(await highWatermark()).toBe(before);
   });

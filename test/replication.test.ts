@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allRoutedTopics, remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
 import { findManaged, isOurProcess, rssOf } from '../deploy/index.ts';
-import { consumeUntil, createTestFederation, createTopics, newProducer, testTopology, topicsOf, waitForRecords, type TestFederation } from './support/federation.ts';
+import { allRoutedTopics, remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
+import {
+  consumeUntil,
+  createTestFederation,
+  createTopics,
+  newProducer,
+  type TestFederation,
+  testTopology,
+  topicsOf,
+  waitForRecords,
+} from './support/federation.ts';
 
 /**
  * Three real sites, each a KRaft broker plus a MirrorMaker 2 node started by
@@ -26,7 +35,9 @@ describe('MirrorMaker 2 replication between real sites', () => {
   beforeAll(async () => {
     fed = createTestFederation('replication', topology);
     const started = await Promise.all(sites.map((s) => fed.launcher.startBroker(s)));
-    started.forEach((r, i) => (figures[`broker ready (${sites[i]})`] = `${(r.readyMs / 1000).toFixed(1)} s`));
+    started.forEach((r, i) => {
+      figures[`broker ready (${sites[i]})`] = `${(r.readyMs / 1000).toFixed(1)} s`;
+    });
     // The instance normally creates these from the topology; auto-create is off.
     for (const s of sites) await createTopics(fed.local(s), [...allRoutedTopics(topology), STORAGE_TOPIC]);
   });
@@ -52,16 +63,36 @@ describe('MirrorMaker 2 replication between real sites', () => {
     const producer = newProducer(fed.local('a'));
     await producer.connect();
     const id = randomUUID();
-    await producer.send({ topic: toB, acks: -1, messages: [{ key: 'sku-1', value: JSON.stringify({ id, price: '19.99' }), headers: { ce_id: id, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } }] });
+    await producer.send({
+      topic: toB,
+      acks: -1,
+      messages: [
+        {
+          key: 'sku-1',
+          value: JSON.stringify({ id, price: '19.99' }),
+          headers: { ce_id: id, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+        },
+      ],
+    });
     await producer.disconnect();
 
     const mm2Started = Date.now();
     await Promise.all(sites.map((s) => fed.launcher.startMm2(s)));
     await waitForRecords(fed.local('b'), remoteTopic('a', toB), 1, 90_000);
-    const seen = await consumeUntil(fed.local('b'), remoteTopic('a', toB), (m) => m, (s) => s.length >= 1, 90_000);
+    const seen = await consumeUntil(
+      fed.local('b'),
+      remoteTopic('a', toB),
+      (m) => m,
+      (s) => s.length >= 1,
+      90_000,
+    );
     figures['MM2 start to first replicated record'] = `${((Date.now() - mm2Started) / 1000).toFixed(1)} s`;
     expect(seen).toEqual([
-      { key: 'sku-1', value: JSON.stringify({ id, price: '19.99' }), headers: { ce_id: id, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } },
+      {
+        key: 'sku-1',
+        value: JSON.stringify({ id, price: '19.99' }),
+        headers: { ce_id: id, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      },
     ]);
   });
 
@@ -99,7 +130,10 @@ describe('MirrorMaker 2 replication between real sites', () => {
       const topics = await topicsOf(fed.local(s));
       // MM2 always forwards its own `heartbeats` topics hop by hop (by design, to
       // trace reachability); routed topics must never chain.
-      expect(topics.filter((t) => chained.test(t)), `chained topics at ${s}`).toEqual([]);
+      expect(
+        topics.filter((t) => chained.test(t)),
+        `chained topics at ${s}`,
+      ).toEqual([]);
     }
   });
 
@@ -138,7 +172,8 @@ describe('MirrorMaker 2 replication between real sites', () => {
     figures['b converged after restart'] = `${((Date.now() - recovered) / 1000).toFixed(1)} s`;
     const unique = new Set(seen.filter((id): id is string => !!id && expected.has(id)));
     const lost = [...expected].filter((id) => !unique.has(id));
-    figures['outage records'] = `${expected.size} produced, ${lost.length} lost, ${seen.filter((id) => id && expected.has(id)).length - unique.size} duplicates`;
+    figures['outage records'] =
+      `${expected.size} produced, ${lost.length} lost, ${seen.filter((id) => id && expected.has(id)).length - unique.size} duplicates`;
     expect(lost).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findManaged } from '../deploy/index.ts';
-import { REPO, testRunRoot, testTopology } from './support/federation.ts';
 import { TEST_ENV } from './support/env.ts';
+import { REPO, testRunRoot, testTopology } from './support/federation.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,7 +22,9 @@ describe('npm start, as a new user', () => {
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     if (home) {
-      await execFileAsync(process.execPath, [join(REPO, 'bin/fedgate.mjs'), 'down', '--hard', '--topology', join(home, 'topology.json'), '--home', home], { cwd: REPO }).catch(() => {});
+      await execFileAsync(process.execPath, [join(REPO, 'bin/fedgate.mjs'), 'down', '--hard', '--topology', join(home, 'topology.json'), '--home', home], {
+        cwd: REPO,
+      }).catch(() => {});
       if (findManaged(home).length === 0) rmSync(home, { recursive: true, force: true });
     }
   });
@@ -37,7 +39,10 @@ describe('npm start, as a new user', () => {
     ]);
     writeFileSync(join(home, 'topology.json'), JSON.stringify(topology, null, 2));
 
-    child = spawn(process.execPath, [join(REPO, 'bin/fedgate.mjs'), 'start', '--rate', '10', '--topology', join(home, 'topology.json'), '--home', home], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [join(REPO, 'bin/fedgate.mjs'), 'start', '--rate', '10', '--topology', join(home, 'topology.json'), '--home', home], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
@@ -66,7 +71,10 @@ describe('npm start, as a new user', () => {
     }
 
     const exportLine = /export TOKEN=(\S+)/.exec(stdout)?.[1];
-    const curlLine = stdout.split('\n').find((l) => l.trim().startsWith('curl '))!.trim();
+    const curlLine = stdout
+      .split('\n')
+      .find((l) => l.trim().startsWith('curl '))!
+      .trim();
     expect(exportLine).toBeTruthy();
     const { stdout: answer } = await execFileAsync('sh', ['-c', curlLine], { env: { ...TEST_ENV.system, TOKEN: exportLine! } });
     const body = JSON.parse(answer);

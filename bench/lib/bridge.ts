@@ -3,9 +3,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { siteOf } from '../../federation/index.ts';
-import { renderProperties } from '../../federation/index.ts';
 import { spawnJava, stopProcess } from '../../deploy/index.ts';
+import { renderProperties, siteOf } from '../../federation/index.ts';
 import { BENCH_ENV } from '../env.ts';
 import type { PublishBench } from './federation.ts';
 import { REPO_ROOT, STATE_DIR } from './federation.ts';
@@ -17,7 +16,9 @@ const LIB = join(STATE_DIR, 'bridge', 'lib');
 export async function fetchBridge(): Promise<string> {
   if (!existsSync(LIB) || readdirSync(LIB).length === 0) {
     try {
-      await promisify(execFile)('mvn', ['-q', '-B', '-U', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`, '-DincludeScope=runtime'], { maxBuffer: 16 * 1024 * 1024 });
+      await promisify(execFile)('mvn', ['-q', '-B', '-U', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIB}`, '-DincludeScope=runtime'], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
     } catch (err) {
       const out = `${(err as { stdout?: string }).stdout ?? ''}`;
       const reason = /Could not (?:find|resolve)[^\n]*/.exec(out)?.[0] ?? (err as Error).message.split('\n')[0];
@@ -28,7 +29,12 @@ export async function fetchBridge(): Promise<string> {
 }
 
 /** Starts the bridge against `site`'s broker (site-local listener, acks=all), no auth; resolves with its URL and a stop function. */
-export async function startBridge(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, siteName: string, classpath: string, port: number): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startBridge(
+  fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>,
+  siteName: string,
+  classpath: string,
+  port: number,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const site = siteOf(fed.topology, siteName);
   const dir = join(fed.runDir, 'bench-bridge');
   mkdirSync(dir, { recursive: true });

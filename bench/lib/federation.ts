@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
-import { localKafkaConfig, parseTopology, siteOf, type Topology } from '../../federation/index.ts';
+import pg from 'pg';
+import { issueToken, SCOPES } from '../../certs/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
-import { BENCH_ENV } from '../env.ts';
-import { SCOPES, issueToken } from '../../certs/index.ts';
+import { localKafkaConfig, parseTopology, siteOf, type Topology } from '../../federation/index.ts';
 import { ensureSiteTopics } from '../../instances/site-topics.ts';
+import { BENCH_ENV } from '../env.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const STATE_DIR = join(REPO_ROOT, '.fedgate');
@@ -21,7 +21,9 @@ export const STATE_DIR = join(REPO_ROOT, '.fedgate');
 export function benchTopology(): Topology {
   const raw = JSON.parse(readFileSync(join(REPO_ROOT, 'topology.json'), 'utf8')) as { federation: string; sites: Array<{ address: string }> };
   raw.federation = 'fedgate-bench';
-  raw.sites.forEach((s, i) => (s.address = `127.${230 + i}.0.1`));
+  raw.sites.forEach((s, i) => {
+    s.address = `127.${230 + i}.0.1`;
+  });
   return parseTopology(raw, 'bench topology');
 }
 
@@ -72,7 +74,16 @@ export interface PublishBench {
 export async function startPublishBench(options: { runDir: string; log: (line: string) => void; nodeArgs?: string[] }): Promise<PublishBench> {
   const topology = publishTopology();
   const certsDir = join(options.runDir, 'certs');
-  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir: options.runDir, certsDir, log: options.log, systemEnv: BENCH_ENV.system, nodeArgs: options.nodeArgs, env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' } });
+  const launcher = createLauncher({
+    topology,
+    stateDir: STATE_DIR,
+    runDir: options.runDir,
+    certsDir,
+    log: options.log,
+    systemEnv: BENCH_ENV.system,
+    nodeArgs: options.nodeArgs,
+    env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' },
+  });
   const local = (site: string) => benchKafka(topology, site);
   try {
     await launcher.prepare();

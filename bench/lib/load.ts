@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface HttpLoadSpec {
@@ -54,7 +55,10 @@ export interface KafkaLoadResult {
 /** Runs a generator script in its own Node process and returns the JSON line it prints. */
 function runChild<T>(script: string, spec: unknown, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'load', script), JSON.stringify(spec)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'load', script), JSON.stringify(spec)], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

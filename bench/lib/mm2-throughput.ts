@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners } from 'kafkajs';
 import { certPaths } from '../../certs/index.ts';
-import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, siteOf } from '../../federation/index.ts';
 import { spawnJava, stopProcess } from '../../deploy/index.ts';
+import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, siteOf } from '../../federation/index.ts';
 import { BENCH_ENV } from '../env.ts';
 import type { PublishBench } from './federation.ts';
 
@@ -27,7 +27,10 @@ const SOURCE_TOPIC = 'bench.mm2';
  * listener or its plaintext site listener. The source alias differs per
  * mode, so each run fills its own target topic.
  */
-export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>, options: { from: string; to: string; records: number; log: (l: string) => void }): Promise<Mm2Run[]> {
+export async function mm2Throughput(
+  fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>,
+  options: { from: string; to: string; records: number; log: (l: string) => void },
+): Promise<Mm2Run[]> {
   const from = siteOf(fed.topology, options.from);
   const to = siteOf(fed.topology, options.to);
   const source = fed.local(from.name);
@@ -39,7 +42,11 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
   await producer.connect();
   const value = 'x'.repeat(1024);
   for (let i = 0; i < options.records; i += 2000) {
-    await producer.send({ topic: SOURCE_TOPIC, acks: -1, messages: Array.from({ length: Math.min(2000, options.records - i) }, (_, j) => ({ key: `k${i + j}`, value })) });
+    await producer.send({
+      topic: SOURCE_TOPIC,
+      acks: -1,
+      messages: Array.from({ length: Math.min(2000, options.records - i) }, (_, j) => ({ key: `k${i + j}`, value })),
+    });
   }
   await producer.disconnect();
   options.log(`MM2 throughput: ${options.records} records of 1 KB on ${from.name}/${SOURCE_TOPIC}`);
@@ -96,7 +103,16 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
       ]),
     );
     const log4j = join(dir, `log4j-${mode}.properties`);
-    writeFileSync(log4j, renderProperties('bench MM2 log', [['log4j.rootLogger', 'WARN, file'], ['log4j.appender.file', 'org.apache.log4j.FileAppender'], ['log4j.appender.file.File', join(dir, `${mode}.log`)], ['log4j.appender.file.layout', 'org.apache.log4j.PatternLayout'], ['log4j.appender.file.layout.ConversionPattern', '[%d] %p %m (%c)%n']]));
+    writeFileSync(
+      log4j,
+      renderProperties('bench MM2 log', [
+        ['log4j.rootLogger', 'WARN, file'],
+        ['log4j.appender.file', 'org.apache.log4j.FileAppender'],
+        ['log4j.appender.file.File', join(dir, `${mode}.log`)],
+        ['log4j.appender.file.layout', 'org.apache.log4j.PatternLayout'],
+        ['log4j.appender.file.layout.ConversionPattern', '[%d] %p %m (%c)%n'],
+      ]),
+    );
     const started = performance.now();
     const pid = spawnJava({
       role: `bench/mm2-${mode}`,
@@ -133,7 +149,12 @@ export async function mm2Throughput(fed: Pick<PublishBench, 'topology' | 'launch
       let hi = at(0.9);
       // Too fast to see inside 10-90 %: take the whole copy, first record to last.
       if (hi.t - lo.t < 1000) [lo, hi] = [samples.find((x) => x.n > 0)!, samples.at(-1)!];
-      runs.push({ mode, records: options.records, recordsPerSecond: ((hi.n - lo.n) * 1000) / Math.max(1, hi.t - lo.t), totalSeconds: (samples.at(-1)!.t - started) / 1000 });
+      runs.push({
+        mode,
+        records: options.records,
+        recordsPerSecond: ((hi.n - lo.n) * 1000) / Math.max(1, hi.t - lo.t),
+        totalSeconds: (samples.at(-1)!.t - started) / 1000,
+      });
       options.log(`MM2 ${mode}: ${Math.round(runs.at(-1)!.recordsPerSecond)} records/s`);
     } finally {
       await stopProcess(pid, fed.runDir);

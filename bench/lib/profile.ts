@@ -37,7 +37,9 @@ export function summarizeProfiles(dir: string, files: string[], roles: Map<numbe
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     const byId = new Map(profile.nodes.map((n) => [n.id, n]));
     const selfUs = new Map<number, number>();
-    profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+    profile.samples.forEach((id, i) => {
+      selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    });
     const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
     const idle = [...selfUs].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((a, [, us]) => a + us, 0);
     const busy = total - idle;
@@ -56,7 +58,14 @@ export function summarizeProfiles(dir: string, files: string[], roles: Map<numbe
         .sort((a, b) => b[1] - a[1])
         .slice(0, n)
         .map(([k, us]) => `  ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${(us / 1e6).toFixed(2).padStart(7)} s  ${k}`);
-    lines.push(`${role} (${file}): ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s on CPU`, 'self time by owner:', ...top(byOwner, 15), 'self time by function:', ...top(byFunction, 25), '');
+    lines.push(
+      `${role} (${file}): ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s on CPU`,
+      'self time by owner:',
+      ...top(byOwner, 15),
+      'self time by function:',
+      ...top(byFunction, 25),
+      '',
+    );
   }
   return lines.length ? lines.join('\n') : 'no CPU profiles were written';
 }

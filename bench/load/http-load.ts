@@ -9,8 +9,8 @@
  * Prints one JSON line (HttpLoadResult) on stdout.
  */
 import autocannon from 'autocannon';
-import { loadTopology } from '../../federation/index.ts';
 import { SCOPES, tokenSigner } from '../../certs/index.ts';
+import { loadTopology } from '../../federation/index.ts';
 import type { HttpLoadResult, HttpLoadSpec } from '../lib/load.ts';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as HttpLoadSpec;
@@ -22,7 +22,13 @@ let tokens: string[] = [];
 let signMs = 0;
 if (spec.uniqueTokens) {
   const t0 = performance.now();
-  const sign = await tokenSigner({ secretsDir: spec.uniqueTokens.certsDir, topology: loadTopology(spec.uniqueTokens.topologyFile), site: spec.uniqueTokens.site, scopes: [...SCOPES], subject: 'bench' });
+  const sign = await tokenSigner({
+    secretsDir: spec.uniqueTokens.certsDir,
+    topology: loadTopology(spec.uniqueTokens.topologyFile),
+    site: spec.uniqueTokens.site,
+    scopes: [...SCOPES],
+    subject: 'bench',
+  });
   tokens = await Promise.all(Array.from({ length: spec.uniqueTokens.count }, () => sign()));
   signMs = performance.now() - t0;
 }
@@ -40,7 +46,9 @@ const result = await autocannon({
   ...(spec.uniqueTokens ? { amount: tokens.length } : spec.amount ? { amount: spec.amount } : {}),
   ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
   timeout: 30,
-  requests: spec.uniqueTokens ? [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[next++]}` } }) }] : undefined,
+  requests: spec.uniqueTokens
+    ? [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[next++]}` } }) }]
+    : undefined,
 });
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
@@ -53,7 +61,19 @@ const out: HttpLoadResult = {
   timeouts: result.timeouts,
   seconds,
   okPerSecond: result['2xx'] / seconds,
-  latencyMs: { p1: l.p1!, p2_5: l.p2_5!, p10: l.p10!, p25: l.p25!, p50: l.p50!, p75: l.p75!, p90: l.p90!, p97_5: l.p97_5!, p99: l.p99!, p99_9: l.p99_9!, max: l.max! },
+  latencyMs: {
+    p1: l.p1!,
+    p2_5: l.p2_5!,
+    p10: l.p10!,
+    p25: l.p25!,
+    p50: l.p50!,
+    p75: l.p75!,
+    p90: l.p90!,
+    p97_5: l.p97_5!,
+    p99: l.p99!,
+    p99_9: l.p99_9!,
+    max: l.max!,
+  },
   generatorCpuSeconds: (used.user + used.system) / 1e6,
   tokensSigned: tokens.length,
   signMs,

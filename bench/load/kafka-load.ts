@@ -12,10 +12,10 @@
  *   node --import tsx bench/load/kafka-load.ts '<KafkaLoadSpec as JSON>'
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { completeEvent, PublishInputSchema } from '../../contract/index.ts';
 import { loadTopology, localKafkaConfig, siteOf } from '../../federation/index.ts';
 import { createDistributor } from '../../gateway/distributor.ts';
-import { PublishInputSchema, completeEvent } from '../../contract/index.ts';
 import type { KafkaLoadResult, KafkaLoadSpec } from '../lib/load.ts';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as KafkaLoadSpec;
@@ -62,5 +62,11 @@ const used = process.cpuUsage(cpu);
 await producer.disconnect();
 sendMs.sort((a, b) => a - b);
 const at = (q: number) => sendMs[Math.min(sendMs.length - 1, Math.floor(q * sendMs.length))] ?? 0;
-const out: KafkaLoadResult = { events, seconds, eventsPerSecond: events / seconds, sendLatencyMs: { p50: at(0.5), p99: at(0.99) }, cpuSeconds: (used.user + used.system) / 1e6 };
+const out: KafkaLoadResult = {
+  events,
+  seconds,
+  eventsPerSecond: events / seconds,
+  sendLatencyMs: { p50: at(0.5), p99: at(0.99) },
+  cpuSeconds: (used.user + used.system) / 1e6,
+};
 process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,5 +1,5 @@
 import { initCerts } from '../../certs/index.ts';
-import { type Command, UsageError, parse, pathsFrom, topologyFrom } from '../context.ts';
+import { type Command, parse, pathsFrom, topologyFrom, UsageError } from '../context.ts';
 
 export const certsCommand: Command = {
   name: 'certs',

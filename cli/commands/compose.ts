@@ -1,5 +1,5 @@
 import { writeComposeFiles } from '../../deploy/compose.ts';
-import { type Command, UsageError, parse, topologyFrom } from '../context.ts';
+import { type Command, parse, topologyFrom, UsageError } from '../context.ts';
 
 export const composeCommand: Command = {
   name: 'compose',

@@ -1,5 +1,5 @@
 import { DRILLS, type DrillKind, formatDrillReport, runDrill } from '../../drills/index.ts';
-import { type Command, UsageError, launcherFrom, parse, pathsFrom, requireSite, topologyFrom } from '../context.ts';
+import { type Command, launcherFrom, parse, pathsFrom, requireSite, topologyFrom, UsageError } from '../context.ts';
 import { parseDuration } from '../parse-input.ts';
 
 export const drillCommand: Command = {
@@ -8,7 +8,13 @@ export const drillCommand: Command = {
                            stop part of a site under load, bring it back, report lost,
                            delayed and duplicated events (the federation must be up)`,
   async run(args, ctx) {
-    const spec = { site: { type: 'string' }, duration: { type: 'string' }, rate: { type: 'string' }, hard: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+    const spec = {
+      site: { type: 'string' },
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      hard: { type: 'boolean' },
+      json: { type: 'boolean' },
+    } as const;
     const { positionals, values } = parse(args, spec);
     const kind = positionals[0];
     if (!(DRILLS as readonly string[]).includes(kind ?? '')) throw new UsageError(`name the drill: ${DRILLS.join(', ')}`);

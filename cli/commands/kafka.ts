@@ -1,5 +1,5 @@
 import { fetchKafka } from '../../deploy/index.ts';
-import { type Command, UsageError, parse, pathsFrom } from '../context.ts';
+import { type Command, parse, pathsFrom, UsageError } from '../context.ts';
 
 export const kafkaCommand: Command = {
   name: 'kafka',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { SCOPES, issueToken } from '../../certs/index.ts';
-import { type Command, UsageError, parse, pathsFrom, readStdin, requireSite, topologyFrom } from '../context.ts';
+import { issueToken, SCOPES } from '../../certs/index.ts';
+import { type Command, parse, pathsFrom, readStdin, requireSite, topologyFrom, UsageError } from '../context.ts';
 import { parseEventsText } from '../parse-input.ts';
 
 export const publishCommand: Command = {
@@ -13,7 +13,8 @@ export const publishCommand: Command = {
     const topology = topologyFrom(values, env);
     const site = requireSite(topology, values.site);
     const events = parseEventsText(values.file ? readFileSync(values.file, 'utf8') : await readStdin());
-    const token = values.token ?? (await issueToken({ secretsDir: pathsFrom(values, env).certsDir, topology, site: site.name, scopes: [...SCOPES], ttlSeconds: 300 }));
+    const token =
+      values.token ?? (await issueToken({ secretsDir: pathsFrom(values, env).certsDir, topology, site: site.name, scopes: [...SCOPES], ttlSeconds: 300 }));
     const res = await fetch(`http://${site.address}:${site.ports.gateway}/v1/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

@@ -1,5 +1,5 @@
 import { COMPONENTS, type Component } from '../../deploy/index.ts';
-import { type Command, UsageError, launcherFrom, parse, requireSite, topologyFrom } from '../context.ts';
+import { type Command, launcherFrom, parse, requireSite, topologyFrom, UsageError } from '../context.ts';
 
 export const runCommand: Command = {
   name: 'run',

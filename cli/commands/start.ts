@@ -1,4 +1,4 @@
-import { type Command, UsageError, launcherFrom, parse, pathsFrom, topologyFrom } from '../context.ts';
+import { type Command, launcherFrom, parse, pathsFrom, topologyFrom, UsageError } from '../context.ts';
 import { startFederation } from '../start.ts';
 
 export const startCommand: Command = {

@@ -1,5 +1,5 @@
 import type { SiteStatus } from '../../deploy/index.ts';
-import { type Command, type Out, launcherFrom, parse, topologyFrom } from '../context.ts';
+import { type Command, launcherFrom, type Out, parse, topologyFrom } from '../context.ts';
 
 type FlowRow = { from: string; to: string; records?: number; seconds?: number; unknown?: true };
 

@@ -1,5 +1,5 @@
-import { SCOPES, issueToken, rotateSigningKey } from '../../certs/index.ts';
-import { type Command, UsageError, parse, pathsFrom, requireSite, topologyFrom } from '../context.ts';
+import { issueToken, rotateSigningKey, SCOPES } from '../../certs/index.ts';
+import { type Command, parse, pathsFrom, requireSite, topologyFrom, UsageError } from '../context.ts';
 
 export const tokenCommand: Command = {
   name: 'token',

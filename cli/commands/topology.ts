@@ -1,4 +1,4 @@
-import { type Command, UsageError, parse, topologyFrom } from '../context.ts';
+import { type Command, parse, topologyFrom, UsageError } from '../context.ts';
 
 export const topologyCommand: Command = {
   name: 'topology',

@@ -1,4 +1,4 @@
-import { type Command, UsageError, launcherFrom, parse, topologyFrom, waitForSignal } from '../context.ts';
+import { type Command, launcherFrom, parse, topologyFrom, UsageError, waitForSignal } from '../context.ts';
 import { printStatus } from './status.ts';
 
 export const upCommand: Command = {
@@ -11,7 +11,8 @@ export const upCommand: Command = {
     const launcher = launcherFrom(topology, values, ctx);
     const sites = values.site ?? topology.sites.map((s) => s.name);
     for (const s of sites) {
-      if (!topology.sites.some((t) => t.name === s)) throw new UsageError(`unknown site "${s}"; the topology has ${topology.sites.map((t) => t.name).join(', ')}`);
+      if (!topology.sites.some((t) => t.name === s))
+        throw new UsageError(`unknown site "${s}"; the topology has ${topology.sites.map((t) => t.name).join(', ')}`);
     }
     try {
       await launcher.up(sites);

@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { EventIdSchema, ProductIdSchema } from '../../contract/index.ts';
-import { fromZod } from '../../contract/index.ts';
+import { EventIdSchema, fromZod, ProductIdSchema } from '../../contract/index.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 const Limit = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
@@ -20,7 +19,9 @@ export function federationRoutes(deps: GatewayDeps) {
   const view = deps.view;
   app.get('/v1/federation/health', async (c) => c.json({ answeredBy: deps.site, ...(await view.health()) }));
   app.get('/v1/federation/stats', async (c) => c.json({ answeredBy: deps.site, ...(await view.stats(parse(Window, c.req.query()).windowSeconds)) }));
-  app.get('/v1/federation/events/:eventId/trace', async (c) => c.json({ answeredBy: deps.site, ...(await view.trace(parse(EventIdSchema, c.req.param('eventId')))) }));
+  app.get('/v1/federation/events/:eventId/trace', async (c) =>
+    c.json({ answeredBy: deps.site, ...(await view.trace(parse(EventIdSchema, c.req.param('eventId')))) }),
+  );
   app.get('/v1/federation/products/:productId/events', async (c) => {
     const productId = parse(ProductIdSchema, c.req.param('productId'));
     return c.json({ answeredBy: deps.site, ...(await view.productHistory(productId, parse(Limit, c.req.query()).limit)) });

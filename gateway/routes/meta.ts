@@ -9,7 +9,14 @@ export function metaRoutes(deps: GatewayDeps) {
   const app = new Hono();
   const doc = openApiDocument(deps.site);
   const docsHtml = renderDocs(doc);
-  const dashboard = DASHBOARD.replaceAll('{{SITE}}', deps.site).replace('{{SITES}}', JSON.stringify(deps.topology.sites.map((s) => ({ name: s.name, label: s.label ?? s.name, url: `http://${s.address}:${s.ports.gateway}` }))));
+  const dashboard = DASHBOARD.replaceAll('{{SITE}}', deps.site).replace(
+    '{{SITES}}',
+    // Inside a JSON script element: `<` escaped, so no label can close the element.
+    JSON.stringify(deps.topology.sites.map((s) => ({ name: s.name, label: s.label ?? s.name, url: `http://${s.address}:${s.ports.gateway}` }))).replaceAll(
+      '<',
+      '\\u003c',
+    ),
+  );
   app.get('/', (c) => c.redirect('/dashboard'));
   app.get('/dashboard', (c) => c.html(dashboard));
   app.get('/healthz', (c) => c.json({ site: deps.site, ok: true }));

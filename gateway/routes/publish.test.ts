@@ -1,18 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, UnsecuredJWT, base64url, importJWK } from 'jose';
-import { createHmac } from 'node:crypto';
+import { base64url, importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { parseTopology } from '../../federation/index.ts';
+import { audienceOf, ensureSigningKeys, issuerOf, issueToken, publicJwks } from '../../certs/index.ts';
 import type { ProductEvent } from '../../contract/index.ts';
+import { parseTopology } from '../../federation/index.ts';
 import { createApp } from '../app.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { createIdempotencyStore } from '../idempotency.ts';
-import { audienceOf, ensureSigningKeys, issueToken, issuerOf, publicJwks } from '../../certs/index.ts';
-import { createPublishService, type AcceptedEvent, type PublishResult } from '../publish-service.ts';
+import { type AcceptedEvent, createPublishService, type PublishResult } from '../publish-service.ts';
 import { createVerifier } from '../verifier.ts';
 
 /**
@@ -27,10 +26,15 @@ let app: ReturnType<typeof createApp>;
 let failKafka = false;
 
 const price = { type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-1', region: 'apac', price: { currency: 'JPY', amount: '1500' } } };
-const token = (site = 'cloud-a', scopes = ['publish:price', 'publish:country', 'publish:discount'], ttlSeconds = 300) => issueToken({ secretsDir: dir, topology, site, scopes, ttlSeconds });
+const token = (site = 'cloud-a', scopes = ['publish:price', 'publish:country', 'publish:discount'], ttlSeconds = 300) =>
+  issueToken({ secretsDir: dir, topology, site, scopes, ttlSeconds });
 
 function post(body: string | unknown, headers: Record<string, string> = {}) {
-  return app.request('/v1/events', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  return app.request('/v1/events', {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 beforeAll(async () => {
@@ -103,7 +107,12 @@ describe('publish: happy path', () => {
     const k2 = await post(price, { ...auth, 'idempotency-key': 'k-1' });
     expect(k2.headers.get('idempotency-replayed')).toBe('true');
     expect(await k2.json()).toEqual(await k1.json());
-    expect(written.flat().map((e) => e.id).filter((id) => id === 'evt-dup')).toHaveLength(1);
+    expect(
+      written
+        .flat()
+        .map((e) => e.id)
+        .filter((id) => id === 'evt-dup'),
+    ).toHaveLength(1);
     expect(written).toHaveLength(2);
   });
 
@@ -126,7 +135,13 @@ describe('publish: auth (401/403, nothing written)', () => {
   it('refuses an expired token', async () => {
     const data = await ensureSigningKeys(dir, 'cloud-a');
     const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
-    const expired = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid }).setIssuer(issuerOf('cloud-a')).setAudience(audienceOf(topology)).setIssuedAt(Math.floor(Date.now() / 1000) - 7200).setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(key);
+    const expired = await new SignJWT({ scope: 'publish:price' })
+      .setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid })
+      .setIssuer(issuerOf('cloud-a'))
+      .setAudience(audienceOf(topology))
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(key);
     const body = await expectProblem(await post(price, { authorization: `Bearer ${expired}` }), 401, 'invalid-token');
     expect(body.detail).toContain('expired');
   });
@@ -134,14 +149,24 @@ describe('publish: auth (401/403, nothing written)', () => {
   it('refuses the wrong audience', async () => {
     const data = await ensureSigningKeys(dir, 'cloud-a');
     const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
-    const t = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid }).setIssuer(issuerOf('cloud-a')).setAudience('urn:someone-else').setExpirationTime('5m').sign(key);
+    const t = await new SignJWT({ scope: 'publish:price' })
+      .setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid })
+      .setIssuer(issuerOf('cloud-a'))
+      .setAudience('urn:someone-else')
+      .setExpirationTime('5m')
+      .sign(key);
     await expectProblem(await post(price, { authorization: `Bearer ${t}` }), 401, 'invalid-token');
   });
 
   it('refuses an unknown issuer', async () => {
     const data = await ensureSigningKeys(dir, 'cloud-a');
     const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
-    const t = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid }).setIssuer('urn:fedgate:site:mars').setAudience(audienceOf(topology)).setExpirationTime('5m').sign(key);
+    const t = await new SignJWT({ scope: 'publish:price' })
+      .setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid })
+      .setIssuer('urn:fedgate:site:mars')
+      .setAudience(audienceOf(topology))
+      .setExpirationTime('5m')
+      .sign(key);
     const body = await expectProblem(await post(price, { authorization: `Bearer ${t}` }), 401, 'invalid-token');
     expect(body.detail).toContain('not trusted');
   });
@@ -149,7 +174,12 @@ describe('publish: auth (401/403, nothing written)', () => {
   it("refuses a token claiming one site but signed with another site's key", async () => {
     const b = await ensureSigningKeys(dir, 'cloud-b');
     const key = await importJWK(b.keys[0]!.privateJwk, 'ES256');
-    const forged = await new SignJWT({ scope: 'publish:price' }).setProtectedHeader({ alg: 'ES256', kid: b.keys[0]!.kid }).setIssuer(issuerOf('cloud-a')).setAudience(audienceOf(topology)).setExpirationTime('5m').sign(key);
+    const forged = await new SignJWT({ scope: 'publish:price' })
+      .setProtectedHeader({ alg: 'ES256', kid: b.keys[0]!.kid })
+      .setIssuer(issuerOf('cloud-a'))
+      .setAudience(audienceOf(topology))
+      .setExpirationTime('5m')
+      .sign(key);
     await expectProblem(await post(price, { authorization: `Bearer ${forged}` }), 401, 'invalid-token');
   });
 
@@ -162,7 +192,9 @@ describe('publish: auth (401/403, nothing written)', () => {
     const jwks = await publicJwks(dir, 'cloud-a');
     const secret = JSON.stringify(jwks.keys[0]);
     const header = base64url.encode(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: jwks.keys[0]!.kid }));
-    const payload = base64url.encode(JSON.stringify({ scope: 'publish:price', iss: issuerOf('cloud-a'), aud: audienceOf(topology), exp: Math.floor(Date.now() / 1000) + 300 }));
+    const payload = base64url.encode(
+      JSON.stringify({ scope: 'publish:price', iss: issuerOf('cloud-a'), aud: audienceOf(topology), exp: Math.floor(Date.now() / 1000) + 300 }),
+    );
     const sig = base64url.encode(createHmac('sha256', secret).update(`${header}.${payload}`).digest());
     const body = await expectProblem(await post(price, { authorization: `Bearer ${header}.${payload}.${sig}` }), 401, 'invalid-token');
     expect(body.detail).toMatch(/algorithm|signature/);
@@ -195,7 +227,12 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
         else controller.close();
       },
     });
-    const res = await app.request('/v1/events', { method: 'POST', body: stream, headers: { 'content-type': 'application/json', ...auth }, duplex: 'half' } as RequestInit);
+    const res = await app.request('/v1/events', {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': 'application/json', ...auth },
+      duplex: 'half',
+    } as RequestInit);
     await expectProblem(res, 413, 'payload-too-large');
   });
   it('an unknown event type', async () => expectProblem(await post({ ...price, type: 'com.example.nope' }, auth), 422, 'unknown-event-type'));
@@ -204,14 +241,27 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
     expect(body.errors[0].path).toBe('data.price.currency');
   });
   it('a bad country', async () => {
-    const body = await expectProblem(await post({ type: 'com.fedgate.pim.country.updated', data: { productId: 'sku-1', country: 'XX', available: true } }, auth), 422, 'invalid-event');
+    const body = await expectProblem(
+      await post({ type: 'com.fedgate.pim.country.updated', data: { productId: 'sku-1', country: 'XX', available: true } }, auth),
+      422,
+      'invalid-event',
+    );
     expect(body.detail).toContain('ISO 3166');
   });
-  it('a float price', async () => expectProblem(await post({ ...price, data: { ...price.data, price: { currency: 'EUR', amount: 19.99 } } }, auth), 422, 'invalid-event'));
+  it('a float price', async () =>
+    expectProblem(await post({ ...price, data: { ...price.data, price: { currency: 'EUR', amount: 19.99 } } }, auth), 422, 'invalid-event'));
   it('a region no site serves', async () => expectProblem(await post({ ...price, data: { ...price.data, region: 'mars' } }, auth), 422, 'unknown-region'));
   it('a batch with one bad event writes none of it', async () => {
     const body = await expectProblem(await post([price, { ...price, data: { ...price.data, productId: '' } }], auth), 422, 'invalid-event');
     expect(body.detail).toContain('event [1]');
   });
-  it('a batch over the event limit', async () => expectProblem(await post(Array.from({ length: 11 }, () => price), auth), 413, 'payload-too-large'));
+  it('a batch over the event limit', async () =>
+    expectProblem(
+      await post(
+        Array.from({ length: 11 }, () => price),
+        auth,
+      ),
+      413,
+      'payload-too-large',
+    ));
 });

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { Problem } from '../../contract/index.ts';
-import { requireToken, type AuthEnv } from '../auth.ts';
+import { type AuthEnv, requireToken } from '../auth.ts';
 import { type BodyEnv, bodyLimit, readBody } from '../body-limit.ts';
 import type { GatewayDeps } from '../deps.ts';
 
@@ -17,7 +17,8 @@ export function publishRoute(deps: GatewayDeps) {
     requireToken(deps.verify),
     async (c, next) => {
       const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!JSON_TYPES.has(type)) throw new Problem('unsupported-media-type', `send the events as one of: ${[...JSON_TYPES].join(', ')} (got "${type || 'none'}")`);
+      if (!JSON_TYPES.has(type))
+        throw new Problem('unsupported-media-type', `send the events as one of: ${[...JSON_TYPES].join(', ')} (got "${type || 'none'}")`);
       await next();
     },
     bodyLimit(deps.limits.maxBodyBytes),
@@ -38,7 +39,8 @@ export function publishRoute(deps: GatewayDeps) {
       }
       const events = Array.isArray(body) ? body : [body];
       if (events.length === 0) throw new Problem('invalid-event', 'the batch is empty');
-      if (events.length > deps.limits.maxBatchEvents) throw new Problem('payload-too-large', `a batch holds at most ${deps.limits.maxBatchEvents} events (got ${events.length})`);
+      if (events.length > deps.limits.maxBatchEvents)
+        throw new Problem('payload-too-large', `a batch holds at most ${deps.limits.maxBatchEvents} events (got ${events.length})`);
 
       const result = await deps.publish({ input: { events, token } });
       if (scopedKey) deps.requestKeys.set(scopedKey, result);

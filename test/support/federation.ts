@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Consumer, Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { inject } from 'vitest';
-import { TEST_ENV } from './env.ts';
-import { STATE_DIR } from './paths.ts';
-import { Kafka, Partitioners, logLevel, type Consumer, type KafkaConfig, type Producer } from 'kafkajs';
+import { type CertRole, certPaths } from '../../certs/index.ts';
+import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
 import {
+  type ClientTls,
   interSiteKafkaConfig,
   localKafkaConfig,
   parseTopology,
+  type Site,
   siteOf,
   suggestedFlowRegex,
-  type ClientTls,
-  type Site,
   type Topology,
 } from '../../federation/index.ts';
-import { certPaths, type CertRole } from '../../certs/index.ts';
-import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
+import { TEST_ENV } from './env.ts';
+import { STATE_DIR } from './paths.ts';
 
 export { REPO, STATE_DIR } from './paths.ts';
 
@@ -73,7 +73,17 @@ export function createTestFederation(name: string, topology: Topology, options: 
   const certsDir = join(runDir, 'certs');
   const pids = new Set<number>();
   const log = TEST_ENV.FEDGATE_TEST_VERBOSE ? (l: string) => console.log(`[${name}] ${l}`) : () => {};
-  const launcher = createLauncher({ topology, stateDir: STATE_DIR, runDir, certsDir, log, systemEnv: TEST_ENV.system, onSpawn: (pid) => pids.add(pid), databaseUrl: options.databaseUrl, env: options.env });
+  const launcher = createLauncher({
+    topology,
+    stateDir: STATE_DIR,
+    runDir,
+    certsDir,
+    log,
+    systemEnv: TEST_ENV.system,
+    onSpawn: (pid) => pids.add(pid),
+    databaseUrl: options.databaseUrl,
+    env: options.env,
+  });
   const certs = certPaths(certsDir);
 
   const kafka = (config: KafkaConfig) => new Kafka({ ...config, logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 200 } });
