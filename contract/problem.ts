@@ -2,7 +2,7 @@ import type { Context, ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
-import type { ZodError } from 'zod';
+import type { ZodError, z } from 'zod';
 
 /**
  * Every HTTP error in fedgate is `application/problem+json` (RFC 9457) with
@@ -75,6 +75,13 @@ export function sendProblem(c: Context, problem: Problem): Response {
 export function fromZod(code: ProblemCode, error: ZodError, extra: Record<string, unknown> = {}): Problem {
   const errors = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
   return new Problem(code, errors.map((e) => `${e.path || '(body)'}: ${e.message}`).join('; '), { errors, ...extra });
+}
+
+/** A query, path parameter or body parsed with its schema, or an `invalid-query` problem naming each field. */
+export function parseQuery<T extends z.ZodTypeAny>(schema: T, value: unknown): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw fromZod('invalid-query', r.error);
+  return r.data;
 }
 
 /** The one error handler: known problems as they are; anything else logged with its stack and answered 500 with a generic detail. */

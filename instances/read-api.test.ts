@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readApiDocument } from '../contract/openapi.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
 import { stageStats } from './queries.ts';
@@ -34,6 +35,15 @@ describe('site read API routes', () => {
     });
   });
   afterAll(() => database.close());
+
+  it('mounts exactly the routes of the site read API document', () => {
+    const routes = (app as unknown as { routes: { method: string; path: string }[] }).routes
+      .filter((r) => r.method !== 'ALL')
+      .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
+    const doc = readApiDocument('s');
+    const documented = Object.entries(doc.paths ?? {}).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
+    expect([...new Set(routes)].sort()).toEqual(documented.sort());
+  });
 
   it('pages a product history newest first', async () => {
     const first = await (await app.request('/v1/products/sku-1/events?limit=2')).json();

@@ -1,8 +1,19 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { EventIdSchema, fromZod, Problem, ProductIdSchema, problemErrorHandler } from '../contract/index.ts';
+import {
+  DeliveredBodySchema,
+  EventIdSchema,
+  fromZod,
+  LimitQuerySchema,
+  PageQuerySchema,
+  Problem,
+  ProductIdSchema,
+  parseQuery,
+  problemErrorHandler,
+  RecentQuerySchema,
+  StatsQuerySchema,
+} from '../contract/index.ts';
 import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { deadLetters, decodeCursor, deliveredIds, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
@@ -18,28 +29,6 @@ export interface ReadApiDeps {
   /** Consumer lag and offsets together, possibly shared with other callers: `at` says when they were read. */
   kafkaView(): Promise<{ value: { groups: Record<string, LagSummary>; offsets: SiteOffsets }; at: number }>;
   health(): Promise<Record<string, unknown>>;
-}
-
-const PageQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), before: z.string().max(100).optional() }).strict();
-const StatsQuery = z
-  .object({
-    windowSeconds: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 86400)
-      .default(300),
-    distinct: z.enum(['true', 'false']).default('false'),
-  })
-  .strict();
-const RecentQuery = z.object({ after: z.coerce.number().int().min(-1).default(-1), limit: z.coerce.number().int().min(1).max(500).default(200) }).strict();
-const DeliveredBody = z.object({ ids: z.array(EventIdSchema).min(1).max(5000) }).strict();
-const LimitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
-
-function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, code: 'invalid-query' = 'invalid-query'): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw fromZod(code, r.error);
-  return r.data;
 }
 
 /**
@@ -58,25 +47,25 @@ export function createReadApi(deps: ReadApiDeps) {
   app.get('/v1/health', async (c) => c.json({ site, ...(await deps.health()) }));
 
   app.get('/v1/products/:productId/events', async (c) => {
-    const productId = parse(ProductIdSchema, c.req.param('productId'));
-    const q = parse(PageQuery, c.req.query());
+    const productId = parseQuery(ProductIdSchema, c.req.param('productId'));
+    const q = parseQuery(PageQuerySchema, c.req.query());
     const before = q.before ? decodeCursor(q.before) : undefined;
     if (before === null) throw new Problem('invalid-query', 'before: not a cursor this API returned');
     return c.json({ site, productId, ...(await productHistory({ db, productId, limit: q.limit, before })) });
   });
 
   app.get('/v1/products/:productId', async (c) => {
-    const productId = parse(ProductIdSchema, c.req.param('productId'));
+    const productId = parseQuery(ProductIdSchema, c.req.param('productId'));
     return c.json({ site, productId, ...(await productState({ db, productId })) });
   });
 
   app.get('/v1/events/:eventId/trace', async (c) => {
-    const eventId = parse(EventIdSchema, c.req.param('eventId'));
+    const eventId = parseQuery(EventIdSchema, c.req.param('eventId'));
     return c.json({ site, eventId, stages: await eventTrace({ db, eventId }) });
   });
 
   app.get('/v1/stats', async (c) => {
-    const q = parse(StatsQuery, c.req.query());
+    const q = parseQuery(StatsQuerySchema, c.req.query());
     return c.json({ site, windowSeconds: q.windowSeconds, stages: await stageStats({ db, windowSeconds: q.windowSeconds, distinct: q.distinct === 'true' }) });
   });
 
@@ -92,7 +81,7 @@ export function createReadApi(deps: ReadApiDeps) {
    */
 
   app.get('/v1/overview', async (c) => {
-    const q = parse(StatsQuery, c.req.query());
+    const q = parseQuery(StatsQuerySchema, c.req.query());
     const [stages, kafka] = await Promise.all([stageStats({ db, windowSeconds: q.windowSeconds }), deps.kafkaView()]);
     return c.json({
       site,
@@ -105,19 +94,19 @@ export function createReadApi(deps: ReadApiDeps) {
   });
 
   app.get('/v1/recent', async (c) => {
-    const q = parse(RecentQuery, c.req.query());
+    const q = parseQuery(RecentQuerySchema, c.req.query());
     return c.json({ site, ...(await recentRows({ db, after: q.after, limit: q.limit })) });
   });
 
   /** Which of the given event ids were consumed at this site (drills count deliveries with it). */
   app.post('/v1/delivered', async (c) => {
-    const body = DeliveredBody.safeParse(await c.req.json().catch(() => null));
+    const body = DeliveredBodySchema.safeParse(await c.req.json().catch(() => null));
     if (!body.success) throw fromZod('invalid-query', body.error);
     return c.json({ site, delivered: await deliveredIds({ db, ids: body.data.ids }) });
   });
 
   app.get('/v1/dead-letters', async (c) => {
-    const q = parse(LimitQuery, c.req.query());
+    const q = parseQuery(LimitQuerySchema, c.req.query());
     return c.json({ site, items: await deadLetters({ db, limit: q.limit }) });
   });
 

@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { GatewayDeps } from '../deps.ts';
-import { openApiDocument, renderDocs } from '../openapi.ts';
+import { docsRoutes } from './docs.ts';
 
 const DASHBOARD = readFileSync(new URL('../dashboard.html', import.meta.url), 'utf8');
 
 export function metaRoutes(deps: GatewayDeps) {
   const app = new Hono();
-  const doc = openApiDocument(deps.site);
-  const docsHtml = renderDocs(doc);
   const dashboard = DASHBOARD.replaceAll('{{SITE}}', deps.site).replace(
     '{{SITES}}',
     // Inside a JSON script element: `<` escaped, so no label can close the element.
@@ -20,8 +18,7 @@ export function metaRoutes(deps: GatewayDeps) {
   app.get('/', (c) => c.redirect('/dashboard'));
   app.get('/dashboard', (c) => c.html(dashboard));
   app.get('/healthz', (c) => c.json({ site: deps.site, ok: true }));
-  app.get('/openapi.json', (c) => c.json(doc));
-  app.get('/docs', (c) => c.html(docsHtml));
+  app.route('/', docsRoutes(deps.site));
   app.get('/.well-known/jwks.json', async (c) => c.json(await deps.jwks()));
   app.get('/metrics', async (c) => {
     const m = await deps.metrics.render();

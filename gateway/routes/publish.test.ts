@@ -2,13 +2,16 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { base64url, importJWK, SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { audienceOf, ensureSigningKeys, issuerOf, issueToken, publicJwks } from '../../certs/index.ts';
 import type { ProductEvent } from '../../contract/index.ts';
+import { publicApiDocument, ROUTE_PROBLEMS } from '../../contract/openapi.ts';
 import { parseTopology } from '../../federation/index.ts';
 import { createApp } from '../app.ts';
+import { OverloadedError } from '../batcher.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { createIdempotencyStore } from '../idempotency.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from '../publish-service.ts';
@@ -23,18 +26,23 @@ const topology = parseTopology(JSON.parse(readFileSync(new URL('../../topology.j
 const dir = mkdtempSync(join(tmpdir(), 'fedgate-keys-'));
 const written: ProductEvent[][] = [];
 let app: ReturnType<typeof createApp>;
-let failKafka = false;
+let failKafka: false | true | 'overloaded' = false;
 
 const price = { type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-1', region: 'apac', price: { currency: 'JPY', amount: '1500' } } };
 const token = (site = 'cloud-a', scopes = ['publish:price', 'publish:country', 'publish:discount'], ttlSeconds = 300) =>
   issueToken({ secretsDir: dir, topology, site, scopes, ttlSeconds });
 
-function post(body: string | unknown, headers: Record<string, string> = {}) {
-  return app.request('/v1/events', {
+/** Every problem answered in this file, checked against the API document at the end. */
+const problems: { status: number; body: { code: string } }[] = [];
+
+async function post(body: string | unknown, headers: Record<string, string> = {}) {
+  const res = await app.request('/v1/events', {
     method: 'POST',
     body: typeof body === 'string' ? body : JSON.stringify(body),
     headers: { 'content-type': 'application/json', ...headers },
   });
+  if (res.status >= 400) problems.push({ status: res.status, body: await res.clone().json() });
+  return res;
 }
 
 beforeAll(async () => {
@@ -51,6 +59,7 @@ beforeAll(async () => {
       site: 'cloud-a',
       log,
       submit: async (events) => {
+        if (failKafka === 'overloaded') throw new OverloadedError('20000 events in flight; the limit is 20000');
         if (failKafka) throw new Error('broker down');
         written.push(events);
       },
@@ -264,4 +273,31 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
       413,
       'payload-too-large',
     ));
+});
+
+describe('publish: the API document', () => {
+  it('answers 429 with Retry-After when too many events are in flight, and writes nothing', async () => {
+    failKafka = 'overloaded';
+    const body = await expectProblem(await post(price, { authorization: `Bearer ${await token()}` }), 429, 'overloaded');
+    expect(body.detail).toContain('in flight');
+  });
+
+  it('refuses a country no site serves', async () => {
+    const country = { type: 'com.fedgate.pim.country.updated', data: { productId: 'sku-1', country: 'BR', available: true } };
+    await expectProblem(await post(country, { authorization: `Bearer ${await token()}` }), 422, 'unknown-country');
+  });
+
+  it('documents every problem this file saw, with its status and the Problem schema, and this file saw every documented code', () => {
+    const doc = publicApiDocument('cloud-a');
+    const responses = doc.paths!['/v1/events']!.post!.responses as Record<string, { 'x-problem-codes'?: string[] }>;
+    const ajv = new Ajv2020({ strict: false });
+    const isProblem = ajv.compile(doc.components!.schemas!.Problem as object);
+    for (const p of problems) {
+      expect(responses[String(p.status)]?.['x-problem-codes'], `${p.status} ${p.body.code}`).toContain(p.body.code);
+      expect(isProblem(p.body), JSON.stringify(isProblem.errors)).toBe(true);
+    }
+    // 'internal' is the generic answer to an unexpected error: documented, not provoked here.
+    const seen = new Set(problems.map((p) => p.body.code));
+    expect(ROUTE_PROBLEMS.publish.filter((c) => c !== 'internal' && !seen.has(c))).toEqual([]);
+  });
 });

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { PROBLEM_CODES } from './problem.ts';
+import { FlowLagSchema, StageRowSchema, StageStatsSchema, UnknownFlowLagSchema } from './read-api.ts';
+
+/**
+ * The gateway's public API beyond the events themselves: the federated
+ * view's queries and answers, the publish answer and the problem body. The
+ * same schemas validate (gateway/routes) and generate the document
+ * (contract/openapi.ts).
+ */
+export const FederatedLimitQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
+export const WindowQuerySchema = z.object({ windowSeconds: z.coerce.number().int().min(1).max(86_400).default(300) }).strict();
+
+export const AcceptedEventSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  routedTo: z.array(z.string()).describe('the sites this event is routed to'),
+  writtenAt: z.string().describe("the site whose Kafka acknowledged the write (a peer's after a failover)"),
+  duplicate: z.literal(true).optional().describe('this id was accepted before and was not written again'),
+});
+export const PublishResultSchema = z.object({ events: z.array(AcceptedEventSchema) });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.enum(Object.keys(PROBLEM_CODES) as [keyof typeof PROBLEM_CODES, ...(keyof typeof PROBLEM_CODES)[]]),
+    detail: z.string(),
+    requestId: z.string().optional(),
+  })
+  .catchall(z.unknown())
+  .describe('RFC 9457 problem details; clients branch on `code`, never on `detail`');
+
+const SiteSummary = z.object({ site: z.string(), reachable: z.boolean(), ms: z.number(), error: z.string().optional() });
+const Partial = { partial: z.boolean().describe('some site did not answer in time'), unreachable: z.array(z.string()) };
+
+export const FederatedTraceSchema = z.object({
+  answeredBy: z.string(),
+  eventId: z.string(),
+  publishedAt: z.string().nullable().describe('the site that accepted the event'),
+  stages: z.array(StageRowSchema.extend({ sincePublishMs: z.number().nullable() })),
+  sites: z.array(SiteSummary),
+  ...Partial,
+});
+export const FederatedRowsSchema = z.object({
+  answeredBy: z.string(),
+  productId: z.string().optional(),
+  items: z.array(StageRowSchema),
+  sites: z.array(SiteSummary),
+  ...Partial,
+});
+export const FederatedStatsSchema = z.object({
+  answeredBy: z.string(),
+  windowSeconds: z.number().int(),
+  sites: z.array(
+    SiteSummary.extend({
+      stages: z.array(StageStatsSchema).nullable(),
+      consumerLag: z.record(z.number().int()).nullable().describe('records per consumer group'),
+      kafkaReadAt: z.string().nullable(),
+    }),
+  ),
+  links: z.array(z.union([FlowLagSchema, UnknownFlowLagSchema])).describe('MM2 lag per flow, computed by fedgate (MM2 has no lag metric)'),
+  ...Partial,
+});
+export const FederatedHealthSchema = z.object({
+  answeredBy: z.string(),
+  sites: z.array(SiteSummary.extend({ health: z.record(z.unknown()).optional() })),
+  ...Partial,
+});
