@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REPO } from './support/federation.ts';
+import { findCompose } from './support/prerequisites.ts';
 
 const run = promisify(execFile);
 
@@ -12,9 +13,9 @@ const run = promisify(execFile);
  */
 describe('docker-compose.multi.yml under a real compose tool', () => {
   it('passes `docker-compose config` validation', async () => {
-    const tool = await run('docker-compose', ['version']).catch(() => null);
-    expect(tool, 'docker-compose is missing: install it with `apt-get install docker-compose` (.ci/run does)').not.toBeNull();
-    const { stdout } = await run('docker-compose', ['-f', 'docker-compose.multi.yml', '-p', 'fedgate', 'config'], { cwd: REPO });
+    const tool = findCompose();
+    expect(tool, 'no compose tool: the preflight of npm test names how to install one').not.toBeNull();
+    const { stdout } = await run(tool!.command, [...tool!.args, '-f', 'docker-compose.multi.yml', '-p', 'fedgate', 'config'], { cwd: REPO });
     expect(stdout).toContain('cloud-a-broker:');
     expect(stdout).toContain('service_completed_successfully');
     expect(stdout).toMatch(/wan:\s+internal: true/);

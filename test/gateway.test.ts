@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../certs/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
 import { remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
+import { TEST_ENV } from './support/env.ts';
 import { createTestFederation, REPO, type TestFederation, testTopology, topicsOf } from './support/federation.ts';
+import { CHROMIUM_ARGS, findChromium } from './support/prerequisites.ts';
 
 /**
  * Three real sites: brokers, MM2 over mTLS, instances and gateways, all
@@ -132,10 +134,9 @@ describe('federation gateway on three real sites', () => {
   });
 
   it('shows an event published during the test live on the dashboard (headless Chromium)', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const executablePath = findChromium(TEST_ENV);
+    expect(executablePath, 'no Chromium: the preflight of npm test names how to install one').not.toBeNull();
+    const browser = await chromium.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       await page.goto(`${url('b')}/dashboard`);
