@@ -18,9 +18,6 @@ export type Scope = (typeof SCOPES)[number];
 export function issuerOf(site: string): string {
   return `urn:fedgate:site:${site}`;
 }
-export function siteOfIssuer(iss: string): string | null {
-  return /^urn:fedgate:site:([a-z][a-z0-9-]*)$/.exec(iss)?.[1] ?? null;
-}
 /** Every gateway of the federation accepts tokens for this audience. */
 export function audienceOf(topology: Topology): string {
   return `urn:fedgate:federation:${topology.federation}`;

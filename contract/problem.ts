@@ -24,7 +24,6 @@ export const PROBLEM_CODES = {
   'not-found': 404,
   overloaded: 429,
   'kafka-unavailable': 503,
-  'peer-unavailable': 503,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 export type ProblemCode = keyof typeof PROBLEM_CODES;
@@ -59,7 +58,6 @@ const TITLES: Record<ProblemCode, string> = {
   'not-found': 'Not found',
   overloaded: 'Too many requests in flight',
   'kafka-unavailable': 'Kafka did not acknowledge the write',
-  'peer-unavailable': 'No peer could take the request',
   internal: 'Internal error',
 };
 
@@ -84,15 +82,22 @@ export function parseQuery<T extends z.ZodTypeAny>(schema: T, value: unknown): z
   return r.data;
 }
 
+const CODE_OF_HTTP_STATUS: Partial<Record<number, ProblemCode>> = {
+  400: 'invalid-query',
+  401: 'invalid-token',
+  404: 'not-found',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  429: 'overloaded',
+};
+
 /** The one error handler: known problems as they are; anything else logged with its stack and answered 500 with a generic detail. */
 export function problemErrorHandler(log: Logger): ErrorHandler {
   return (err, c) => {
     if (err instanceof Problem) return sendProblem(c, err);
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const code: ProblemCode = status === 413 ? 'payload-too-large' : status === 404 ? 'not-found' : status === 401 ? 'invalid-token' : 'invalid-query';
-      return sendProblem(c, new Problem(code, err.message || TITLES[code]));
-    }
+    // Hono's own middleware throws these; a status without a code of ours is an unexpected error (below).
+    const code = err instanceof HTTPException ? CODE_OF_HTTP_STATUS[err.status] : undefined;
+    if (code) return sendProblem(c, new Problem(code, err.message || TITLES[code]));
     log.error({ err, requestId: c.get('requestId' as never) }, 'unhandled error');
     return sendProblem(c, new Problem('internal', 'An internal error occurred; the request id identifies it in the logs.'));
   };

@@ -20,11 +20,10 @@ export const MM2_PRODUCER_LINGER_MS = 0;
 
 /**
  * MM2's consumer of each upstream site. With Kafka's defaults (1 MB per
- * partition per fetch) a dedicated MM2 node copied a backlog of 1 KB records
- * at ~3,900 records/s, over TLS or not, while its JVM sat idle (JFR: the
- * source task thread waiting in the consumer's fetch); 4 MB per partition
- * took it to ~22,000/s over mTLS. The response cap bounds the buffered
- * fetches per upstream site to 16 MB of the node's heap.
+ * partition per fetch) a dedicated MM2 node's source task waited in the
+ * consumer's fetch with its JVM idle (JFR); larger fetches keep it busy
+ * (README, "A second MM2 finding", has the figures). The response cap bounds
+ * the buffered fetches per upstream site to 16 MB of the node's heap.
  */
 export const MM2_SOURCE_CONSUMER = { 'max.partition.fetch.bytes': 4 * 1024 * 1024, 'fetch.max.bytes': 16 * 1024 * 1024 } as const;
 

@@ -11,9 +11,9 @@ export type BodyEnv = { Bindings: { incoming?: IncomingMessage }; Variables: { b
 
 /**
  * The request body limit. On the Node server the body is read here, straight
- * from the socket (no web Request is built: that cost ~12 % of the gateway's
- * CPU per publish when Hono's streaming limit was used for every request),
- * and handed on as text (`readBody`).
+ * from the socket (no web Request is built: with Hono's streaming limit on
+ * every request, building one stood out in the gateway's CPU profile), and
+ * handed on as text (`readBody`).
  *
  * A body over the limit is answered 413 with `Connection: close`, after the
  * rest of it has been read and thrown away (up to DRAIN_FACTOR × the limit, or

@@ -24,7 +24,6 @@ export interface DownstreamConsumerOptions {
   name: string;
   kind: EventKind;
   log: Logger;
-  retry?: RetryPolicy;
   now?: () => number;
 }
 
@@ -65,7 +64,7 @@ interface Failure {
  */
 export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
   const { kafka, producer, db, topology, site, name, kind, log } = options;
-  const retry = options.retry ?? { attempts: 5, baseMs: 100, maxMs: 2000 };
+  const retry: RetryPolicy = { attempts: 5, baseMs: 100, maxMs: 2000 };
   const now = options.now ?? Date.now;
   const groupId = consumerGroup(site, name);
   const topics = consumedTopics(topology, site, kind);

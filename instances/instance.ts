@@ -14,7 +14,7 @@ import {
   type Topology,
 } from '../federation/index.ts';
 import type { Database } from './db/database.ts';
-import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer, type RetryPolicy } from './downstream-consumer.ts';
+import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer } from './downstream-consumer.ts';
 import { createLinkMonitor } from './link-monitor.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
@@ -26,9 +26,6 @@ export interface InstanceDeps {
   site: string;
   database: Database;
   log: Logger;
-  /** Bind the read API (default true); tests may use `app.request()` instead. */
-  listen?: boolean;
-  retry?: RetryPolicy;
 }
 
 type TopicEnds = Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>;
@@ -123,10 +120,6 @@ export function createInstance(deps: InstanceDeps) {
   });
 
   return {
-    kafka,
-    api,
-    offsets,
-    monitoringConsumer,
     async start(): Promise<void> {
       admin = kafka.admin();
       await admin.connect();
@@ -135,13 +128,11 @@ export function createInstance(deps: InstanceDeps) {
       producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
       await producer.connect();
       consumers = CONSUMERS.map((c) =>
-        createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, retry: deps.retry }),
+        createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log }),
       );
       await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start()]);
-      if (deps.listen !== false) {
-        server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
-        log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
-      }
+      server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
+      log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
       startedAt = Date.now();
     },
     /**

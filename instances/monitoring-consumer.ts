@@ -18,7 +18,6 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
   const { kafka, db, site, log } = options;
   const groupId = consumerGroup(site, 'monitoring');
   let consumer: Consumer | null = null;
-  let rowsSeen = 0;
 
   async function handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale()) return;
@@ -59,15 +58,12 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
         .onConflictDoNothing();
       await heartbeat();
     }
-    rowsSeen += rows.length;
     for (const message of batch.messages) resolveOffset(message.offset);
     await commitOffsetsIfNecessary();
   }
 
   return {
     groupId,
-    /** Records written (or found already written) since start. */
-    rowsSeen: () => rowsSeen,
     async start(): Promise<void> {
       consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxBytesPerPartition: 2 * 1024 * 1024 });
       await consumer.connect();

@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema.ts';
 
@@ -79,8 +78,4 @@ export async function dropPostgresSchema(url: string, schemaName: string): Promi
   } finally {
     await client.end();
   }
-}
-
-export async function ping(db: SiteDb): Promise<void> {
-  await db.execute(sql`select 1`);
 }
