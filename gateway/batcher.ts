@@ -50,21 +50,18 @@ export function createBatcher<T>(options: BatcherOptions<T>) {
       inFlight++;
       inFlightItems += size;
       options.onBatch?.(size);
-      options
-        .send(batch.flatMap((p) => p.items))
-        .then(
-          () => {
-            for (const p of batch) p.resolve();
-          },
-          (err) => {
-            for (const p of batch) p.reject(err);
-          },
-        )
-        .finally(() => {
-          inFlight--;
-          inFlightItems -= size;
-          pump();
-        });
+      // The slots are freed before the callers hear back, so a caller that
+      // resubmits on acknowledgement finds room.
+      const settle = (each: (p: Pending<T>) => void) => {
+        inFlight--;
+        inFlightItems -= size;
+        for (const p of batch) each(p);
+        pump();
+      };
+      options.send(batch.flatMap((p) => p.items)).then(
+        () => settle((p) => p.resolve()),
+        (err) => settle((p) => p.reject(err)),
+      );
     }
   }
 

@@ -13,7 +13,7 @@ import { availability, discounts, priceBook } from './db/schema.ts';
 export type ApplyEffects = (db: SiteDb, events: ProductEvent[]) => Promise<void>;
 
 /** Within one statement a key may appear once: keep each key's newest event. */
-function newestPerKey<T>(events: ProductEvent[], key: (e: ProductEvent) => string, row: (e: ProductEvent) => T): T[] {
+export function newestPerKey<T>(events: ProductEvent[], key: (e: ProductEvent) => string, row: (e: ProductEvent) => T): T[] {
   const newest = new Map<string, ProductEvent>();
   for (const e of events) {
     const k = key(e);

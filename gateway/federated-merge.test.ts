@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { StageRow } from '../contract/index.ts';
+import { parseTopology } from '../federation/index.ts';
+import { fanOutOf, mergeHealth, mergeNewestFirst, mergeRecent, mergeStats, mergeTrace, type SiteAnswer } from './federated-merge.ts';
+
+const row = (eventId: string, stage: string, site: string, at: string): StageRow => ({
+  eventId,
+  stage,
+  site,
+  consumer: '',
+  productId: 'sku-1',
+  eventType: null,
+  sourceSite: null,
+  topic: null,
+  partition: null,
+  offset: null,
+  at,
+  latencyMs: null,
+  detail: null,
+});
+const ok = <T>(site: string, body: T): SiteAnswer<T> => ({ site, reachable: true, ms: 3, body });
+const down = (site: string): SiteAnswer<never> => ({ site, reachable: false, ms: 1500, error: 'no answer within 1500 ms' });
+
+describe('federated merges', () => {
+  it('trace: every site’s stages in time order, each with its delay after the publish, and the sites that did not answer', () => {
+    const f = fanOutOf([
+      ok('b', { stages: [row('e', 'consumed', 'b', '2026-11-26T10:00:00.090Z'), row('e', 'replicated', 'b', '2026-11-26T10:00:00.040Z')] }),
+      ok('a', { stages: [row('e', 'published', 'a', '2026-11-26T10:00:00.000Z')] }),
+      down('c'),
+    ]);
+    const t = mergeTrace('e', f);
+    expect(t.stages.map((s) => [s.stage, s.sincePublishMs])).toEqual([
+      ['published', 0],
+      ['replicated', 40],
+      ['consumed', 90],
+    ]);
+    expect(t.publishedAt).toBe('a');
+    expect(t).toMatchObject({ partial: true, unreachable: ['c'] });
+    expect(t.sites.find((s) => s.site === 'c')).toMatchObject({ reachable: false, error: 'no answer within 1500 ms' });
+  });
+
+  it('trace: without a published stage (its site did not answer) the delays are unknown, not made up', () => {
+    const t = mergeTrace('e', fanOutOf([ok('b', { stages: [row('e', 'consumed', 'b', '2026-11-26T10:00:00.090Z')] }), down('a')]));
+    expect(t.publishedAt).toBeNull();
+    expect(t.stages[0]!.sincePublishMs).toBeNull();
+  });
+
+  it('rows: newest first across sites, cut to the limit', () => {
+    const f = fanOutOf([
+      ok('a', { items: [row('1', 'consumed', 'a', '2026-11-26T10:00:03Z'), row('2', 'consumed', 'a', '2026-11-26T10:00:01Z')] }),
+      ok('b', { items: [row('3', 'consumed', 'b', '2026-11-26T10:00:02Z')] }),
+    ]);
+    expect(mergeNewestFirst(f, 2).items.map((r) => r.eventId)).toEqual(['1', '3']);
+    expect(mergeNewestFirst(f, 2).partial).toBe(false);
+  });
+
+  it('stats: a flow whose source or target did not answer has unknown lag, with the reason', () => {
+    const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
+    const offsets = { ends: {}, heartbeats: {} };
+    const overview = { stages: [], groups: { g: { records: 7, partitions: 1, byTopic: {} } }, offsets, kafkaReadAt: '2026-11-26T10:00:00.000Z' };
+    const s = mergeStats(topology, 60, fanOutOf([ok('cloud-a', overview), ok('cloud-b', overview), down('onprem')]), Date.parse('2026-11-26T10:00:01Z'));
+    expect(s.sites.find((x) => x.site === 'cloud-a')).toMatchObject({ reachable: true, consumerLag: { g: 7 } });
+    expect(s.sites.find((x) => x.site === 'onprem')).toMatchObject({ reachable: false, stages: null, consumerLag: null });
+    const intoOnprem = s.links.filter((l) => l.to === 'onprem');
+    expect(intoOnprem.length).toBeGreaterThan(0);
+    for (const l of intoOnprem) expect(l).toMatchObject({ unknown: true, reason: 'onprem did not answer' });
+    expect(s.links.find((l) => l.from === 'cloud-a' && l.to === 'cloud-b')).toMatchObject({ records: 0, seconds: 0 });
+  });
+
+  it('health: each site’s answer or its error', () => {
+    const h = mergeHealth(fanOutOf([ok('a', { db: 'pglite' }), down('b')]));
+    expect(h.sites).toEqual([
+      { site: 'a', reachable: true, ms: 3, health: { db: 'pglite' } },
+      { site: 'b', reachable: false, ms: 1500, error: 'no answer within 1500 ms' },
+    ]);
+  });
+
+  it('live flow: new rows oldest first; a site that did not answer keeps its cursor', () => {
+    const f = fanOutOf([
+      ok('a', { items: [{ ...row('2', 'consumed', 'a', '2026-11-26T10:00:02Z'), id: 12 }], last: 12 }),
+      ok('b', { items: [{ ...row('1', 'consumed', 'b', '2026-11-26T10:00:01Z'), id: 7 }], last: 7 }),
+      down('c'),
+    ]);
+    const r = mergeRecent({ a: 10, b: 5, c: 99 }, f);
+    expect(r.items.map((i) => i.eventId)).toEqual(['1', '2']);
+    expect(r.cursors).toEqual({ a: 12, b: 7, c: 99 });
+    expect(r.unreachable).toEqual(['c']);
+  });
+});
