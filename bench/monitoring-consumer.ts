@@ -44,7 +44,7 @@ const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const launcher = createLauncher({ topology, stateDir: join(root, '.fedgate'), runDir, certsDir: join(runDir, 'certs'), log: say, systemEnv: BENCH_ENV.system });
 const results: Record<string, unknown>[] = [];
 try {
-  await launcher.startBroker('bench');
+  await launcher.start('bench', 'broker');
   const kafka = new Kafka({ ...localKafkaConfig(site, 'bench'), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();

@@ -1,45 +1,15 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { certPaths, initCerts } from '../certs/index.ts';
-import {
-  bindAddressOf,
-  interSiteBootstrap,
-  localBootstrap,
-  renderMm2Properties,
-  renderProperties,
-  type Site,
-  siteOf,
-  type Topology,
-  upstreamSites,
-} from '../federation/index.ts';
-import { renderBrokerProperties } from './broker-config.ts';
-import { brokerAnswers, topicHasRecentRecords, waitUntil } from './kafka-probe.ts';
+import { bindAddressOf, interSiteBootstrap, localBootstrap, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
+import { brokerModule } from './components/broker.ts';
+import { COMPONENTS, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
+import { mm2Module } from './components/mm2.ts';
+import { nodeProcessModule, nodeUrl } from './components/node-process.ts';
+import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
-import {
-  findManaged,
-  isOurProcess,
-  type JavaProcessSpec,
-  javaCommand,
-  nodeCommand,
-  readPid,
-  removePidFile,
-  runAttached,
-  type StopOptions,
-  spawnJava,
-  spawnNode,
-  stopProcess,
-  tailOf,
-} from './process.ts';
+import { findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
 
-const execFileAsync = promisify(execFile);
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-export const COMPONENTS = ['broker', 'mm2', 'instance', 'gateway'] as const;
-export type Component = (typeof COMPONENTS)[number];
+export { COMPONENTS, type Component, type SiteLayout } from './components/component.ts';
 
 export interface LauncherOptions {
   topology: Topology;
@@ -63,19 +33,6 @@ export interface LauncherOptions {
   nodeArgs?: string[];
 }
 
-export interface SiteLayout {
-  dir: string;
-  dataDir: string;
-  logDir: string;
-  brokerProps: string;
-  mm2Props: string;
-  clusterIdFile: string;
-  pidFile(c: Component): string;
-  log4jFile(c: Component): string;
-  logFile(c: Component): string;
-  outFile(c: Component): string;
-}
-
 export interface ComponentStatus {
   pid: number | null;
   running: boolean;
@@ -93,41 +50,28 @@ export interface SiteStatus {
   gateway: ComponentStatus & { url: string };
 }
 
-const JVM_COMMON = ['-XX:+UseSerialGC', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8'];
-const BROKER_READY_MS = 90_000;
-const MM2_READY_MS = 120_000;
-const NODE_READY_MS = 90_000;
-
 export class LaunchError extends Error {
   override name = 'LaunchError';
 }
 
 /**
- * Starts and stops a federation's Kafka brokers and MirrorMaker 2 nodes as
- * plain JVMs: no Docker. Each site's processes bind only the site's address.
+ * Starts order: brokers first; instances next (they create the site topics,
+ * including the copies MM2 will fill with LogAppendTime); then MM2 (it needs
+ * its upstream brokers); gateways last. Stops go the other way: the Node
+ * processes drain into Kafka, MM2 leaves before the brokers it talks to.
+ */
+const START_ORDER: readonly Component[] = ['broker', 'instance', 'mm2', 'gateway'];
+
+/**
+ * Starts and stops a federation's processes: Kafka brokers and MirrorMaker 2
+ * nodes as plain JVMs (no Docker), instances and gateways as Node processes.
+ * Each site's processes bind only the site's address. Every component is
+ * handled the same way, from one table of component modules (components/).
  */
 export function createLauncher(options: LauncherOptions) {
   const { topology, runDir, certsDir, stateDir } = options;
   const log = options.log ?? (() => {});
-  const certs = certPaths(certsDir);
   let runtime: KafkaRuntime | null = null;
-
-  function layout(site: string): SiteLayout {
-    const dir = join(runDir, site);
-    const logDir = join(dir, 'logs');
-    return {
-      dir,
-      dataDir: join(dir, 'kafka-data'),
-      logDir,
-      brokerProps: join(dir, 'broker.properties'),
-      mm2Props: join(dir, 'mm2.properties'),
-      clusterIdFile: join(dir, 'cluster.id'),
-      pidFile: (c) => join(dir, `${c}.pid`),
-      log4jFile: (c) => join(dir, `log4j-${c}.properties`),
-      logFile: (c) => join(logDir, `${c}.log`),
-      outFile: (c) => join(logDir, `${c}.out`),
-    };
-  }
 
   /** Fetches Kafka (once) and issues certificates (once). */
   async function prepare(): Promise<KafkaRuntime> {
@@ -140,360 +84,149 @@ export function createLauncher(options: LauncherOptions) {
     return fetched;
   }
 
-  function writeLog4j(file: string, logFile: string): void {
-    writeFileSync(
-      file,
-      renderProperties('log4j (reload4j) config, generated by fedgate', [
-        ['log4j.rootLogger', 'INFO, file'],
-        ['log4j.appender.file', 'org.apache.log4j.RollingFileAppender'],
-        ['log4j.appender.file.File', logFile],
-        ['log4j.appender.file.MaxFileSize', '20MB'],
-        ['log4j.appender.file.MaxBackupIndex', 2],
-        ['log4j.appender.file.layout', 'org.apache.log4j.PatternLayout'],
-        ['log4j.appender.file.layout.ConversionPattern', '[%d] %p %m (%c)%n'],
-        ['log4j.logger.kafka.request.logger', 'WARN'],
-        ['log4j.logger.org.apache.kafka.common.config.AbstractConfig', 'WARN'],
-        ['log4j.logger.org.apache.kafka.clients', 'WARN'],
-        ['log4j.logger.org.apache.kafka.common.utils.AppInfoParser', 'WARN'],
-      ]),
-    );
-  }
+  const ctx: LaunchContext = {
+    topology,
+    runDir,
+    certsDir,
+    certs: certPaths(certsDir),
+    systemEnv: options.systemEnv,
+    layout: (s) => siteLayout(runDir, s),
+    prepare,
+    log,
+  };
+  const node = { databaseUrl: options.databaseUrl, env: options.env, nodeArgs: options.nodeArgs };
+  const modules: Record<Component, ComponentModule> = {
+    broker: brokerModule(ctx),
+    mm2: mm2Module(ctx),
+    instance: nodeProcessModule(ctx, node, 'instance'),
+    gateway: nodeProcessModule(ctx, node, 'gateway'),
+  };
 
   function pidOf(site: string, c: Component): number | null {
-    const pid = readPid(layout(site).pidFile(c));
+    const pid = readPid(ctx.layout(site).pidFile(c));
     return pid !== null && isOurProcess(pid, runDir) ? pid : null;
   }
 
-  /** Writes the broker's config, formats KRaft storage on first start, and returns how to run it. */
-  async function brokerSpec(siteName: string): Promise<{ spec: JavaProcessSpec; formatted: boolean }> {
-    const rt = await prepare();
-    const l = layout(siteName);
-    mkdirSync(l.logDir, { recursive: true });
-    const broker = certs.role(siteName, 'broker');
-    writeFileSync(l.brokerProps, renderBrokerProperties(topology, siteName, { dataDir: l.dataDir, keystoreFile: broker.keystore, caFile: certs.caCert }));
-    writeLog4j(l.log4jFile('broker'), l.logFile('broker'));
-    const jvmLog = [`-Dlog4j.configuration=file:${l.log4jFile('broker')}`];
-
-    // KRaft storage is formatted once; after that the data survives restarts.
-    let formatted = false;
-    if (!existsSync(join(l.dataDir, 'meta.properties'))) {
-      if (!existsSync(l.clusterIdFile)) {
-        const { stdout } = await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'random-uuid'], { env: options.systemEnv });
-        writeFileSync(l.clusterIdFile, stdout.trim());
-      }
-      const clusterId = readFileSync(l.clusterIdFile, 'utf8').trim();
-      log(`${siteName}: formatting KRaft storage (cluster id ${clusterId})`);
-      await execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', l.brokerProps], {
-        env: options.systemEnv,
-      });
-      formatted = true;
-    }
-    const spec: JavaProcessSpec = {
-      role: `${siteName}/broker`,
-      runDir,
-      classpath: rt.classpath,
-      mainClass: 'kafka.Kafka',
-      args: [l.brokerProps],
-      jvmOptions: ['-Xms64m', `-Xmx${topology.heap.broker}`, ...JVM_COMMON, ...jvmLog],
-      logFile: l.outFile('broker'),
-      pidFile: l.pidFile('broker'),
-      env: options.systemEnv,
-    };
-    return { spec, formatted };
-  }
-
-  async function startBroker(siteName: string): Promise<{ pid: number; readyMs: number; formatted: boolean }> {
-    const site = siteOf(topology, siteName);
-    const running = pidOf(siteName, 'broker');
-    if (running) {
-      const readyMs = await waitBrokerReady(siteName, running);
-      return { pid: running, readyMs, formatted: false };
-    }
-    await assertPortsFree(site, [
-      ['kafka', site.ports.kafka],
-      ['interSite', site.ports.interSite],
-      ['controller', site.ports.controller],
-    ]);
-    const { spec, formatted } = await brokerSpec(siteName);
-    const pid = spawnJava(spec);
-    options.onSpawn?.(pid, `${siteName}/broker`);
-    log(`${siteName}: broker starting (pid ${pid}) on ${localBootstrap(site)} (local), ${interSiteBootstrap(site)} (mTLS)`);
-    const readyMs = await waitBrokerReady(siteName, pid);
-    log(`${siteName}: broker ready in ${(readyMs / 1000).toFixed(1)} s`);
-    return { pid, readyMs, formatted };
-  }
-
-  function waitBrokerReady(siteName: string, pid: number): Promise<number> {
-    const site = siteOf(topology, siteName);
-    const l = layout(siteName);
-    return waitUntil(() => brokerAnswers(localBootstrap(site), 2000), {
-      what: `${siteName} broker`,
-      timeoutMs: BROKER_READY_MS,
+  function waitReady(site: Site, c: Component, pid: number): Promise<number> {
+    const m = modules[c];
+    return waitUntil(() => m.ready(site), {
+      what: `${site.name} ${c}`,
+      timeoutMs: m.readyTimeoutMs,
+      intervalMs: m.readyIntervalMs,
       abort: () =>
         isOurProcess(pid, runDir)
           ? null
-          : `the broker exited at start. Last lines of ${l.logFile('broker')}:\n${tailOf(l.logFile('broker'))}\n${tailOf(l.outFile('broker'), 5)}`,
+          : `the ${c} exited at start. Last lines of its logs:\n${m
+              .logs(site)
+              .map((f) => `${f}:\n${tailOf(f)}`)
+              .join('\n')}`,
     });
-  }
-
-  async function startMm2(siteName: string): Promise<{ pid: number; readyMs: number } | null> {
-    if (upstreamSites(topology, siteName).length === 0) {
-      log(`${siteName}: no flows into this site, so no MirrorMaker 2 node`);
-      return null;
-    }
-    const running = pidOf(siteName, 'mm2');
-    if (running) return { pid: running, readyMs: await waitMm2Ready(siteName, running) };
-    const pid = spawnJava(await mm2Spec(siteName));
-    options.onSpawn?.(pid, `${siteName}/mm2`);
-    log(
-      `${siteName}: MirrorMaker 2 starting (pid ${pid}), pulling from ${upstreamSites(topology, siteName)
-        .map((s) => s.name)
-        .join(', ')}`,
-    );
-    const readyMs = await waitMm2Ready(siteName, pid);
-    log(`${siteName}: MirrorMaker 2 ready in ${(readyMs / 1000).toFixed(1)} s`);
-    return { pid, readyMs };
-  }
-
-  async function mm2Spec(siteName: string): Promise<JavaProcessSpec> {
-    const site = siteOf(topology, siteName);
-    const rt = await prepare();
-    const l = layout(siteName);
-    mkdirSync(l.logDir, { recursive: true });
-    writeFileSync(l.mm2Props, renderMm2Properties(topology, siteName, { caFile: certs.caCert, keystoreFile: certs.role(siteName, 'mm2').keystore }));
-    writeLog4j(l.log4jFile('mm2'), l.logFile('mm2'));
-    return {
-      role: `${siteName}/mm2`,
-      runDir,
-      classpath: rt.classpath,
-      mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
-      args: [l.mm2Props, '--clusters', site.name],
-      jvmOptions: ['-Xms64m', `-Xmx${topology.heap.mm2}`, ...JVM_COMMON, `-Dlog4j.configuration=file:${l.log4jFile('mm2')}`],
-      logFile: l.outFile('mm2'),
-      pidFile: l.pidFile('mm2'),
-      env: options.systemEnv,
-    };
-  }
-
-  const NODE_SCRIPTS = { instance: 'instances/main.ts', gateway: 'gateway/main.ts' } as const;
-
-  function nodeSpec(siteName: string, c: 'instance' | 'gateway') {
-    const l = layout(siteName);
-    mkdirSync(l.logDir, { recursive: true });
-    return {
-      role: `${siteName}/${c}`,
-      runDir,
-      script: join(REPO_ROOT, NODE_SCRIPTS[c]),
-      cwd: REPO_ROOT,
-      env: nodeEnv(siteName),
-      logFile: l.logFile(c),
-      pidFile: l.pidFile(c),
-      nodeArgs: options.nodeArgs,
-    };
   }
 
   /**
-   * Runs one component of a site in the foreground, attached to this
-   * terminal: the main process of a container (docker-compose.multi.yml).
+   * Starts one component of a site and waits until it is ready; one already
+   * running is only waited for. Null where it does not run at this site.
    */
-  async function runForeground(siteName: string, c: Component): Promise<number> {
-    siteOf(topology, siteName);
-    await prepare();
-    if (c === 'broker') return runAttached(javaCommand((await brokerSpec(siteName)).spec));
-    if (c === 'mm2') return runAttached(javaCommand(await mm2Spec(siteName)));
-    return runAttached(nodeCommand(nodeSpec(siteName, c)));
-  }
-
-  /** MM2 is ready once its heartbeat connector writes to the local cluster. */
-  function waitMm2Ready(siteName: string, pid: number): Promise<number> {
+  async function start(siteName: string, c: Component): Promise<{ pid: number; readyMs: number } | null> {
     const site = siteOf(topology, siteName);
-    const l = layout(siteName);
-    return waitUntil(() => topicHasRecentRecords(localBootstrap(site), 'heartbeats', 10_000), {
-      what: `${siteName} MirrorMaker 2`,
-      timeoutMs: MM2_READY_MS,
-      intervalMs: 500,
-      abort: () =>
-        isOurProcess(pid, runDir)
-          ? null
-          : `MirrorMaker 2 exited. Last lines of ${l.logFile('mm2')}:\n${tailOf(l.logFile('mm2'))}\n${tailOf(l.outFile('mm2'), 5)}`,
-    });
-  }
-
-  /** The topology the Node processes read: written once per run, so tests need no file of their own. */
-  function topologyFile(): string {
-    const file = join(runDir, 'topology.json');
-    mkdirSync(runDir, { recursive: true });
-    writeFileSync(file, JSON.stringify(topology, null, 2));
-    return file;
-  }
-
-  function nodeEnv(siteName: string): Record<string, string> {
-    return {
-      ...options.systemEnv,
-      FEDGATE_TOPOLOGY: topologyFile(),
-      FEDGATE_SITE: siteName,
-      FEDGATE_RUN_DIR: runDir,
-      FEDGATE_CERTS_DIR: certsDir,
-      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
-      ...options.env,
-    };
-  }
-
-  /** Starts a site's Node process and waits until its health endpoint answers. */
-  async function startNode(siteName: string, c: 'instance' | 'gateway', healthUrl: string): Promise<{ pid: number; readyMs: number }> {
+    const m = modules[c];
+    const skip = m.skip(site);
+    if (skip) {
+      log(`${siteName}: ${skip}`);
+      return null;
+    }
     const running = pidOf(siteName, c);
-    if (running) return { pid: running, readyMs: await waitHttpReady(siteName, c, running, healthUrl) };
-    const pid = spawnNode(nodeSpec(siteName, c));
+    if (running) return { pid: running, readyMs: await waitReady(site, c, running) };
+    await assertPortsFree(site, m.ports(site));
+    const command = await m.command(site);
+    const pid = spawnCommand(command, { role: `${siteName}/${c}`, logFile: m.stdoutFile(site), pidFile: ctx.layout(siteName).pidFile(c) });
     options.onSpawn?.(pid, `${siteName}/${c}`);
-    log(`${siteName}: ${c} starting (pid ${pid})`);
-    const readyMs = await waitHttpReady(siteName, c, pid, healthUrl);
-    log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s (${healthUrl.replace(/\/v1\/health$|\/healthz$/, '')})`);
+    log(`${siteName}: ${c} starting (pid ${pid}) ${m.started(site)}`);
+    const readyMs = await waitReady(site, c, pid);
+    log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s`);
     return { pid, readyMs };
   }
 
-  function waitHttpReady(siteName: string, c: Component, pid: number, url: string): Promise<number> {
-    const l = layout(siteName);
-    return waitUntil(() => httpOk(url), {
-      what: `${siteName} ${c}`,
-      timeoutMs: NODE_READY_MS,
-      abort: () => (isOurProcess(pid, runDir) ? null : `the ${c} exited at start. Last lines of ${l.logFile(c)}:\n${tailOf(l.logFile(c))}`),
-    });
-  }
-
-  function instanceUrl(siteName: string): string {
+  /** Runs one component of a site in the foreground, attached to this terminal: the main process of a container (docker-compose.multi.yml). */
+  async function runForeground(siteName: string, c: Component): Promise<number> {
     const site = siteOf(topology, siteName);
-    return `http://${site.address}:${site.ports.instance}`;
-  }
-
-  async function startInstance(siteName: string) {
-    const site = siteOf(topology, siteName);
-    if (!pidOf(siteName, 'instance')) await assertPortsFree(site, [['instance', site.ports.instance]]);
-    return startNode(siteName, 'instance', `${instanceUrl(siteName)}/v1/health`);
-  }
-
-  function gatewayUrl(siteName: string): string {
-    const site = siteOf(topology, siteName);
-    return `http://${site.address}:${site.ports.gateway}`;
-  }
-
-  async function startGateway(siteName: string) {
-    const site = siteOf(topology, siteName);
-    if (!pidOf(siteName, 'gateway'))
-      await assertPortsFree(site, [
-        ['gateway', site.ports.gateway],
-        ['peer', site.ports.peer],
-      ]);
-    return startNode(siteName, 'gateway', `${gatewayUrl(siteName)}/healthz`);
+    await prepare();
+    return runAttached(await modules[c].command(site));
   }
 
   async function stop(siteName: string, c: Component, opts: StopOptions = {}): Promise<string> {
-    const l = layout(siteName);
-    const pid = readPid(l.pidFile(c));
+    const pidFile = ctx.layout(siteName).pidFile(c);
+    const pid = readPid(pidFile);
     const outcome = pid === null ? 'not-running' : await stopProcess(pid, runDir, opts);
-    removePidFile(l.pidFile(c));
+    removePidFile(pidFile);
     if (outcome !== 'not-running') log(`${siteName}: ${c} ${outcome === 'killed' ? 'killed' : 'stopped'} (pid ${pid})`);
     return outcome;
   }
 
-  /** Starts every broker, then every MM2 node (MM2 needs its upstream brokers). */
+  /** Starts the sites, component by component in START_ORDER, every site's at once. */
   async function up(sites: string[] = topology.sites.map((s) => s.name)): Promise<void> {
     await prepare();
-    await assertNoStrayJvms();
-    log(`starting ${sites.length} broker(s): ${sites.join(', ')}`);
-    await Promise.all(sites.map((s) => startBroker(s)));
-    // Instances create the site topics, including the copies MM2 will fill
-    // (with LogAppendTime), so they start before MM2.
-    log(`starting instances`);
-    await Promise.all(sites.map((s) => startInstance(s)));
-    log(`starting MirrorMaker 2 nodes`);
-    await Promise.all(sites.map((s) => startMm2(s)));
-    log(`starting gateways`);
-    await Promise.all(sites.map((s) => startGateway(s)));
+    assertNoStrays();
+    for (const c of START_ORDER) {
+      log(`starting ${c} at ${sites.join(', ')}`);
+      await Promise.all(sites.map((s) => start(s, c)));
+    }
   }
 
-  /**
-   * Stops the Node processes first (they drain into Kafka), then MM2 nodes (so
-   * they do not log a storm of lost brokers), then brokers, then any stray
-   * process of this run.
-   */
+  /** Stops every site in the reverse of START_ORDER, then any stray process of this run. */
   async function down(opts: StopOptions = {}): Promise<void> {
     const names = topology.sites.map((s) => s.name);
-    await Promise.all(names.map((s) => stop(s, 'gateway', opts)));
-    await Promise.all(names.map((s) => stop(s, 'instance', opts)));
-    await Promise.all(names.map((s) => stop(s, 'mm2', opts)));
-    await Promise.all(names.map((s) => stop(s, 'broker', opts)));
+    for (const c of [...START_ORDER].reverse()) await Promise.all(names.map((s) => stop(s, c, opts)));
     for (const stray of findManaged(runDir)) {
-      log(`stopping stray JVM ${stray.role} (pid ${stray.pid})`);
+      log(`stopping stray process ${stray.role} (pid ${stray.pid})`);
       await stopProcess(stray.pid, stray.runDir, opts);
     }
   }
 
-  async function assertNoStrayJvms(): Promise<void> {
-    const known = new Set(topology.sites.flatMap((s) => (['broker', 'mm2', 'instance', 'gateway'] as const).map((c) => pidOf(s.name, c))));
+  function assertNoStrays(): void {
+    const known = new Set(topology.sites.flatMap((s) => COMPONENTS.map((c) => pidOf(s.name, c))));
     const strays = findManaged(runDir).filter((j) => !known.has(j.pid));
     if (strays.length > 0) {
       throw new LaunchError(
-        `JVMs of this run are running without pid files (${strays.map((s) => `${s.role} pid ${s.pid}`).join(', ')}); run \`npx fedgate down\` first`,
+        `processes of this run are running without pid files (${strays.map((s) => `${s.role} pid ${s.pid}`).join(', ')}); run \`npx fedgate down\` first`,
       );
     }
+  }
+
+  async function componentStatus(site: Site, c: Component): Promise<ComponentStatus> {
+    const pid = pidOf(site.name, c);
+    return { pid, running: pid !== null, ready: pid !== null && (await modules[c].ready(site)) };
   }
 
   async function status(): Promise<SiteStatus[]> {
     return Promise.all(
       topology.sites.map(async (site): Promise<SiteStatus> => {
-        const brokerPid = pidOf(site.name, 'broker');
-        const mm2Pid = pidOf(site.name, 'mm2');
-        const upstream = upstreamSites(topology, site.name).map((s) => s.name);
-        const brokerReady = brokerPid !== null && (await brokerAnswers(localBootstrap(site), 2000));
-        const instancePid = pidOf(site.name, 'instance');
-        const gatewayPid = pidOf(site.name, 'gateway');
+        const [broker, mm2, instance, gateway] = await Promise.all(COMPONENTS.map((c) => componentStatus(site, c)));
         return {
           site: site.name,
           address: site.address,
           regions: site.regions,
-          listeners: {
-            local: localBootstrap(site),
-            interSite: interSiteBootstrap(site),
-            controller: `${site.address}:${site.ports.controller}`,
-          },
-          broker: { pid: brokerPid, running: brokerPid !== null, ready: brokerReady },
-          mm2: {
-            pid: mm2Pid,
-            running: mm2Pid !== null,
-            ready: mm2Pid !== null && brokerReady && (await topicHasRecentRecords(localBootstrap(site), 'heartbeats', 10_000)),
-            upstream,
-          },
-          instance: {
-            pid: instancePid,
-            running: instancePid !== null,
-            ready: instancePid !== null && (await httpOk(`${instanceUrl(site.name)}/v1/health`)),
-            url: instanceUrl(site.name),
-          },
-          gateway: {
-            pid: gatewayPid,
-            running: gatewayPid !== null,
-            ready: gatewayPid !== null && (await httpOk(`${gatewayUrl(site.name)}/healthz`)),
-            url: gatewayUrl(site.name),
-          },
+          listeners: { local: localBootstrap(site), interSite: interSiteBootstrap(site), controller: `${site.address}:${site.ports.controller}` },
+          broker: broker!,
+          mm2: { ...mm2!, ready: mm2!.ready && broker!.ready, upstream: upstreamSites(topology, site.name).map((s) => s.name) },
+          instance: { ...instance!, url: nodeUrl(site, 'instance') },
+          gateway: { ...gateway!, url: nodeUrl(site, 'gateway') },
         };
       }),
     );
   }
 
+  const urlOf = (name: 'instance' | 'gateway') => (site: string) => nodeUrl(siteOf(topology, site), name);
   return {
     topology,
     runDir,
     certsDir,
-    layout,
+    layout: ctx.layout,
     prepare,
-    startBroker,
-    startMm2,
-    startInstance,
-    startGateway,
+    start,
     runForeground,
-    nodeEnv,
-    instanceUrl,
-    gatewayUrl,
+    instanceUrl: urlOf('instance'),
+    gatewayUrl: urlOf('gateway'),
     stop,
     up,
     down,
@@ -503,16 +236,6 @@ export function createLauncher(options: LauncherOptions) {
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;
-
-async function httpOk(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
 
 /** Fails with a message naming the fix when a listener's address and port are taken. */
 export async function assertPortsFree(site: Site, ports: Array<[string, number]>): Promise<void> {

@@ -11,19 +11,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * by an unrelated process is told apart.
  */
 
-export interface JavaProcessSpec {
+/** Where a detached process writes its output and its pid. */
+export interface ProcessFiles {
   /** `<role>` such as `cloud-a/broker`; also written as -Dfedgate.role. */
+  role: string;
+  logFile: string;
+  pidFile: string;
+}
+
+export interface JavaCommandSpec {
   role: string;
   runDir: string;
   classpath: string;
   mainClass: string;
   args: string[];
   jvmOptions: string[];
-  logFile: string;
-  pidFile: string;
   /** The whole environment of the JVM (the launcher builds it; nothing is inherited). */
   env: Record<string, string>;
 }
+export type JavaProcessSpec = JavaCommandSpec & ProcessFiles;
 
 export function runMarker(runDir: string): string {
   return `-Dfedgate.run=${runDir}`;
@@ -36,7 +42,7 @@ export interface CommandLine {
   cwd?: string;
 }
 
-export function javaCommand(spec: JavaProcessSpec): CommandLine {
+export function javaCommand(spec: JavaCommandSpec): CommandLine {
   return {
     command: 'java',
     args: [...spec.jvmOptions, runMarker(spec.runDir), `-Dfedgate.role=${spec.role}`, '-cp', spec.classpath, spec.mainClass, ...spec.args],
@@ -44,26 +50,24 @@ export function javaCommand(spec: JavaProcessSpec): CommandLine {
   };
 }
 
-/** Starts a JVM in its own process group, detached from the caller's terminal. */
+/** Starts a JVM detached (spawnCommand). */
 export function spawnJava(spec: JavaProcessSpec): number {
-  const c = javaCommand(spec);
-  return spawnDetached(c.command, c.args, spec, c.env);
+  return spawnCommand(javaCommand(spec), spec);
 }
 
-export interface NodeProcessSpec {
+export interface NodeCommandSpec {
   role: string;
   runDir: string;
   /** A TypeScript entry point, run through tsx. */
   script: string;
   /** The whole environment of the process (the launcher builds it from validated config; nothing is inherited). */
   env: Record<string, string>;
-  logFile: string;
-  pidFile: string;
   /** Node options before the script (say `--cpu-prof`, which NODE_OPTIONS does not take). */
   nodeArgs?: string[];
+  cwd: string;
 }
 
-export function nodeCommand(spec: NodeProcessSpec & { cwd: string }): CommandLine {
+export function nodeCommand(spec: NodeCommandSpec): CommandLine {
   // `--import tsx` resolves from the working directory: the project root.
   return {
     command: process.execPath,
@@ -73,10 +77,13 @@ export function nodeCommand(spec: NodeProcessSpec & { cwd: string }): CommandLin
   };
 }
 
-/** Starts a fedgate Node process (instance, gateway) the same way: own process group, log file, pid file, run marker. */
-export function spawnNode(spec: NodeProcessSpec & { cwd: string }): number {
-  const c = nodeCommand(spec);
-  return spawnDetached(c.command, c.args, spec, c.env, c.cwd);
+/**
+ * Starts a command line (from javaCommand or nodeCommand) in its own process
+ * group, detached from the caller's terminal, with its output appended to
+ * `logFile` and its pid in `pidFile`.
+ */
+export function spawnCommand(c: CommandLine, where: ProcessFiles): number {
+  return spawnDetached(c.command, c.args, where, c.env, c.cwd);
 }
 
 /**
@@ -98,13 +105,7 @@ export function runAttached(c: CommandLine): Promise<number> {
   });
 }
 
-function spawnDetached(
-  command: string,
-  args: string[],
-  spec: { role: string; logFile: string; pidFile: string },
-  env?: NodeJS.ProcessEnv,
-  cwd?: string,
-): number {
+function spawnDetached(command: string, args: string[], spec: ProcessFiles, env?: NodeJS.ProcessEnv, cwd?: string): number {
   const out = openSync(spec.logFile, 'a');
   try {
     const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env, cwd });

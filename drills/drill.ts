@@ -172,12 +172,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   await sleep(Math.max(0, o.durationMs - warmup));
   log(`restarting ${o.site}`);
   const restart = [...STOPPED[o.drill]].reverse();
-  for (const c of restart) {
-    if (c === 'broker') await launcher.startBroker(o.site);
-    if (c === 'instance') await launcher.startInstance(o.site);
-    if (c === 'mm2') await launcher.startMm2(o.site);
-    if (c === 'gateway') await launcher.startGateway(o.site);
-  }
+  for (const c of restart) await launcher.start(o.site, c);
   const backAt = Date.now();
   await sleep(2000);
   running = false;

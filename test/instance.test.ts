@@ -49,8 +49,8 @@ describe.each([
 
   beforeAll(async () => {
     fed = createTestFederation(`instance-${db}`, topology, { databaseUrl, env: { FEDGATE_DB_SCHEMA: schema, LOG_LEVEL: 'warn' } });
-    await fed.launcher.startBroker('solo');
-    await fed.launcher.startInstance('solo');
+    await fed.launcher.start('solo', 'broker');
+    await fed.launcher.start('solo', 'instance');
     api = `${fed.launcher.instanceUrl('solo')}/v1`;
   });
 
@@ -87,7 +87,7 @@ describe.each([
         // Mid-stream crash of the whole instance process (consumers and monitoring consumer).
         expect(await fed.launcher.stop('solo', 'instance', { hard: true })).toBe('killed');
       }
-      if (chunk === 13) await fed.launcher.startInstance('solo');
+      if (chunk === 13) await fed.launcher.start('solo', 'instance');
     }
     await producer.disconnect();
     figures['publish 10k (s)'] = (Date.now() - started) / 1000;

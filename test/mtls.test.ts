@@ -18,7 +18,7 @@ describe('mTLS on the inter-site listener', () => {
 
   beforeAll(async () => {
     fed = createTestFederation('mtls', topology);
-    await fed.launcher.startBroker('solo');
+    await fed.launcher.start('solo', 'broker');
     await createTopics(fed.local('solo'), [topic], 1);
   });
 

@@ -34,9 +34,9 @@ describe('MirrorMaker 2 replication between real sites', () => {
 
   beforeAll(async () => {
     fed = createTestFederation('replication', topology);
-    const started = await Promise.all(sites.map((s) => fed.launcher.startBroker(s)));
+    const started = await Promise.all(sites.map((s) => fed.launcher.start(s, 'broker')));
     started.forEach((r, i) => {
-      figures[`broker ready (${sites[i]})`] = `${(r.readyMs / 1000).toFixed(1)} s`;
+      figures[`broker ready (${sites[i]})`] = `${(r!.readyMs / 1000).toFixed(1)} s`;
     });
     // The instance normally creates these from the topology; auto-create is off.
     for (const s of sites) await createTopics(fed.local(s), [...allRoutedTopics(topology), STORAGE_TOPIC]);
@@ -77,7 +77,7 @@ describe('MirrorMaker 2 replication between real sites', () => {
     await producer.disconnect();
 
     const mm2Started = Date.now();
-    await Promise.all(sites.map((s) => fed.launcher.startMm2(s)));
+    await Promise.all(sites.map((s) => fed.launcher.start(s, 'mm2')));
     await waitForRecords(fed.local('b'), remoteTopic('a', toB), 1, 90_000);
     const seen = await consumeUntil(
       fed.local('b'),
@@ -155,7 +155,7 @@ describe('MirrorMaker 2 replication between real sites', () => {
       await sendBatch(200);
       await new Promise((r) => setTimeout(r, 500));
     }
-    await fed.launcher.startBroker('b');
+    await fed.launcher.start('b', 'broker');
     figures['b outage length'] = `${((Date.now() - downAt) / 1000).toFixed(1)} s`;
     await sendBatch(200);
     await producer.disconnect();

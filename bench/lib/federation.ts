@@ -87,12 +87,12 @@ export async function startPublishBench(options: { runDir: string; log: (line: s
   const local = (site: string) => benchKafka(topology, site);
   try {
     await launcher.prepare();
-    await Promise.all(topology.sites.map((s) => launcher.startBroker(s.name)));
+    await Promise.all(topology.sites.map((s) => launcher.start(s.name, 'broker')));
     const admin = local('pub').admin();
     await admin.connect();
     await ensureSiteTopics(admin, topology, 'pub');
     await admin.disconnect();
-    await launcher.startGateway('pub');
+    await launcher.start('pub', 'gateway');
   } catch (err) {
     await launcher.down();
     throw err;
