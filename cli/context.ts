@@ -65,7 +65,7 @@ export function launcherFrom(topology: Topology, values: CommonValues, { env, ou
     log: out.info,
     systemEnv: env.system,
     databaseUrl: env.DATABASE_URL,
-    env: { LOG_LEVEL: env.LOG_LEVEL },
+    env: { LOG_LEVEL: env.LOG_LEVEL, ...env.gateway },
   });
 }
 

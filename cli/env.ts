@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { LogLevelSchema, parseEnv, systemEnv } from '../contract/index.ts';
+import { GatewayTuningSchema } from '../gateway/env.ts';
 
 /** The CLI's configuration, parsed once; a wrong value stops the command with the field and the fix. */
 const EnvSchema = z.object({
@@ -11,9 +12,15 @@ const EnvSchema = z.object({
   /** Handed to the instances and gateways the CLI starts. */
   LOG_LEVEL: LogLevelSchema,
 });
-export type CliEnv = z.infer<typeof EnvSchema> & { system: Record<string, string> };
+export type CliEnv = z.infer<typeof EnvSchema> & {
+  system: Record<string, string>;
+  /** The gateway settings the user set (checked with the gateway's own schema), handed to every gateway the CLI starts. */
+  gateway: Record<string, string>;
+};
 
 export function readCliEnv(env: Record<string, string | undefined> = process.env): CliEnv {
   const parsed = parseEnv(EnvSchema, env, 'the environment');
-  return { ...parsed, FEDGATE_HOME: resolve(parsed.FEDGATE_HOME), system: systemEnv(env) };
+  const given = Object.keys(GatewayTuningSchema.shape).filter((k) => env[k] !== undefined);
+  parseEnv(GatewayTuningSchema, env, 'the gateway');
+  return { ...parsed, FEDGATE_HOME: resolve(parsed.FEDGATE_HOME), system: systemEnv(env), gateway: Object.fromEntries(given.map((k) => [k, env[k]!])) };
 }
