@@ -54,9 +54,13 @@ export function createPublishService(deps: PublishServiceDeps) {
       const at = raw.length > 1 ? `[${i}]` : '';
       const type = (item as { type?: unknown })?.type;
       if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
-        throw new Problem('unknown-event-type', `${at ? `event ${at}: ` : ''}type ${JSON.stringify(type)} is not one of ${[...KNOWN_TYPES].join(', ')}`, {
-          knownTypes: [...KNOWN_TYPES],
-        });
+        throw new Problem(
+          'unknown-event-type',
+          `${at ? `event ${at}: ` : ''}type ${typeof type === 'string' ? JSON.stringify(type.slice(0, 100)) : `(${type === null ? 'null' : typeof type})`} is not one of ${[...KNOWN_TYPES].join(', ')}`,
+          {
+            knownTypes: [...KNOWN_TYPES],
+          },
+        );
       }
       const parsed = PublishInputSchema.safeParse(item);
       if (!parsed.success) {

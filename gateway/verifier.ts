@@ -8,6 +8,8 @@ export interface VerifiedToken {
   expiresAt: number;
 }
 
+const ACCESS_TOKEN_TYPES = new Set(['jwt', 'at+jwt']);
+
 export class TokenError extends Error {
   override name = 'TokenError';
 }
@@ -34,25 +36,41 @@ export function createVerifier(options: VerifierOptions) {
   const cache = new Map<string, VerifiedToken>();
   const keySets = new Map<string, { get: ReturnType<typeof createLocalJWKSet>; loadedAt: number }>();
 
+  /** Key sets being fetched, per issuer: concurrent requests share one fetch (single flight). */
+  const loading = new Map<string, Promise<{ get: ReturnType<typeof createLocalJWKSet>; loadedAt: number }>>();
+
   async function keysOf(issuer: string, refresh: boolean) {
     const source = options.issuers.get(issuer);
     if (!source) throw new TokenError(`issuer "${issuer}" is not trusted here`);
     const known = keySets.get(issuer);
     // A refresh (unknown kid: a peer rotated) at most every 30 s per issuer.
     if (known && !(refresh && now() - known.loadedAt > 30_000)) return known.get;
-    const fresh = { get: createLocalJWKSet(await source()), loadedAt: now() };
-    keySets.set(issuer, fresh);
-    return fresh.get;
+    let load = loading.get(issuer);
+    if (!load) {
+      load = source()
+        .then((jwks) => {
+          const fresh = { get: createLocalJWKSet(jwks), loadedAt: now() };
+          keySets.set(issuer, fresh);
+          return fresh;
+        })
+        .finally(() => loading.delete(issuer));
+      loading.set(issuer, load);
+    }
+    return (await load).get;
   }
 
   async function verifyWith(token: string, issuer: string, refresh: boolean): Promise<JWTPayload> {
-    const { payload } = await jwtVerify(token, await keysOf(issuer, refresh), {
+    const { payload, protectedHeader } = await jwtVerify(token, await keysOf(issuer, refresh), {
       algorithms: [JWT_ALG],
       issuer,
       audience: options.audience,
       requiredClaims: ['exp', 'iss', 'aud'],
       currentDate: new Date(now()),
     });
+    // Explicit typing (RFC 8725 §3.11): a token of another kind (a SET, say) signed with the same key is not an access token.
+    const typ = protectedHeader.typ?.toLowerCase().replace(/^application\//, '');
+    if (!typ || !ACCESS_TOKEN_TYPES.has(typ))
+      throw new TokenError(`the token's typ must be JWT or at+jwt (got ${protectedHeader.typ === undefined ? 'none' : JSON.stringify(protectedHeader.typ)})`);
     return payload;
   }
 

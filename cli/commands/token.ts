@@ -3,7 +3,7 @@ import { type Command, parse, pathsFrom, requireSite, topologyFrom, UsageError }
 
 export const tokenCommand: Command = {
   name: 'token',
-  usage: `  token --site S --scope SCOPE [--scope …] [--ttl SECONDS]
+  usage: `  token --site S --scope SCOPE [--scope …] [--ttl SECONDS] [--subject SUB]
                            a development JWT from the site's issuer key
   token rotate --site S    add a new signing key (kid) to the site's issuer`,
   async run(args, { env, out }) {
@@ -17,7 +17,13 @@ export const tokenCommand: Command = {
       out.info(`${site}: new signing key ${kid} is current; older keys stay in the JWKS until you remove them`);
       return 0;
     }
-    const scopes = values.scope ?? [];
+    // `--scope a b c` leaves b and c as stray words: refuse them rather than issue a token with only a.
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `unexpected ${positionals.map((p) => `"${p}"`).join(' ')}; give --scope once per scope (--scope publish:price --scope publish:country), or one quoted list ("publish:price publish:country")`,
+      );
+    }
+    const scopes = (values.scope ?? []).flatMap((s) => s.split(/[\s,]+/).filter(Boolean));
     const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
     if (scopes.length === 0 || unknown.length) {
       throw new UsageError(`give --scope one or more times with: ${SCOPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);

@@ -209,6 +209,34 @@ describe('publish: auth (401/403, nothing written)', () => {
     expect(body.detail).toMatch(/algorithm|signature/);
   });
 
+  for (const typ of ['secevent+jwt', 'JWE', undefined]) {
+    it(`refuses a token signed with the real key but typed ${typ ?? '(no typ)'}`, async () => {
+      const data = await ensureSigningKeys(dir, 'cloud-a');
+      const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
+      const t = await new SignJWT({ scope: 'publish:price' })
+        .setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid, ...(typ ? { typ } : {}) })
+        .setIssuer(issuerOf('cloud-a'))
+        .setAudience(audienceOf(topology))
+        .setSubject('pis')
+        .setExpirationTime('5m')
+        .sign(key);
+      const body = await expectProblem(await post(price, { authorization: `Bearer ${t}` }), 401, 'invalid-token');
+      expect(body.detail).toContain('typ');
+    });
+  }
+
+  it('accepts typ at+jwt as well as JWT', async () => {
+    const data = await ensureSigningKeys(dir, 'cloud-a');
+    const key = await importJWK(data.keys[0]!.privateJwk, 'ES256');
+    const t = await new SignJWT({ scope: 'publish:price' })
+      .setProtectedHeader({ alg: 'ES256', kid: data.keys[0]!.kid, typ: 'at+jwt' })
+      .setIssuer(issuerOf('cloud-a'))
+      .setAudience(audienceOf(topology))
+      .setExpirationTime('5m')
+      .sign(key);
+    expect((await post(price, { authorization: `Bearer ${t}` })).status).toBe(202);
+  });
+
   it("refuses a scope that does not cover the event's type", async () => {
     const body = await expectProblem(await post(price, { authorization: `Bearer ${await token('cloud-a', ['publish:country'])}` }), 403, 'insufficient-scope');
     expect(body.requiredScope).toBe('publish:price');
@@ -220,6 +248,29 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
   beforeAll(async () => (auth = { authorization: `Bearer ${await token()}` }));
 
   it('malformed JSON', async () => expectProblem(await post('{"type": ', auth), 400, 'invalid-json'));
+
+  it('a type nested 1,500 levels deep, within the body limit (a 4xx; gateway/json-body.test.ts takes 100,000)', async () => {
+    const deep = `{"type":${'['.repeat(1500)}${']'.repeat(1500)},"data":{}}`;
+    const res = await app.request('/v1/events', { method: 'POST', body: deep, headers: { 'content-type': 'application/json', ...auth } });
+    expect(res.status).toBe(422);
+    expect((await res.json()).code).toBe('invalid-event');
+    expect(written).toEqual([]);
+  });
+
+  it('lone surrogates: two discount ids that differ only in them are both refused, not collapsed into U+FFFD', async () => {
+    for (const id of ['promo-\\ud800', 'promo-\\udbff']) {
+      const body = `{"type":"com.fedgate.pim.discount.updated","data":{"productId":"sku-1","discountId":"${id}","percent":"10"}}`;
+      const problem = await expectProblem(await post(body, auth), 400, 'invalid-json');
+      expect(problem.detail).toContain('data.discountId');
+    }
+  });
+
+  it('raw bytes that are not UTF-8', async () => {
+    const json = new TextEncoder().encode(JSON.stringify({ ...price, data: { ...price.data, productId: 'sku-X' } }));
+    const bad = new Uint8Array([...json.slice(0, 60), 0xff, 0xfe, ...json.slice(60)]);
+    const res = await app.request('/v1/events', { method: 'POST', body: bad, headers: { 'content-type': 'application/json', ...auth } });
+    await expectProblem(res, 400, 'invalid-json');
+  });
   it('the wrong content type', async () => expectProblem(await post(price, { ...auth, 'content-type': 'text/plain' }), 415, 'unsupported-media-type'));
   it('a body over the limit, with Content-Length', async () => {
     const big = JSON.stringify({ ...price, pad: 'x'.repeat(10_000) });

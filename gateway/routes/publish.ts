@@ -3,6 +3,7 @@ import { Problem } from '../../contract/index.ts';
 import { type AuthEnv, requireToken } from '../auth.ts';
 import { type BodyEnv, bodyLimit, readBody } from '../body-limit.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { parseJsonBody } from '../json-body.ts';
 
 const JSON_TYPES = new Set(['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json']);
 
@@ -31,12 +32,7 @@ export function publishRoute(deps: GatewayDeps) {
       const replay = scopedKey ? deps.requestKeys.get(scopedKey) : undefined;
       if (replay) return c.json(replay, 202, { 'idempotency-replayed': 'true' });
 
-      let body: unknown;
-      try {
-        body = JSON.parse(await readBody(c));
-      } catch (err) {
-        throw new Problem('invalid-json', `the body is not valid JSON: ${(err as Error).message}`);
-      }
+      const body = parseJsonBody(await readBody(c));
       const events = Array.isArray(body) ? body : [body];
       if (events.length === 0) throw new Problem('invalid-event', 'the batch is empty');
       if (events.length > deps.limits.maxBatchEvents)
