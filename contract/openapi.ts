@@ -51,6 +51,7 @@ export const ROUTE_PROBLEMS = {
     'invalid-token',
     'insufficient-scope',
     'overloaded',
+    'rate-limited',
     'kafka-unavailable',
     'internal',
   ],

@@ -23,6 +23,7 @@ export const PROBLEM_CODES = {
   'insufficient-scope': 403,
   'not-found': 404,
   overloaded: 429,
+  'rate-limited': 429,
   'kafka-unavailable': 503,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
@@ -57,6 +58,7 @@ const TITLES: Record<ProblemCode, string> = {
   'insufficient-scope': 'The token does not allow this',
   'not-found': 'Not found',
   overloaded: 'Too many requests in flight',
+  'rate-limited': 'Too many from this client',
   'kafka-unavailable': 'Kafka did not acknowledge the write',
   internal: 'Internal error',
 };

@@ -43,6 +43,19 @@ export const FlowSchema = z
   .strict();
 export type Flow = z.infer<typeof FlowSchema>;
 
+export const SiteLimitsSchema = z
+  .object({
+    /** Events a second each publisher (token issuer and subject) may publish: a token bucket. */
+    publishPerSecond: z.number().int().min(1).default(2000),
+    /** Events a publisher may send at once above its rate; keep it at least the largest batch (MAX_BATCH_EVENTS). */
+    publishBurst: z.number().int().min(1).default(4000),
+    /** How far in the future an event's `time` may be: a far-future time would pin a product's state under last-writer-wins. */
+    maxFutureSkewSeconds: z.number().int().min(0).max(86_400).default(300),
+    /** Live streams (SSE) open at once per client address. */
+    liveStreamsPerClient: z.number().int().min(1).max(1000).default(4),
+  })
+  .strict();
+
 export const SiteSchema = z
   .object({
     name: siteName,
@@ -62,6 +75,8 @@ export const SiteSchema = z
     ports: SitePortsSchema,
     /** Which of this site's local topics flow to which other sites. */
     flows: z.array(FlowSchema).default([]),
+    /** Abuse limits of this site's gateway. */
+    limits: SiteLimitsSchema.default({}),
   })
   .strict();
 export type Site = z.infer<typeof SiteSchema>;

@@ -4,6 +4,7 @@ import type { Topology } from '../federation/index.ts';
 import type { FederatedView } from './federated-view.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PublishResult, PublishService } from './publish-service.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import type { VerifiedToken } from './verifier.ts';
 
 /** Everything the gateway's routes need, built once in main.ts (or by a test) and handed in. */
@@ -18,7 +19,9 @@ export interface GatewayDeps {
   metrics: GatewayMetrics;
   /** Answers replayed for a repeated Idempotency-Key. */
   requestKeys: { get(k: string): PublishResult | undefined; set(k: string, v: PublishResult): void };
-  limits: { maxBodyBytes: number; maxBatchEvents: number };
+  limits: { maxBodyBytes: number; maxBatchEvents: number; liveStreamsPerClient: number };
+  /** Token buckets per publisher (issuer and subject), one token per event. */
+  publishLimiter: RateLimiter;
   /** Peer listener: writes events that a peer could not write to its own Kafka. */
   acceptFromPeer(events: unknown, caller: string): Promise<{ writtenAt: string; accepted: number }>;
   /** Peer listener: this site's instance read API, proxied for the federated view. */

@@ -18,6 +18,7 @@ import { createPeerAccept } from './peer-accept.ts';
 import { createPeerClient } from './peer-client.ts';
 import { createPeerFailover } from './peer-failover.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from './publish-service.ts';
+import { createRateLimiter } from './rate-limit.ts';
 import { createVerifier } from './verifier.ts';
 
 // Load config, build the dependencies, start, drain on SIGTERM.
@@ -95,6 +96,7 @@ const deps: GatewayDeps = {
     log,
     submit: (events) => batcher.submit(events),
     failover: createPeerFailover({ topology, site: site.name, call: peers.call }),
+    maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
     seen,
     onOutcome: (o, n) => metrics.published(o, n),
   }),
@@ -102,7 +104,8 @@ const deps: GatewayDeps = {
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,
   requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: 24 * 3600_000 }),
-  limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS },
+  limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS, liveStreamsPerClient: site.limits.liveStreamsPerClient },
+  publishLimiter: createRateLimiter({ perSecond: site.limits.publishPerSecond, burst: site.limits.publishBurst }),
   acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, submit: (events) => batcher.submit(events), seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),

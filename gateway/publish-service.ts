@@ -28,7 +28,8 @@ export interface PublishServiceDeps {
   /** Writes through a peer gateway; resolves with the peer's site, or rejects. */
   failover(events: ProductEvent[]): Promise<string>;
   seen: { get(id: string): AcceptedEvent | undefined; set(id: string, v: AcceptedEvent): void };
-  /** In-flight publishes of the same event id share one write. */
+  /** How far an event's `time` may be ahead of this gateway's clock. */
+  maxFutureSkewMs: number;
   now?: () => number;
   onOutcome?: (outcome: 'accepted' | 'failover' | 'duplicate' | 'rejected', count: number) => void;
 }
@@ -66,6 +67,15 @@ export function createPublishService(deps: PublishServiceDeps) {
       if (!parsed.success) {
         const p = fromZod('invalid-event', parsed.error);
         throw new Problem('invalid-event', at ? `event ${at}: ${p.detail}` : p.detail, { ...p.extra, index: i });
+      }
+      const time = parsed.data.time === undefined ? null : Date.parse(parsed.data.time);
+      if (time !== null && time - now() > deps.maxFutureSkewMs) {
+        // Last writer wins by event time: a far-future time would pin the product's state.
+        throw new Problem(
+          'invalid-event',
+          `${at ? `event ${at}: ` : ''}time ${parsed.data.time} is more than ${deps.maxFutureSkewMs / 1000} s ahead of this gateway's clock`,
+          { index: i },
+        );
       }
       const scope = scopeFor(parsed.data.type);
       if (!token.scopes.has(scope))

@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { EventIdSchema, FederatedLimitQuerySchema, ProductIdSchema, parseQuery, WindowQuerySchema } from '../../contract/index.ts';
+import { EventIdSchema, FederatedLimitQuerySchema, Problem, ProductIdSchema, parseQuery, WindowQuerySchema } from '../../contract/index.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 /** The federated monitoring view: answers for every site, flags the ones that did not answer. */
 export function federationRoutes(deps: GatewayDeps) {
-  const app = new Hono();
+  const app = new Hono<{ Bindings: { incoming?: { socket?: { remoteAddress?: string } } } }>();
   const view = deps.view;
   app.get('/v1/federation/health', async (c) => c.json({ answeredBy: deps.site, ...(await view.health()) }));
   app.get('/v1/federation/stats', async (c) =>
@@ -22,21 +22,51 @@ export function federationRoutes(deps: GatewayDeps) {
     c.json({ answeredBy: deps.site, ...(await view.deadLetters(parseQuery(FederatedLimitQuerySchema, c.req.query()).limit)) }),
   );
 
-  /** Live event flow of every site, as Server-Sent Events (`events`, one JSON array per second). */
-  app.get('/v1/federation/live', (c) =>
-    streamSSE(c, async (stream) => {
+  /**
+   * Live event flow of every site, as Server-Sent Events (`events`, one JSON
+   * array per second). Each stream polls every site, so a client (by address)
+   * may hold only a few open at once.
+   */
+  const open = new Map<string, number>();
+  app.get('/v1/federation/live', (c) => {
+    const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+    const held = open.get(client) ?? 0;
+    if (held >= deps.limits.liveStreamsPerClient) {
+      throw new Problem(
+        'rate-limited',
+        `at most ${deps.limits.liveStreamsPerClient} live streams per client are open at once; close one first`,
+        {},
+        { 'retry-after': '5' },
+      );
+    }
+    open.set(client, held + 1);
+    let released = false;
+    // Released on abort at once (the loop may be asleep), or when the stream ends otherwise.
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (open.get(client) ?? 1) - 1;
+      if (n > 0) open.set(client, n);
+      else open.delete(client);
+    };
+    return streamSSE(c, async (stream) => {
       let cursors: Record<string, number> = {};
       let aborted = false;
       stream.onAbort(() => {
         aborted = true;
+        release();
       });
-      while (!aborted) {
-        const r = await view.recent(cursors);
-        cursors = r.cursors;
-        await stream.writeSSE({ event: 'events', data: JSON.stringify({ items: r.items, unreachable: r.unreachable }) });
-        await stream.sleep(1000);
+      try {
+        while (!aborted) {
+          const r = await view.recent(cursors);
+          cursors = r.cursors;
+          await stream.writeSSE({ event: 'events', data: JSON.stringify({ items: r.items, unreachable: r.unreachable }) });
+          await stream.sleep(1000);
+        }
+      } finally {
+        release();
       }
-    }),
-  );
+    });
+  });
   return app;
 }

@@ -15,6 +15,7 @@ import { OverloadedError } from '../batcher.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { createIdempotencyStore } from '../idempotency.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from '../publish-service.ts';
+import { createRateLimiter } from '../rate-limit.ts';
 import { createVerifier } from '../verifier.ts';
 
 /**
@@ -26,6 +27,7 @@ const topology = parseTopology(JSON.parse(readFileSync(new URL('../../topology.j
 const dir = mkdtempSync(join(tmpdir(), 'fedgate-keys-'));
 const written: ProductEvent[][] = [];
 let app: ReturnType<typeof createApp>;
+let deps: GatewayDeps;
 let failKafka: false | true | 'overloaded' = false;
 
 const price = { type: 'com.fedgate.pim.price.updated', data: { productId: 'sku-1', region: 'apac', price: { currency: 'JPY', amount: '1500' } } };
@@ -49,7 +51,7 @@ beforeAll(async () => {
   for (const s of topology.sites) await ensureSigningKeys(dir, s.name);
   const log = pino({ level: 'silent' });
   const metrics = { published() {}, rejected() {}, publishSeconds() {}, batch() {}, render: async () => ({ contentType: 'text/plain', body: '' }) };
-  const deps: GatewayDeps = {
+  deps = {
     topology,
     site: 'cloud-a',
     log,
@@ -67,12 +69,14 @@ beforeAll(async () => {
         throw new Error('no peer');
       },
       seen: createIdempotencyStore<AcceptedEvent>({ maxEntries: 100, ttlMs: 60_000 }),
+      maxFutureSkewMs: 300_000,
     }),
     view: {} as GatewayDeps['view'],
     jwks: () => publicJwks(dir, 'cloud-a'),
     metrics,
     requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100, ttlMs: 60_000 }),
-    limits: { maxBodyBytes: 4096, maxBatchEvents: 10 },
+    limits: { maxBodyBytes: 4096, maxBatchEvents: 10, liveStreamsPerClient: 2 },
+    publishLimiter: createRateLimiter({ perSecond: 1_000_000, burst: 1_000_000 }),
     acceptFromPeer: async () => ({ writtenAt: 'cloud-a', accepted: 0 }),
     instanceFetch: async () => new Response('{}'),
   };
@@ -331,6 +335,51 @@ describe('publish: the API document', () => {
     failKafka = 'overloaded';
     const body = await expectProblem(await post(price, { authorization: `Bearer ${await token()}` }), 429, 'overloaded');
     expect(body.detail).toContain('in flight');
+  });
+
+  it('refuses an event time more than the allowed skew ahead (a far-future time would pin the product under last-writer-wins)', async () => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    const ahead = (ms: number) => ({ ...price, time: new Date(Date.now() + ms).toISOString() });
+    const body = await expectProblem(await post(ahead(3600_000), auth), 422, 'invalid-event');
+    expect(body.detail).toContain('ahead');
+    expect((await post(ahead(60_000), auth)).status).toBe(202);
+  });
+
+  it('rate-limits a flooding publisher (429, Retry-After) while another publisher’s events all go through', async () => {
+    const limited = createApp({ ...deps, publishLimiter: createRateLimiter({ perSecond: 1, burst: 20 }) });
+    const send = async (subject: string) => {
+      const t = await issueToken({ secretsDir: dir, topology, site: 'cloud-a', scopes: ['publish:price'], subject });
+      const batch = Array.from({ length: 5 }, () => price);
+      const res = await limited.request('/v1/events', {
+        method: 'POST',
+        body: JSON.stringify(batch),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t}` },
+      });
+      if (res.status >= 400) problems.push({ status: res.status, body: await res.clone().json() });
+      return res;
+    };
+    const flood = [];
+    for (let i = 0; i < 8; i++) flood.push(await send('flooder'));
+    expect(flood.map((r) => r.status)).toEqual([202, 202, 202, 202, 429, 429, 429, 429]);
+    expect(Number(flood[4]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await flood[4]!.json()).code).toBe('rate-limited');
+    const other = [];
+    for (let i = 0; i < 4; i++) other.push((await send('calm')).status);
+    expect(other).toEqual([202, 202, 202, 202]);
+  });
+
+  it('holds at most the configured live streams per client', async () => {
+    const live = createApp({ ...deps, view: { recent: async () => ({ items: [], cursors: {}, unreachable: [] }) } as unknown as GatewayDeps['view'] });
+    const a = await live.request('/v1/federation/live');
+    const b = await live.request('/v1/federation/live');
+    const c = await live.request('/v1/federation/live');
+    expect([a.status, b.status, c.status]).toEqual([200, 200, 429]);
+    expect((await c.json()).code).toBe('rate-limited');
+    await a.body!.cancel();
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await live.request('/v1/federation/live');
+    expect(d.status).toBe(200);
+    await Promise.all([b.body!.cancel(), d.body!.cancel()]);
   });
 
   it('refuses a country no site serves', async () => {

@@ -37,6 +37,15 @@ export function publishRoute(deps: GatewayDeps) {
       if (events.length === 0) throw new Problem('invalid-event', 'the batch is empty');
       if (events.length > deps.limits.maxBatchEvents)
         throw new Problem('payload-too-large', `a batch holds at most ${deps.limits.maxBatchEvents} events (got ${events.length})`);
+      const limited = deps.publishLimiter.take(`${token.issuer}|${token.subject}`, events.length);
+      if (!limited.ok) {
+        throw new Problem(
+          'rate-limited',
+          `this publisher sent more events than its rate allows; retry in ${limited.retryAfterSeconds} s`,
+          {},
+          { 'retry-after': String(limited.retryAfterSeconds) },
+        );
+      }
 
       const result = await deps.publish({ input: { events, token } });
       if (scopedKey) deps.requestKeys.set(scopedKey, result);
