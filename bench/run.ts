@@ -620,6 +620,8 @@ function slope(xs: number[], ys: number[]): number {
 }
 
 async function measureFederatedView(f: BenchFederation, gateway: string): Promise<Figures> {
+  // The federated view needs a read token (its tokens carry every scope).
+  const auth = { authorization: `Bearer ${await f.token(SOURCE)}` };
   say(`7: loading ${P.rowsPerSite} monitoring rows into each site's database (over the last hour, in time order as the monitoring consumer writes them)`);
   const seedStarted = performance.now();
   await Promise.all(
@@ -658,7 +660,7 @@ async function measureFederatedView(f: BenchFederation, gateway: string): Promis
     const times: number[] = [];
     for (let i = 0; i < P.queries + 5; i++) {
       const t0 = performance.now();
-      const res = await fetch(`${gateway}${path}`);
+      const res = await fetch(`${gateway}${path}`, { headers: auth });
       const body = (await res.json()) as { unreachable?: string[]; sites?: unknown };
       if (!res.ok) throw new Error(`7: ${path} answered ${res.status}`);
       if (i >= 5) times.push(performance.now() - t0);

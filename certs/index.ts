@@ -1,2 +1,3 @@
 export * from './certs.ts';
 export * from './jwt-keys.ts';
+export * from './read-api-secret.ts';

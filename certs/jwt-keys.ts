@@ -12,7 +12,11 @@ import type { Topology } from '../federation/index.ts';
  * until they expire.
  */
 export const JWT_ALG = 'ES256';
-export const SCOPES = ['publish:price', 'publish:discount', 'publish:country'] as const;
+export const PUBLISH_SCOPES = ['publish:price', 'publish:discount', 'publish:country'] as const;
+/** Reading the federated view (stats, traces, history, dead letters, the live stream) and scraping /metrics. */
+export const READ_SCOPE = 'read:federation';
+export const METRICS_SCOPE = 'read:metrics';
+export const SCOPES = [...PUBLISH_SCOPES, READ_SCOPE, METRICS_SCOPE] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function issuerOf(site: string): string {

@@ -56,6 +56,10 @@ export const ROUTE_PROBLEMS = {
     'internal',
   ],
   query: ['invalid-query', 'internal'],
+  /** The federated view: a token with read:federation. */
+  federated: ['missing-token', 'invalid-token', 'insufficient-scope', 'invalid-query', 'internal'],
+  live: ['missing-token', 'invalid-token', 'insufficient-scope', 'rate-limited', 'internal'],
+  metrics: ['missing-token', 'invalid-token', 'insufficient-scope', 'internal'],
   read: ['internal'],
   peerPublish: ['invalid-token', 'invalid-event', 'kafka-unavailable', 'internal'],
   peerRead: ['invalid-token', 'internal'],
@@ -121,34 +125,34 @@ export function publicApiDocument(site: string) {
     responses: { 202: json(PublishResultSchema, 'acknowledged by Kafka: ids, target sites and the site that wrote them'), ...problems(ROUTE_PROBLEMS.publish) },
   });
   const federation: Array<[string, string, RouteConfig['request'], z.ZodTypeAny, readonly ProblemCode[]]> = [
-    ['/v1/federation/health', 'Health of every site; unreachable sites are flagged', undefined, FederatedHealthSchema, ROUTE_PROBLEMS.read],
+    ['/v1/federation/health', 'Health of every site; unreachable sites are flagged', undefined, FederatedHealthSchema, ROUTE_PROBLEMS.federated],
     [
       '/v1/federation/stats',
       'Per site: throughput, latency percentiles, consumer lag; per MM2 flow: lag in records and seconds',
       { query: WindowQuerySchema },
       FederatedStatsSchema,
-      ROUTE_PROBLEMS.query,
+      ROUTE_PROBLEMS.federated,
     ],
     [
       '/v1/federation/events/{eventId}/trace',
       'One event across sites, each stage with its delay after publish',
       { params: z.object({ eventId: EventIdSchema }) },
       FederatedTraceSchema,
-      ROUTE_PROBLEMS.query,
+      ROUTE_PROBLEMS.federated,
     ],
     [
       '/v1/federation/products/{productId}/events',
       'Product history merged across sites, newest first',
       { params: z.object({ productId: ProductIdSchema }), query: FederatedLimitQuerySchema },
       FederatedRowsSchema,
-      ROUTE_PROBLEMS.query,
+      ROUTE_PROBLEMS.federated,
     ],
     [
       '/v1/federation/dead-letters',
       'Dead-lettered messages of every site, with the reason',
       { query: FederatedLimitQuerySchema },
       FederatedRowsSchema,
-      ROUTE_PROBLEMS.query,
+      ROUTE_PROBLEMS.federated,
     ],
   ];
   for (const [path, summary, request, answer, codes] of federation) {
@@ -157,6 +161,7 @@ export function publicApiDocument(site: string) {
       path,
       tags: ['federated view'],
       summary,
+      security: [{ [bearer.name]: [] }],
       request,
       responses: { 200: json(answer, 'the merged answer; `partial` when a site did not answer'), ...problems(codes) },
     });
@@ -166,8 +171,9 @@ export function publicApiDocument(site: string) {
     method: 'get',
     path: '/v1/federation/live',
     tags: ['federated view'],
-    summary: 'Live flow of every site: Server-Sent Events `events`, one JSON object a second',
-    responses: { 200: text('text/event-stream', 'event stream') },
+    summary: 'Live flow of every site: Server-Sent Events `events`, one JSON object a second; a few streams per client at once',
+    security: [{ [bearer.name]: [] }],
+    responses: { 200: text('text/event-stream', 'event stream'), ...problems(ROUTE_PROBLEMS.live) },
   });
   r.registerPath({ method: 'get', path: '/', summary: 'Redirects to the dashboard', responses: { 302: { description: 'to /dashboard' } } });
   r.registerPath({ method: 'get', path: '/dashboard', summary: 'The dashboard', responses: { 200: text('text/html', 'page') } });
@@ -193,7 +199,13 @@ export function publicApiDocument(site: string) {
     summary: "This site's public signing keys",
     responses: { 200: json(z.object({ keys: z.array(z.record(z.unknown())) }), 'JWKS') },
   });
-  r.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', responses: { 200: text('text/plain', 'text exposition format') } });
+  r.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics; the scrape credential is a token with read:metrics',
+    security: [{ [bearer.name]: [] }],
+    responses: { 200: text('text/plain', 'text exposition format'), ...problems(ROUTE_PROBLEMS.metrics) },
+  });
   return document(
     r,
     `fedgate gateway (${site})`,

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { certPaths, initCerts } from '../certs/index.ts';
+import { certPaths, initCerts, readApiAuthorization, readApiSecret } from '../certs/index.ts';
 import { bindAddressOf, interSiteBootstrap, localBootstrap, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
@@ -226,6 +226,8 @@ export function createLauncher(options: LauncherOptions) {
     start,
     runForeground,
     instanceUrl: urlOf('instance'),
+    /** The credential of a site's read API, for the operator's tools (drills, tests). */
+    instanceHeaders: (site: string) => readApiAuthorization(readApiSecret(certsDir, site)),
     gatewayUrl: urlOf('gateway'),
     stop,
     up,

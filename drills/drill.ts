@@ -133,7 +133,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       await Promise.all(
         topology.sites.map(async (s) => {
           try {
-            const res = await fetch(`${launcher.instanceUrl(s.name)}/v1/offsets`, { signal: AbortSignal.timeout(5000) });
+            const res = await fetch(`${launcher.instanceUrl(s.name)}/v1/offsets`, {
+              headers: launcher.instanceHeaders(s.name),
+              signal: AbortSignal.timeout(5000),
+            });
             if (res.ok) offsets.set(s.name, (await res.json()) as SiteOffsets);
           } catch {
             // down: keep its last offsets (see above)
@@ -232,7 +235,7 @@ async function deliveredAt(launcher: Launcher, site: string, ids: string[]): Pro
   for (let i = 0; i < ids.length; i += 2000) {
     const res = await fetch(`${launcher.instanceUrl(site)}/v1/delivered`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...launcher.instanceHeaders(site) },
       body: JSON.stringify({ ids: ids.slice(i, i + 2000) }),
       signal: AbortSignal.timeout(10_000),
     });

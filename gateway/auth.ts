@@ -27,3 +27,15 @@ export function requireToken(verify: (token: string) => Promise<VerifiedToken>):
     await next();
   };
 }
+
+/** After requireToken: the token must carry `scope`, or the answer is 403 insufficient-scope. */
+export function requireScope(scope: string): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    if (!c.get('token').scopes.has(scope)) {
+      throw new Problem('insufficient-scope', `the token lacks scope "${scope}"; \`npx fedgate token --site <site> --scope ${scope}\` issues one`, {
+        requiredScope: scope,
+      });
+    }
+    await next();
+  };
+}

@@ -8,6 +8,8 @@ export interface FanOutDeps {
   peers: PeerClient;
   /** This site's instance read API, e.g. http://127.0.1.1:8081 */
   instanceUrl: string;
+  /** The credential of this site's read API. */
+  instanceHeaders: Record<string, string>;
   deadlineMs: number;
   now?: () => number;
 }
@@ -27,7 +29,7 @@ export function createFanOut(deps: FanOutDeps) {
       let status: number;
       let body: T;
       if (site === deps.site) {
-        const res = await fetch(`${deps.instanceUrl}/v1${path}`, { signal: AbortSignal.timeout(deps.deadlineMs) });
+        const res = await fetch(`${deps.instanceUrl}/v1${path}`, { headers: deps.instanceHeaders, signal: AbortSignal.timeout(deps.deadlineMs) });
         status = res.status;
         body = (await res.json()) as T;
       } else {

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
-import { audienceOf, certPaths, ensureSigningKeys, issuerOf, publicJwks } from '../certs/index.ts';
+import { audienceOf, certPaths, ensureSigningKeys, issuerOf, publicJwks, readApiAuthorization, readApiSecret } from '../certs/index.ts';
 import type { ProductEvent } from '../contract/index.ts';
 import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
@@ -27,6 +27,7 @@ const topology = loadTopology(env.FEDGATE_TOPOLOGY);
 const site = siteOf(topology, env.FEDGATE_SITE);
 const log = pino({ level: env.LOG_LEVEL, base: { site: site.name, component: 'gateway' } });
 const instanceUrl = `http://${site.address}:${site.ports.instance}`;
+const instanceHeaders = readApiAuthorization(readApiSecret(env.FEDGATE_CERTS_DIR, site.name));
 await ensureSigningKeys(env.FEDGATE_CERTS_DIR, site.name);
 
 // Short retries: a dead local broker must turn into a failover in about a second, not after kafkajs' 30 s default.
@@ -62,7 +63,7 @@ metrics = createPromMetrics({
   site: site.name,
   inFlight: pendingEvents,
   lag: async () => {
-    const res = await fetch(`${instanceUrl}/v1/lag`, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(`${instanceUrl}/v1/lag`, { headers: instanceHeaders, signal: AbortSignal.timeout(1000) });
     const body = (await res.json()) as { groups: Record<string, { records: number }> };
     return Object.fromEntries(Object.entries(body.groups).map(([g, v]) => [g, v.records]));
   },
@@ -100,7 +101,7 @@ const deps: GatewayDeps = {
     seen,
     onOutcome: (o, n) => metrics.published(o, n),
   }),
-  view: createFederatedView({ topology, site: site.name, peers, instanceUrl, deadlineMs: env.PEER_DEADLINE_MS }),
+  view: createFederatedView({ topology, site: site.name, peers, instanceUrl, instanceHeaders, deadlineMs: env.PEER_DEADLINE_MS }),
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,
   requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: 24 * 3600_000 }),
@@ -108,7 +109,7 @@ const deps: GatewayDeps = {
   publishLimiter: createRateLimiter({ perSecond: site.limits.publishPerSecond, burst: site.limits.publishBurst }),
   acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, submit: (events) => batcher.submit(events), seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
-  instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
+  instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { headers: instanceHeaders, signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };
 
 const certs = certPaths(env.FEDGATE_CERTS_DIR);

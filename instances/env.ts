@@ -6,6 +6,7 @@ const EnvSchema = z.object({
   FEDGATE_TOPOLOGY: z.string().min(1, 'set FEDGATE_TOPOLOGY to the topology file'),
   FEDGATE_SITE: z.string().min(1, 'set FEDGATE_SITE to one of the topology sites'),
   FEDGATE_RUN_DIR: z.string().min(1, 'set FEDGATE_RUN_DIR to the run folder'),
+  FEDGATE_CERTS_DIR: z.string().min(1, 'set FEDGATE_CERTS_DIR to the certificates folder (it holds the read API credential)'),
   DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL').optional(),
   /** Postgres schema of this site on a shared server (default: site_<name>). */
   FEDGATE_DB_SCHEMA: z

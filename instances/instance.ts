@@ -26,6 +26,8 @@ export interface InstanceDeps {
   site: string;
   database: Database;
   log: Logger;
+  /** Every read API route but /v1/health requires it (certs/read-api-secret.ts). */
+  readApiSecret: string;
 }
 
 type TopicEnds = Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>;
@@ -107,6 +109,7 @@ export function createInstance(deps: InstanceDeps) {
     db: database.db,
     site,
     log,
+    secret: deps.readApiSecret,
     lag: async () => (admin ? groupLag(admin, groups()) : {}),
     offsets,
     // The federated view asks every site for this on each dashboard poll, from

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { readApiSecret } from '../certs/index.ts';
 import { loadTopology, siteOf } from '../federation/index.ts';
 import { openDatabase } from './db/database.ts';
 import { readInstanceEnv } from './env.ts';
@@ -16,7 +17,7 @@ const database = await openDatabase({
   schemaName: env.FEDGATE_DB_SCHEMA ?? `site_${site.replace(/-/g, '_')}`,
 });
 log.info({ db: database.where }, 'database ready');
-const instance = createInstance({ topology, site, database, log });
+const instance = createInstance({ topology, site, database, log, readApiSecret: readApiSecret(env.FEDGATE_CERTS_DIR, site) });
 await instance.start();
 log.info('instance ready');
 

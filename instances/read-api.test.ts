@@ -7,6 +7,9 @@ import { stageStats } from './queries.ts';
 import { createReadApi } from './read-api.ts';
 
 /** Route tests: the read API over an in-memory PGlite, no Kafka. */
+const SECRET = 'test-secret-of-this-site';
+const auth = { authorization: `Bearer ${SECRET}` };
+
 describe('site read API routes', () => {
   let database: Database;
   let app: ReturnType<typeof createReadApi>;
@@ -32,6 +35,7 @@ describe('site read API routes', () => {
       offsets: async () => ({ ends: {}, heartbeats: {} }),
       kafkaView: async () => ({ value: kafkaView, at: Date.parse('2026-11-01T10:00:01Z') }),
       health: async () => ({ db: 'pglite' }),
+      secret: SECRET,
     });
   });
   afterAll(() => database.close());
@@ -46,20 +50,20 @@ describe('site read API routes', () => {
   });
 
   it('pages a product history newest first', async () => {
-    const first = await (await app.request('/v1/products/sku-1/events?limit=2')).json();
+    const first = await (await app.request('/v1/products/sku-1/events?limit=2', { headers: auth })).json();
     expect(first.items.map((i: { eventId: string; stage: string }) => `${i.eventId}:${i.stage}`)).toEqual(['e2:consumed', 'e1:consumed']);
-    const second = await (await app.request(`/v1/products/sku-1/events?limit=2&before=${first.next}`)).json();
+    const second = await (await app.request(`/v1/products/sku-1/events?limit=2&before=${first.next}`, { headers: auth })).json();
     expect(second.items.map((i: { stage: string }) => i.stage)).toEqual(['published']);
     expect(second.next).toBeNull();
   });
 
   it('traces an event in time order', async () => {
-    const body = await (await app.request('/v1/events/e1/trace')).json();
+    const body = await (await app.request('/v1/events/e1/trace', { headers: auth })).json();
     expect(body.stages.map((s: { stage: string }) => s.stage)).toEqual(['published', 'consumed']);
   });
 
   it('answers the overview with stats read now and the Kafka view with the time it was read', async () => {
-    const body = await (await app.request('/v1/overview?windowSeconds=604800')).json();
+    const body = await (await app.request('/v1/overview?windowSeconds=604800', { headers: auth })).json();
     expect(body.groups).toEqual(kafkaView.groups);
     expect(body.offsets).toEqual(kafkaView.offsets);
     expect(body.kafkaReadAt).toBe('2026-11-01T10:00:01.000Z');
@@ -80,15 +84,29 @@ describe('site read API routes', () => {
   });
 
   it('lists dead letters with their reason', async () => {
-    const body = await (await app.request('/v1/dead-letters')).json();
+    const body = await (await app.request('/v1/dead-letters', { headers: auth })).json();
     expect(body.items).toEqual([expect.objectContaining({ eventId: 'd1', detail: { reason: 'bad' } })]);
+  });
+
+  it("answers only with this site's credential, except health", async () => {
+    const none = await app.request('/v1/overview');
+    expect(none.status).toBe(401);
+    expect((await none.json()).code).toBe('missing-token');
+    const wrong = await app.request('/v1/delivered', {
+      method: 'POST',
+      body: '{"ids":["e1"]}',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer guess' },
+    });
+    expect(wrong.status).toBe(401);
+    expect((await wrong.json()).code).toBe('invalid-token');
+    expect((await app.request('/v1/health')).status).toBe(200);
   });
 
   it('tells which event ids were consumed here', async () => {
     const res = await app.request('/v1/delivered', {
       method: 'POST',
       body: JSON.stringify({ ids: ['e1', 'e2', 'e3', 'd1'] }),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
     });
     expect((await res.json()).delivered.sort()).toEqual(['e1', 'e2']);
   });
@@ -101,7 +119,7 @@ describe('site read API routes', () => {
       ['/v1/stats?window=5', 'invalid-query', 400],
       ['/v1/nothing-here', 'not-found', 404],
     ] as const) {
-      const res = await app.request(path);
+      const res = await app.request(path, { headers: auth });
       expect(res.status, path).toBe(status);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       const body = await res.json();

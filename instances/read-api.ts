@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
+import { isReadApiAuthorization } from '../certs/index.ts';
 import {
   DeliveredBodySchema,
   EventIdSchema,
@@ -29,6 +30,8 @@ export interface ReadApiDeps {
   /** Consumer lag and offsets together, possibly shared with other callers: `at` says when they were read. */
   kafkaView(): Promise<{ value: { groups: Record<string, LagSummary>; offsets: SiteOffsets }; at: number }>;
   health(): Promise<Record<string, unknown>>;
+  /** The credential every route but /v1/health requires: only this site's gateway (and the operator's tools) hold it. */
+  secret: string;
 }
 
 /**
@@ -44,7 +47,14 @@ export function createReadApi(deps: ReadApiDeps) {
     throw new Problem('not-found', `no route ${c.req.method} ${c.req.path}`);
   });
 
+  // Health stays open: the launcher's readiness probe and container health checks use it.
   app.get('/v1/health', async (c) => c.json({ site, ...(await deps.health()) }));
+  app.use('/v1/*', async (c, next) => {
+    const header = c.req.header('authorization');
+    if (!header) throw new Problem('missing-token', "the site read API answers only this site's gateway: send its credential");
+    if (!isReadApiAuthorization(header, deps.secret)) throw new Problem('invalid-token', 'not the credential of this site read API');
+    await next();
+  });
 
   app.get('/v1/products/:productId/events', async (c) => {
     const productId = parseQuery(ProductIdSchema, c.req.param('productId'));

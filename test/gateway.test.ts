@@ -36,7 +36,12 @@ describe('federation gateway on three real sites', () => {
       headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
       body: JSON.stringify(body),
     });
-  const getJson = async (u: string) => (await fetch(u)).json() as Promise<any>;
+  /** A token with the read scope for the federated view, or the site read API's credential for an instance URL. */
+  const getJson = async (u: string) => {
+    const instance = topology.sites.find((s) => u.startsWith(fed.launcher.instanceUrl(s.name)));
+    const headers = instance ? fed.launcher.instanceHeaders(instance.name) : { authorization: `Bearer ${await token('a', ['read:federation'])}` };
+    return (await fetch(u, { headers })).json() as Promise<any>;
+  };
   async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
     const started = Date.now();
     for (;;) {
@@ -133,13 +138,34 @@ describe('federation gateway on three real sites', () => {
     await admin.disconnect();
   });
 
-  it('shows an event published during the test live on the dashboard (headless Chromium)', async () => {
+  it('shows no data on the dashboard without a token; signed in, an event published during the test, live (headless Chromium)', async () => {
     const executablePath = findChromium(TEST_ENV);
     expect(executablePath, 'no Chromium: the preflight of npm test names how to install one').not.toBeNull();
     const browser = await chromium.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      const answered: number[] = [];
+      page.on('response', (r) => {
+        if (r.url().includes('/v1/federation/')) answered.push(r.status());
+      });
       await page.goto(`${url('b')}/dashboard`);
+      // Signed out: the sign-in form, no data, and nothing of the federated view asked for.
+      await page.waitForSelector('#signin', { state: 'visible' });
+      await page.waitForTimeout(2500);
+      expect(await page.locator('#sites tbody tr[data-site]').count()).toBe(0);
+      expect(await page.locator('main').isVisible()).toBe(false);
+      expect(answered).toEqual([]);
+      const dir = join(REPO, 'test-results');
+      mkdirSync(dir, { recursive: true });
+      await page.screenshot({ path: join(dir, 'dashboard-signed-out.png') });
+      // A publish-only token is refused, and the page says why.
+      await page.fill('#token-input', await token('a'));
+      await page.click('#signin button');
+      await page.waitForFunction(() => document.querySelector('#updated')?.textContent?.includes('read:federation'), null, { timeout: 10_000 });
+      expect(await page.locator('#sites tbody tr[data-site]').count()).toBe(0);
+      // A read token of another site's issuer signs in.
+      await page.fill('#token-input', await token('a', ['read:federation']));
+      await page.click('#signin button');
       await page.waitForSelector('#sites tbody tr[data-site="c"]', { timeout: 15_000 });
       await page.waitForTimeout(1500); // the live stream has taken its starting cursors
       const id = `live-${randomUUID()}`;
@@ -150,8 +176,6 @@ describe('federation gateway on three real sites', () => {
       await page.fill('#trace-id', id);
       await page.click('#trace-form button');
       await page.waitForSelector('#trace tbody tr:nth-child(2)', { timeout: 10_000 });
-      const dir = join(REPO, 'test-results');
-      mkdirSync(dir, { recursive: true });
       await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true });
     } finally {
       await browser.close();

@@ -11,8 +11,10 @@ import { consumeUntil, createTestFederation, newProducer, TEST_DATABASE_URL, typ
 const EVENTS = 10_000;
 const CHUNK = 500;
 
+/** The read API's credential (set once the federation is up). */
+let readApi: Record<string, string> = {};
 async function getJson<T = any>(url: string): Promise<T> {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: readApi });
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -52,6 +54,7 @@ describe.each([
     await fed.launcher.start('solo', 'broker');
     await fed.launcher.start('solo', 'instance');
     api = `${fed.launcher.instanceUrl('solo')}/v1`;
+    readApi = fed.launcher.instanceHeaders('solo');
   });
 
   afterAll(async () => {

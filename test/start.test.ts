@@ -81,7 +81,10 @@ describe('npm start, as a new user', () => {
     expect(body.events[0]).toMatchObject({ writtenAt: 'x', routedTo: ['z'] });
 
     // The demo PIS is publishing through every gateway.
-    const stats = await (await fetch(dashboards[0]!.replace('/dashboard', '/v1/federation/stats?windowSeconds=120'))).json();
+    // The printed token also reads the federated view (read:federation).
+    const stats = await (
+      await fetch(dashboards[0]!.replace('/dashboard', '/v1/federation/stats?windowSeconds=120'), { headers: { authorization: `Bearer ${exportLine}` } })
+    ).json();
     expect(stats.sites.map((s: { site: string }) => s.site)).toEqual(['x', 'y', 'z']);
 
     child.kill('SIGINT');

@@ -1,5 +1,6 @@
+import { issueToken, READ_SCOPE } from '../../certs/index.ts';
 import type { SiteStatus } from '../../deploy/index.ts';
-import { type Command, launcherFrom, type Out, parse, topologyFrom } from '../context.ts';
+import { type Command, launcherFrom, type Out, parse, pathsFrom, topologyFrom } from '../context.ts';
 
 type FlowRow = { from: string; to: string; records?: number; seconds?: number; unknown?: true };
 
@@ -8,8 +9,21 @@ export const statusCommand: Command = {
   usage: `  status [--json]          processes, listeners and readiness per site; MM2 lag per flow`,
   async run(args, ctx) {
     const { values } = parse(args, { json: { type: 'boolean' } });
-    const status = await launcherFrom(topologyFrom(values, ctx.env), values, ctx).status();
-    const flows = await flowLagOf(status);
+    const topology = topologyFrom(values, ctx.env);
+    const status = await launcherFrom(topology, values, ctx).status();
+    const gateway = status.find((s) => s.gateway.ready);
+    // The federated view needs a read token: a short one from that site's own issuer key, which the operator holds.
+    const read = gateway
+      ? await issueToken({
+          secretsDir: pathsFrom(values, ctx.env).certsDir,
+          topology,
+          site: gateway.site,
+          scopes: [READ_SCOPE],
+          subject: 'fedgate-status',
+          ttlSeconds: 60,
+        })
+      : null;
+    const flows = gateway && read ? await flowLagOf(gateway.gateway.url, read) : null;
     if (values.json) {
       ctx.out.data(JSON.stringify({ sites: status, flows }, null, 2));
       return 0;
@@ -25,12 +39,14 @@ export const statusCommand: Command = {
   },
 };
 
-/** MM2 lag per flow, as the first ready gateway's federated view computes it (federation/flow-lags.ts); null when no gateway is up. */
-async function flowLagOf(sites: SiteStatus[]): Promise<FlowRow[] | null> {
-  const gateway = sites.find((s) => s.gateway.ready);
-  if (!gateway) return null;
+/** MM2 lag per flow, as a ready gateway's federated view computes it (federation/flow-lags.ts); null when it does not answer. */
+async function flowLagOf(gatewayUrl: string, token: string): Promise<FlowRow[] | null> {
   try {
-    const res = await fetch(`${gateway.gateway.url}/v1/federation/stats?windowSeconds=60`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${gatewayUrl}/v1/federation/stats?windowSeconds=60`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) return null;
     return ((await res.json()) as { links: FlowRow[] }).links;
   } catch {
     return null;

@@ -1,12 +1,16 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { READ_SCOPE } from '../../certs/index.ts';
 import { EventIdSchema, FederatedLimitQuerySchema, Problem, ProductIdSchema, parseQuery, WindowQuerySchema } from '../../contract/index.ts';
+import { type AuthEnv, requireScope, requireToken } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 /** The federated monitoring view: answers for every site, flags the ones that did not answer. */
 export function federationRoutes(deps: GatewayDeps) {
-  const app = new Hono<{ Bindings: { incoming?: { socket?: { remoteAddress?: string } } } }>();
+  const app = new Hono<AuthEnv & { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } }>();
   const view = deps.view;
+  // Everything here reads what the federation carries: a token with the read scope, from any site's issuer.
+  app.use('/v1/federation/*', requireToken(deps.verify), requireScope(READ_SCOPE));
   app.get('/v1/federation/health', async (c) => c.json({ answeredBy: deps.site, ...(await view.health()) }));
   app.get('/v1/federation/stats', async (c) =>
     c.json({ answeredBy: deps.site, ...(await view.stats(parseQuery(WindowQuerySchema, c.req.query()).windowSeconds)) }),

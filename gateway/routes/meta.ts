@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
+import { METRICS_SCOPE } from '../../certs/index.ts';
+import { type AuthEnv, requireScope, requireToken } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { docsRoutes } from './docs.ts';
 
 const DASHBOARD = readFileSync(new URL('../dashboard.html', import.meta.url), 'utf8');
 
 export function metaRoutes(deps: GatewayDeps) {
-  const app = new Hono();
+  const app = new Hono<AuthEnv>();
   const dashboard = DASHBOARD.replaceAll('{{SITE}}', deps.site).replace(
     '{{SITES}}',
     // Inside a JSON script element: `<` escaped, so no label can close the element.
@@ -20,7 +22,8 @@ export function metaRoutes(deps: GatewayDeps) {
   app.get('/healthz', (c) => c.json({ site: deps.site, ok: true }));
   app.route('/', docsRoutes(deps.site));
   app.get('/.well-known/jwks.json', async (c) => c.json(await deps.jwks()));
-  app.get('/metrics', async (c) => {
+  // A scrape credential: a token with read:metrics (Prometheus sends it as `authorization` from a credentials file).
+  app.get('/metrics', requireToken(deps.verify), requireScope(METRICS_SCOPE), async (c) => {
     const m = await deps.metrics.render();
     return c.body(m.body, 200, { 'content-type': m.contentType });
   });

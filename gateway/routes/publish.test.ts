@@ -370,14 +370,16 @@ describe('publish: the API document', () => {
 
   it('holds at most the configured live streams per client', async () => {
     const live = createApp({ ...deps, view: { recent: async () => ({ items: [], cursors: {}, unreachable: [] }) } as unknown as GatewayDeps['view'] });
-    const a = await live.request('/v1/federation/live');
-    const b = await live.request('/v1/federation/live');
-    const c = await live.request('/v1/federation/live');
+    const headers = { authorization: `Bearer ${await token('cloud-b', ['read:federation'])}` };
+    const open = () => live.request('/v1/federation/live', { headers });
+    const a = await open();
+    const b = await open();
+    const c = await open();
     expect([a.status, b.status, c.status]).toEqual([200, 200, 429]);
     expect((await c.json()).code).toBe('rate-limited');
     await a.body!.cancel();
     await new Promise((r) => setTimeout(r, 50));
-    const d = await live.request('/v1/federation/live');
+    const d = await open();
     expect(d.status).toBe(200);
     await Promise.all([b.body!.cancel(), d.body!.cancel()]);
   });
@@ -399,5 +401,51 @@ describe('publish: the API document', () => {
     // 'internal' is the generic answer to an unexpected error: documented, not provoked here.
     const seen = new Set(problems.map((p) => p.body.code));
     expect(ROUTE_PROBLEMS.publish.filter((c) => c !== 'internal' && !seen.has(c))).toEqual([]);
+  });
+});
+
+describe('the read side needs a token with a read scope', () => {
+  let read: ReturnType<typeof createApp>;
+  beforeAll(() => {
+    const view = {
+      health: async () => ({ sites: [], partial: false, unreachable: [] }),
+      stats: async (windowSeconds: number) => ({ windowSeconds, sites: [], links: [], partial: false, unreachable: [] }),
+      trace: async (eventId: string) => ({ eventId, publishedAt: null, stages: [], sites: [], partial: false, unreachable: [] }),
+      productHistory: async (productId: string) => ({ productId, items: [], sites: [], partial: false, unreachable: [] }),
+      deadLetters: async () => ({ items: [], sites: [], partial: false, unreachable: [] }),
+    } as unknown as GatewayDeps['view'];
+    read = createApp({ ...deps, view });
+  });
+  const paths = [
+    '/v1/federation/health',
+    '/v1/federation/stats?windowSeconds=60',
+    '/v1/federation/events/e-1/trace',
+    '/v1/federation/products/sku-1/events',
+    '/v1/federation/dead-letters',
+  ];
+
+  it('answers 401 without a token, 403 with a publish-only token, 200 with read:federation from any site', async () => {
+    const publishOnly = `Bearer ${await token()}`;
+    const reader = `Bearer ${await token('onprem', ['read:federation'])}`;
+    for (const path of [...paths, '/v1/federation/live']) {
+      const none = await read.request(path);
+      expect(none.status, path).toBe(401);
+      expect((await none.json()).code).toBe('missing-token');
+      const denied = await read.request(path, { headers: { authorization: publishOnly } });
+      expect(denied.status, path).toBe(403);
+      expect(await denied.json()).toMatchObject({ code: 'insufficient-scope', requiredScope: 'read:federation' });
+    }
+    for (const path of paths) expect((await read.request(path, { headers: { authorization: reader } })).status, path).toBe(200);
+  });
+
+  it('answers /metrics only to the scrape credential (read:metrics)', async () => {
+    expect((await read.request('/metrics')).status).toBe(401);
+    expect((await read.request('/metrics', { headers: { authorization: `Bearer ${await token('cloud-a', ['read:federation'])}` } })).status).toBe(403);
+    expect((await read.request('/metrics', { headers: { authorization: `Bearer ${await token('cloud-a', ['read:metrics'])}` } })).status).toBe(200);
+  });
+
+  it('keeps the docs, the API documents, the JWKS, health and the dashboard page public (the page holds no data)', async () => {
+    for (const path of ['/docs', '/openapi.json', '/.well-known/jwks.json', '/healthz', '/dashboard'])
+      expect((await read.request(path)).status, path).toBe(200);
   });
 });
