@@ -27,6 +27,12 @@ export const MonitoringEventSchema = z.object({
 });
 export type MonitoringEvent = z.input<typeof MonitoringEventSchema>;
 
+/** Who published an event: its token's issuer and subject. The `published` stage records it (an audit trail). */
+export interface Publisher {
+  iss: string;
+  sub: string;
+}
+
 /**
  * One record on the monitoring topic: a monitoring event, or the stages one
  * component saw of one event at once (the gateway's `published` and `routed`,

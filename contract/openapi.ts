@@ -61,7 +61,7 @@ export const ROUTE_PROBLEMS = {
   live: ['missing-token', 'invalid-token', 'insufficient-scope', 'rate-limited', 'internal'],
   metrics: ['missing-token', 'invalid-token', 'insufficient-scope', 'internal'],
   read: ['internal'],
-  peerPublish: ['invalid-token', 'invalid-event', 'kafka-unavailable', 'internal'],
+  peerPublish: ['invalid-token', 'insufficient-scope', 'invalid-event', 'kafka-unavailable', 'internal'],
   peerRead: ['invalid-token', 'internal'],
 } as const satisfies Record<string, readonly ProblemCode[]>;
 
@@ -221,7 +221,25 @@ export function peerApiDocument(site: string) {
     method: 'post',
     path: '/peer/v1/publish',
     summary: 'Write complete events a peer could not write to its own Kafka (failover); 200 after this site acknowledged',
-    request: { body: { required: true, content: { 'application/json': { schema: z.object({ events: z.array(ProductEventSchema).min(1) }).strict() } } } },
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: z
+              .object({
+                events: z.array(ProductEventSchema).min(1),
+                publisherToken: z
+                  .string()
+                  .describe(
+                    "the publisher's own token: it must verify here, carry each event's publish scope, and every event must come from the calling gateway's site",
+                  ),
+              })
+              .strict(),
+          },
+        },
+      },
+    },
     responses: { 200: json(z.object({ writtenAt: z.string(), accepted: z.number().int() }), 'written here'), ...problems(ROUTE_PROBLEMS.peerPublish) },
   });
   r.registerPath({

@@ -1,5 +1,5 @@
 import type { Producer, TopicMessages } from 'kafkajs';
-import { KIND_OF_TYPE, type MonitoringEvent, monitoringRecord, type ProductEvent, siteOfSource, toKafkaRecord } from '../contract/index.ts';
+import { KIND_OF_TYPE, type MonitoringEvent, monitoringRecord, type ProductEvent, type Publisher, siteOfSource, toKafkaRecord } from '../contract/index.ts';
 import { MONITORING_TOPIC, type Route, routeEvent, type Topology } from '../federation/index.ts';
 
 export interface Distributed {
@@ -25,7 +25,8 @@ export function routeOf(topology: Topology, event: ProductEvent): Route {
  * together with the events.
  */
 export function createDistributor(deps: { producer: Producer; topology: Topology; monitorSite?: string; timeoutMs?: number }) {
-  return async function distribute(events: ProductEvent[]): Promise<Distributed[]> {
+  /** `publisherOf` names who published each event, for its `published` monitoring row. */
+  return async function distribute(events: ProductEvent[], publisherOf?: (event: ProductEvent) => Publisher | undefined): Promise<Distributed[]> {
     const byTopic = new Map<string, TopicMessages['messages']>();
     const add = (topic: string, message: TopicMessages['messages'][number]) => {
       const list = byTopic.get(topic) ?? [];
@@ -45,7 +46,10 @@ export function createDistributor(deps: { producer: Producer; topology: Topology
           stage: 'published',
           at: event.publishedat,
           latencyMs: 0,
-          detail: origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent },
+          detail: {
+            ...(origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent }),
+            ...(publisherOf?.(event) ? { publisher: publisherOf(event) } : {}),
+          },
         };
         const routed: MonitoringEvent = {
           ...base,

@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
 import { audienceOf, certPaths, ensureSigningKeys, issuerOf, publicJwks, readApiAuthorization, readApiSecret } from '../certs/index.ts';
-import type { ProductEvent } from '../contract/index.ts';
+import type { ProductEvent, Publisher } from '../contract/index.ts';
 import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
@@ -46,10 +46,14 @@ const distribute = createDistributor({ producer, topology, monitorSite: site.nam
 const peers = createPeerClient({ topology, site: site.name, certsDir: env.FEDGATE_CERTS_DIR });
 
 let metrics: ReturnType<typeof createPromMetrics>;
-const batcher = createBatcher<ProductEvent>({
-  async send(events) {
+const batcher = createBatcher<{ event: ProductEvent; publisher: Publisher }>({
+  async send(items) {
     if (!connected) await producer.connect();
-    await distribute(events);
+    const publishers = new Map(items.map((i) => [i.event.id, i.publisher]));
+    await distribute(
+      items.map((i) => i.event),
+      (e) => publishers.get(e.id),
+    );
   },
   maxBatch: env.KAFKA_BATCH_EVENTS,
   maxQueued: env.MAX_IN_FLIGHT_EVENTS,
@@ -70,32 +74,35 @@ metrics = createPromMetrics({
 });
 
 const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: 24 * 3600_000 });
+const submit = (events: ProductEvent[], publisher: Publisher) => batcher.submit(events.map((event) => ({ event, publisher })));
+
+const verify = createVerifier({
+  audience: audienceOf(topology),
+  issuers: new Map(
+    topology.sites.map((s) => [
+      issuerOf(s.name),
+      s.name === site.name
+        ? () => publicJwks(env.FEDGATE_CERTS_DIR, site.name)
+        : async () => {
+            // A peer's public keys, fetched from the peer itself over mTLS.
+            const res = await peers.call<{ keys: unknown[] }>(s, 'GET', '/.well-known/jwks.json', 2000);
+            if (res.status !== 200 || !Array.isArray(res.body?.keys)) throw new Error(`${s.name} did not serve its JWKS`);
+            return res.body as never;
+          },
+    ]),
+  ),
+});
 
 const deps: GatewayDeps = {
   topology,
   site: site.name,
   log,
-  verify: createVerifier({
-    audience: audienceOf(topology),
-    issuers: new Map(
-      topology.sites.map((s) => [
-        issuerOf(s.name),
-        s.name === site.name
-          ? () => publicJwks(env.FEDGATE_CERTS_DIR, site.name)
-          : async () => {
-              // A peer's public keys, fetched from the peer itself over mTLS.
-              const res = await peers.call<{ keys: unknown[] }>(s, 'GET', '/.well-known/jwks.json', 2000);
-              if (res.status !== 200 || !Array.isArray(res.body?.keys)) throw new Error(`${s.name} did not serve its JWKS`);
-              return res.body as never;
-            },
-      ]),
-    ),
-  }),
+  verify,
   publish: createPublishService({
     topology,
     site: site.name,
     log,
-    submit: (events) => batcher.submit(events),
+    submit,
     failover: createPeerFailover({ topology, site: site.name, call: peers.call }),
     maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
     seen,
@@ -107,7 +114,7 @@ const deps: GatewayDeps = {
   requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: 24 * 3600_000 }),
   limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS, liveStreamsPerClient: site.limits.liveStreamsPerClient },
   publishLimiter: createRateLimiter({ perSecond: site.limits.publishPerSecond, burst: site.limits.publishBurst }),
-  acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, submit: (events) => batcher.submit(events), seen, log }),
+  acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, verify, submit, seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { headers: instanceHeaders, signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };

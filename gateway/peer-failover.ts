@@ -18,11 +18,11 @@ export interface PeerFailoverDeps {
  */
 export function createPeerFailover(deps: PeerFailoverDeps) {
   const peers = deps.topology.sites.filter((s) => s.name !== deps.site);
-  return async function failover(events: ProductEvent[]): Promise<string> {
+  return async function failover(events: ProductEvent[], publisherToken: string): Promise<string> {
     const errors: string[] = [];
     for (const peer of peers) {
       try {
-        const res = await deps.call<{ writtenAt?: string }>(peer, 'POST', '/peer/v1/publish', deps.deadlineMs ?? 5000, { events });
+        const res = await deps.call<{ writtenAt?: string }>(peer, 'POST', '/peer/v1/publish', deps.deadlineMs ?? 5000, { events, publisherToken });
         if (res.status === 200 && res.body?.writtenAt) return res.body.writtenAt;
         errors.push(`${peer.name}: ${res.status}`);
       } catch (err) {

@@ -1,5 +1,15 @@
 import type { Logger } from 'pino';
-import { completeEvent, EVENT_TYPES, type EventType, fromZod, KIND_OF_TYPE, Problem, type ProductEvent, PublishInputSchema } from '../contract/index.ts';
+import {
+  completeEvent,
+  EVENT_TYPES,
+  type EventType,
+  fromZod,
+  KIND_OF_TYPE,
+  Problem,
+  type ProductEvent,
+  type Publisher,
+  PublishInputSchema,
+} from '../contract/index.ts';
 import { RoutingError, type Topology } from '../federation/index.ts';
 import { OverloadedError } from './batcher.ts';
 import { routeOf } from './distributor.ts';
@@ -23,10 +33,10 @@ export interface PublishServiceDeps {
   topology: Topology;
   site: string;
   log: Logger;
-  /** Writes to the local Kafka (micro-batched); resolves on acks=all. */
-  submit(events: ProductEvent[]): Promise<void>;
-  /** Writes through a peer gateway; resolves with the peer's site, or rejects. */
-  failover(events: ProductEvent[]): Promise<string>;
+  /** Writes to the local Kafka (micro-batched); resolves on acks=all. The publisher goes into the `published` monitoring rows. */
+  submit(events: ProductEvent[], publisher: Publisher): Promise<void>;
+  /** Writes through a peer gateway, with the publisher's own token so the peer can verify who published; resolves with the peer's site, or rejects. */
+  failover(events: ProductEvent[], publisherToken: string): Promise<string>;
   seen: { get(id: string): AcceptedEvent | undefined; set(id: string, v: AcceptedEvent): void };
   /** How far an event's `time` may be ahead of this gateway's clock. */
   maxFutureSkewMs: number;
@@ -97,15 +107,15 @@ export function createPublishService(deps: PublishServiceDeps) {
     return events;
   }
 
-  async function write(events: ProductEvent[]): Promise<string> {
+  async function write(events: ProductEvent[], token: VerifiedToken): Promise<string> {
     try {
-      await deps.submit(events);
+      await deps.submit(events, { iss: token.issuer, sub: token.subject });
       return deps.site;
     } catch (err) {
       if (err instanceof OverloadedError) throw new Problem('overloaded', err.message, {}, { 'retry-after': '1' });
       deps.log.warn({ err: (err as Error).message, events: events.length }, 'local Kafka did not acknowledge; failing over to a peer');
       try {
-        const writtenAt = await deps.failover(events);
+        const writtenAt = await deps.failover(events, token.raw);
         deps.onOutcome?.('failover', events.length);
         return writtenAt;
       } catch (peerErr) {
@@ -145,7 +155,7 @@ export function createPublishService(deps: PublishServiceDeps) {
       fresh.push(e);
     }
     if (fresh.length > 0) {
-      const written = write(fresh).then((writtenAt) => {
+      const written = write(fresh, input.token).then((writtenAt) => {
         for (const e of fresh) {
           const accepted: AcceptedEvent = { id: e.id, type: e.type, routedTo: routeOf(deps.topology, e).targets, writtenAt };
           deps.seen.set(e.id, accepted);

@@ -2,6 +2,8 @@ import { createLocalJWKSet, decodeJwt, errors, type JSONWebKeySet, type JWTPaylo
 import { JWT_ALG } from '../certs/index.ts';
 
 export interface VerifiedToken {
+  /** The token itself: forwarded on a failover write so the peer can verify the publisher. Never logged. */
+  raw: string;
   issuer: string;
   subject: string;
   scopes: Set<string>;
@@ -106,6 +108,7 @@ export function createVerifier(options: VerifierOptions) {
       }
     }
     const verified: VerifiedToken = {
+      raw: token,
       issuer: payload.iss!,
       subject: payload.sub ?? '',
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),

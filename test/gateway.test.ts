@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken } from '../certs/index.ts';
+import { issuerOf, issueToken } from '../certs/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
 import { remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
 import { TEST_ENV } from './support/env.ts';
@@ -243,5 +243,16 @@ describe('federation gateway on three real sites', () => {
     else expect(body.code).toBe('kafka-unavailable');
     // A 2xx means c's Kafka holds it; a 503 means nobody does.
     expect(await storageHolds('c', id)).toBe(res.status === 202);
+    if (res.status === 202) {
+      // c verified the publisher's own token (of a's issuer), and its trace names the publisher: an audit trail.
+      const trace = await eventually(
+        () => getJson(`${url('c')}/v1/federation/events/${id}/trace`),
+        (t) => t.stages.some((s: any) => s.stage === 'published'),
+        30_000,
+      );
+      const published = trace.stages.find((s: any) => s.stage === 'published');
+      expect(published.site).toBe('c');
+      expect(published.detail).toMatchObject({ failoverFrom: 'a', publisher: { iss: issuerOf('a'), sub: 'pis@a' } });
+    }
   });
 });
