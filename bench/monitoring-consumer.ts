@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
 import { createLauncher } from '../deploy/index.ts';
-import { localKafkaConfig, MONITORING_TOPIC, parseTopology } from '../federation/index.ts';
+import { MONITORING_TOPIC, parseTopology } from '../federation/index.ts';
 import { dropPostgresSchema, openDatabase } from '../instances/db/database.ts';
 import { createMonitoringConsumer } from '../instances/monitoring-consumer.ts';
 import { countRows } from '../instances/queries.ts';
@@ -45,7 +45,7 @@ const launcher = createLauncher({ topology, stateDir: join(root, '.fedgate'), ru
 const results: Record<string, unknown>[] = [];
 try {
   await launcher.start('bench', 'broker');
-  const kafka = new Kafka({ ...localKafkaConfig(site, 'bench'), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ ...launcher.adminKafka(site.name), clientId: 'bench', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   await ensureSiteTopics(admin, topology, 'bench');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Site, Topology } from '../federation/index.ts';
+import type { ClientTls, Site, Topology } from '../federation/index.ts';
 
 /**
  * The federation's private PKI, issued with the openssl CLI (no hand-rolled
@@ -12,12 +12,16 @@ import type { Site, Topology } from '../federation/index.ts';
  * Layout under the (git-ignored) certs folder:
  *   ca/ca.pem, ca/ca.key
  *   <site>/<role>.key, <role>.pem, <role>.keystore.pem (key + cert + CA)
- * Roles: `broker` (server, SAN = the site's address), `mm2` (client of the
- * site's MirrorMaker 2 node) and `gateway` (client and server of the site's
- * gateway for peer calls). Every certificate has a distinct subject.
+ * Roles: `broker` (server, SAN = the site's address), `gateway` (client and
+ * server of the site's gateway: Kafka and peer calls), and the clients `mm2`
+ * (the site's MirrorMaker 2 node), `instance` (the site's consumers) and
+ * `admin` (the launcher's admin steps and the operator's tools: probes,
+ * drills, tests). Every certificate has a distinct subject; Kafka maps it to
+ * the principal `<site>.<role>.fedgate`.
  */
 
-export const CERT_ROLES = ['broker', 'mm2', 'gateway'] as const;
+export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin'] as const;
+const CLIENT_ONLY: ReadonlySet<CertRole> = new Set(['mm2', 'instance', 'admin']);
 export type CertRole = (typeof CERT_ROLES)[number];
 
 export interface IssuedFiles {
@@ -110,7 +114,7 @@ export function initCerts(options: InitCertsOptions): InitCertsResult {
     for (const role of CERT_ROLES) {
       const files = paths.role(site.name, role);
       const label = `${site.name}/${role}`;
-      if (!force && isUsable(files, paths.caCert, site)) {
+      if (!force && isUsable(files, paths.caCert, site, role)) {
         result.kept.push(label);
         continue;
       }
@@ -133,10 +137,10 @@ function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole,
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', files.key]);
   chmodSync(files.key, 0o600);
   openssl(['req', '-new', '-key', files.key, '-out', csr, '-subj', subjectOf(site, role)]);
-  const usage = role === 'mm2' ? 'clientAuth' : 'serverAuth,clientAuth';
+  const usage = CLIENT_ONLY.has(role) ? 'clientAuth' : 'serverAuth,clientAuth';
   // Brokers and gateways are reached by IP; hostname verification checks this SAN.
   const ips = [...new Set([site.address, site.wanAddress ?? site.address])].map((ip) => `IP:${ip}`).join(',');
-  const san = role === 'mm2' ? `DNS:${site.name}.mm2` : `${ips},DNS:${site.name},DNS:localhost`;
+  const san = CLIENT_ONLY.has(role) ? `DNS:${site.name}.${role}` : `${ips},DNS:${site.name},DNS:localhost`;
   writeFileSync(
     ext,
     ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`, `subjectAltName=${san}`].join(
@@ -167,12 +171,12 @@ function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole,
 }
 
 /** A certificate is kept only if it chains to the current CA and names the site's current address. */
-function isUsable(files: IssuedFiles, caCert: string, site: Site): boolean {
+function isUsable(files: IssuedFiles, caCert: string, site: Site, role: CertRole): boolean {
   if (![files.key, files.cert, files.keystore].every((f) => existsSync(f))) return false;
   try {
     openssl(['verify', '-CAfile', caCert, files.cert]);
     const text = openssl(['x509', '-in', files.cert, '-noout', '-ext', 'subjectAltName,extendedKeyUsage', '-checkend', '86400']);
-    return files.cert.endsWith('mm2.pem') || [site.address, site.wanAddress ?? site.address].every((ip) => text.includes(`IP Address:${ip}`));
+    return CLIENT_ONLY.has(role) || [site.address, site.wanAddress ?? site.address].every((ip) => text.includes(`IP Address:${ip}`));
   } catch {
     return false;
   }
@@ -196,4 +200,11 @@ function openssl(args: string[]): string {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new CertsError(`openssl ${args[0]} failed: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
   }
+}
+
+/** PEM material of one site role, for a Kafka client (kafkajs `ssl`) or an HTTPS agent. */
+export function clientTls(certsDir: string, site: string, role: CertRole): ClientTls {
+  const paths = certPaths(certsDir);
+  const files = paths.role(site, role);
+  return { ca: readFileSync(paths.caCert, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') };
 }

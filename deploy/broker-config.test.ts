@@ -15,10 +15,13 @@ describe('renderBrokerProperties', () => {
     expect(props.get('advertised.listeners')).not.toContain('CONTROLLER');
   });
 
-  it('requires client certificates on the inter-site listener, with PEM stores and no passwords', () => {
-    expect(props.get('listener.security.protocol.map')).toBe('LOCAL:PLAINTEXT,FED:SSL,CONTROLLER:PLAINTEXT');
-    expect(props.get('listener.name.fed.ssl.client.auth')).toBe('required');
-    expect(props.get('listener.name.fed.ssl.keystore.type')).toBe('PEM');
+  it('requires client certificates on every listener (local, inter-site, controller), with PEM stores and no passwords', () => {
+    expect(props.get('listener.security.protocol.map')).toBe('LOCAL:SSL,FED:SSL,CONTROLLER:SSL');
+    expect(props.get('ssl.client.auth')).toBe('required');
+    expect(props.get('ssl.keystore.type')).toBe('PEM');
+    expect(props.get('ssl.endpoint.identification.algorithm')).toBe('https');
+    expect([...props.keys()].filter((k) => k.startsWith('listener.name.') && k.endsWith('.ssl.client.auth'))).toEqual([]);
+    expect([...props.values()].some((v) => v.includes('PLAINTEXT'))).toBe(false);
     expect([...props.keys()].some((k) => k.includes('password'))).toBe(false);
   });
 

@@ -12,9 +12,11 @@ export interface BrokerPaths {
  * server.properties of one site's broker: KRaft combined mode (broker and
  * controller in one JVM), bound only to the site's own address.
  *
- * - LOCAL (PLAINTEXT): the site's own services (gateway, consumers, its MM2 node's producer).
- * - FED (SSL, client certificate required): other sites' MM2 nodes and tools.
- * - CONTROLLER: KRaft quorum, site-local.
+ * Every listener is TLS and requires a client certificate of the federation
+ * CA; the principal is the certificate's CN (`<site>.<role>.fedgate`):
+ * - LOCAL: the site's own services (gateway, instance, its MM2 node, admin tools);
+ * - FED: other sites' MM2 nodes and gateways;
+ * - CONTROLLER: the KRaft quorum, site-local; the broker reaches it with its own certificate.
  */
 export function renderBrokerProperties(topology: Topology, siteName: string, paths: BrokerPaths): string {
   const site = siteOf(topology, siteName);
@@ -26,17 +28,19 @@ export function renderBrokerProperties(topology: Topology, siteName: string, pat
     ['controller.quorum.voters', `1@${host}:${ports.controller}`],
     ['listeners', `LOCAL://${host}:${ports.kafka},FED://${wan}:${ports.interSite},CONTROLLER://${host}:${ports.controller}`],
     ['advertised.listeners', `LOCAL://${host}:${ports.kafka},FED://${wan}:${ports.interSite}`],
-    ['listener.security.protocol.map', 'LOCAL:PLAINTEXT,FED:SSL,CONTROLLER:PLAINTEXT'],
+    ['listener.security.protocol.map', 'LOCAL:SSL,FED:SSL,CONTROLLER:SSL'],
     ['inter.broker.listener.name', 'LOCAL'],
     ['controller.listener.names', 'CONTROLLER'],
 
-    ['listener.name.fed.ssl.client.auth', 'required'],
-    // PEM stores take no passwords; the key must be PKCS#8.
-    ['listener.name.fed.ssl.keystore.type', 'PEM'],
-    ['listener.name.fed.ssl.keystore.location', paths.keystoreFile],
-    ['listener.name.fed.ssl.truststore.type', 'PEM'],
-    ['listener.name.fed.ssl.truststore.location', paths.caFile],
-    ['listener.name.fed.ssl.enabled.protocols', 'TLSv1.3,TLSv1.2'],
+    // Every listener (and the broker as a client of its own controller and of
+    // itself): PEM stores take no passwords; the key must be PKCS#8.
+    ['ssl.client.auth', 'required'],
+    ['ssl.keystore.type', 'PEM'],
+    ['ssl.keystore.location', paths.keystoreFile],
+    ['ssl.truststore.type', 'PEM'],
+    ['ssl.truststore.location', paths.caFile],
+    ['ssl.enabled.protocols', 'TLSv1.3,TLSv1.2'],
+    ['ssl.endpoint.identification.algorithm', 'https'],
     // Principals are the certificate's CN, not its full DN.
     ['ssl.principal.mapping.rules', 'RULE:^CN=([^,]+).*$/$1/,DEFAULT'],
 

@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+
+/** Where and as whom a probe connects (every listener requires a client certificate). */
+export type ProbeTarget = Pick<KafkaConfig, 'brokers' | 'ssl'>;
 
 /** A silent admin client that fails fast: probes answer "not yet", they never retry. */
-function probeAdmin(bootstrap: string, timeoutMs: number) {
+function probeAdmin(target: ProbeTarget, timeoutMs: number) {
   return new Kafka({
+    ...target,
     clientId: 'fedgate-probe',
-    brokers: [bootstrap],
     logLevel: logLevel.NOTHING,
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
@@ -14,8 +17,8 @@ function probeAdmin(bootstrap: string, timeoutMs: number) {
 }
 
 /** One short metadata round trip; true when the broker answers. */
-export async function brokerAnswers(bootstrap: string, timeoutMs = 3000): Promise<boolean> {
-  const admin = probeAdmin(bootstrap, timeoutMs);
+export async function brokerAnswers(target: ProbeTarget, timeoutMs = 3000): Promise<boolean> {
+  const admin = probeAdmin(target, timeoutMs);
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
@@ -31,8 +34,8 @@ export async function brokerAnswers(bootstrap: string, timeoutMs = 3000): Promis
  * True when `topic` received a record in the last `withinMs`: MM2's heartbeat
  * connector writes the local `heartbeats` topic every second while it runs.
  */
-export async function topicHasRecentRecords(bootstrap: string, topic: string, withinMs: number): Promise<boolean> {
-  const admin = probeAdmin(bootstrap, 3000);
+export async function topicHasRecentRecords(target: ProbeTarget, topic: string, withinMs: number): Promise<boolean> {
+  const admin = probeAdmin(target, 3000);
   try {
     await admin.connect();
     const [latest, since] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - withinMs)]);

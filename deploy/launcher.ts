@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
-import { certPaths, initCerts, readApiAuthorization, readApiSecret } from '../certs/index.ts';
-import { bindAddressOf, interSiteBootstrap, localBootstrap, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
+import { certPaths, clientTls, initCerts, readApiAuthorization, readApiSecret } from '../certs/index.ts';
+import { bindAddressOf, interSiteBootstrap, localBootstrap, localKafkaConfig, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
 import { mm2Module } from './components/mm2.ts';
@@ -84,6 +84,8 @@ export function createLauncher(options: LauncherOptions) {
     return fetched;
   }
 
+  // The admin certificate is read when first needed: prepare() issues it.
+  const adminKafka = (site: Site) => localKafkaConfig(site, 'fedgate-launcher', clientTls(certsDir, site.name, 'admin'));
   const ctx: LaunchContext = {
     topology,
     runDir,
@@ -91,6 +93,7 @@ export function createLauncher(options: LauncherOptions) {
     certs: certPaths(certsDir),
     systemEnv: options.systemEnv,
     layout: (s) => siteLayout(runDir, s),
+    adminKafka,
     prepare,
     log,
   };
@@ -228,6 +231,8 @@ export function createLauncher(options: LauncherOptions) {
     instanceUrl: urlOf('instance'),
     /** The credential of a site's read API, for the operator's tools (drills, tests). */
     instanceHeaders: (site: string) => readApiAuthorization(readApiSecret(certsDir, site)),
+    /** A kafkajs config for a site's local listener as its admin (the operator's tools: drills, tests). */
+    adminKafka: (site: string) => adminKafka(siteOf(topology, site)),
     gatewayUrl: urlOf('gateway'),
     stop,
     up,

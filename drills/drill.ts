@@ -2,18 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { issueToken, SCOPES } from '../certs/index.ts';
 import type { Component, Launcher } from '../deploy/launcher.ts';
-import {
-  consumerGroup,
-  flowLags,
-  isKnownLag,
-  localKafkaConfig,
-  remoteTopic,
-  routedTopic,
-  type SiteOffsets,
-  siteOf,
-  type Topology,
-  upstreamSites,
-} from '../federation/index.ts';
+import { consumerGroup, flowLags, isKnownLag, remoteTopic, routedTopic, type SiteOffsets, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
 import { type AcceptedRecord, buildDrillReport, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
 import { createEventGenerator } from './event-generator.ts';
 
@@ -208,7 +197,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 
   const duplicates: Record<string, number> = {};
   const ids = new Set(accepted.map((a) => a.id));
-  for (const s of topology.sites) duplicates[s.name] = await countDuplicateCopies(topology, s.name, ids, drillStart);
+  for (const s of topology.sites) duplicates[s.name] = await countDuplicateCopies(launcher, topology, s.name, ids, drillStart);
 
   return buildDrillReport({
     drill: o.drill,
@@ -257,7 +246,7 @@ async function resumeGroupElsewhere(o: DrillOptions, group: string, before: Set<
   );
   if (!survivor) return { skipped: `no surviving site holds copies of ${o.site}'s price topics` };
   const topics = survivor.regions.filter((r) => site.regions.includes(r)).map((r) => remoteTopic(o.site, routedTopic('price', r)));
-  const kafka = new Kafka({ ...localKafkaConfig(survivor, `fedgate-drill-${o.site}`), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ ...o.launcher.adminKafka(survivor.name), clientId: `fedgate-drill-${o.site}`, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1000 });
   const processed = new Set<string>();
   await consumer.connect();
@@ -275,9 +264,9 @@ async function resumeGroupElsewhere(o: DrillOptions, group: string, before: Set<
  * region is written to every region's topic by design, so one id in two
  * topics is not a duplicate.)
  */
-async function countDuplicateCopies(topology: Topology, siteName: string, ids: Set<string>, sinceMs: number): Promise<number> {
+async function countDuplicateCopies(launcher: Launcher, topology: Topology, siteName: string, ids: Set<string>, sinceMs: number): Promise<number> {
   const site = siteOf(topology, siteName);
-  const kafka = new Kafka({ ...localKafkaConfig(site, 'fedgate-drill-scan'), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ ...launcher.adminKafka(site.name), clientId: 'fedgate-drill-scan', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const all = await admin.listTopics();

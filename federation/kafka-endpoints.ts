@@ -16,10 +16,16 @@ export function interSiteBootstrap(site: Site): string {
   return `${wanAddressOf(site)}:${site.ports.interSite}`;
 }
 
-/** kafkajs config for a site's own services (site-local PLAINTEXT listener). */
-export function localKafkaConfig(site: Site, clientId: string): KafkaConfig {
-  return { clientId, brokers: [localBootstrap(site)] };
+/**
+ * kafkajs config for a site's own services: the site-local listener, which
+ * authenticates every client by its certificate (mTLS), like the others.
+ */
+export function localKafkaConfig(site: Site, clientId: string, tls: ClientTls): KafkaConfig {
+  return { clientId, brokers: [localBootstrap(site)], ssl: sslOf(tls) };
 }
+
+/** Hostname verification stays on: Node checks the broker certificate's IP SAN against the address; SNI may not carry an IP. */
+const sslOf = (tls: ClientTls) => ({ ca: [tls.ca], cert: tls.cert, key: tls.key, servername: undefined, rejectUnauthorized: true });
 
 /**
  * kafkajs config for the inter-site listener with a client certificate.
@@ -30,6 +36,6 @@ export function interSiteKafkaConfig(site: Site, clientId: string, tls: ClientTl
   return {
     clientId,
     brokers: [interSiteBootstrap(site)],
-    ssl: { ca: [tls.ca], cert: tls.cert, key: tls.key, servername: undefined, rejectUnauthorized: true },
+    ssl: sslOf(tls),
   };
 }

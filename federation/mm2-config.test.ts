@@ -14,7 +14,7 @@ describe('renderMm2Properties', () => {
     expect(props.get('clusters')).toBe('onprem, cloud-a, cloud-b');
   });
 
-  it('consumes upstream sites over mTLS with the site MM2 certificate and produces locally over the site-local listener', () => {
+  it('consumes upstream sites over mTLS with the site MM2 certificate and produces locally over the site-local listener, with mTLS too', () => {
     expect(props.get('cloud-a.bootstrap.servers')).toBe('127.0.1.1:9093');
     expect(props.get('cloud-a.security.protocol')).toBe('SSL');
     expect(props.get('cloud-a.ssl.keystore.type')).toBe('PEM');
@@ -23,7 +23,10 @@ describe('renderMm2Properties', () => {
     expect(props.get('cloud-a.ssl.endpoint.identification.algorithm')).toBe('https');
     expect([...props.keys()].some((k) => k.includes('password'))).toBe(false);
     expect(props.get('onprem.bootstrap.servers')).toBe('127.0.3.1:9092');
-    expect(props.get('onprem.security.protocol')).toBe('PLAINTEXT');
+    expect(props.get('onprem.security.protocol')).toBe('SSL');
+    expect(props.get('onprem.ssl.keystore.location')).toBe(paths.keystoreFile);
+    expect(props.get('onprem.ssl.endpoint.identification.algorithm')).toBe('https');
+    expect([...props.values()]).not.toContain('PLAINTEXT');
   });
 
   it('reads each upstream site in fetches of up to 4 MB per partition, 16 MB per response, and copies without linger', () => {

@@ -73,7 +73,12 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
 
     // The local cluster, through the site-local listener.
     [`${self.name}.bootstrap.servers`, `${self.address}:${self.ports.kafka}`],
-    [`${self.name}.security.protocol`, 'PLAINTEXT'],
+    [`${self.name}.security.protocol`, 'SSL'],
+    [`${self.name}.ssl.keystore.type`, 'PEM'],
+    [`${self.name}.ssl.keystore.location`, paths.keystoreFile],
+    [`${self.name}.ssl.truststore.type`, 'PEM'],
+    [`${self.name}.ssl.truststore.location`, paths.caFile],
+    [`${self.name}.ssl.endpoint.identification.algorithm`, 'https'],
     [`${self.name}.producer.linger.ms`, MM2_PRODUCER_LINGER_MS],
     // Each flow's Connect group has a single worker. When the local broker (its
     // group coordinator) dies, the worker loses membership, and incremental

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
-import { audienceOf, certPaths, ensureSigningKeys, issuerOf, publicJwks, readApiAuthorization, readApiSecret } from '../certs/index.ts';
+import { audienceOf, certPaths, clientTls, ensureSigningKeys, issuerOf, publicJwks, readApiAuthorization, readApiSecret } from '../certs/index.ts';
 import type { ProductEvent, Publisher } from '../contract/index.ts';
 import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
@@ -32,7 +32,7 @@ await ensureSigningKeys(env.FEDGATE_CERTS_DIR, site.name);
 
 // Short retries: a dead local broker must turn into a failover in about a second, not after kafkajs' 30 s default.
 const kafka = new Kafka({
-  ...localKafkaConfig(site, `fedgate-gateway-${site.name}`),
+  ...localKafkaConfig(site, `fedgate-gateway-${site.name}`, clientTls(env.FEDGATE_CERTS_DIR, site.name, 'gateway')),
   logLevel: logLevel.NOTHING,
   connectionTimeout: 1000,
   requestTimeout: 5000,

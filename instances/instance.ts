@@ -2,6 +2,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
+  type ClientTls,
   isRoutedTopic,
   type LagSummary,
   localKafkaConfig,
@@ -28,6 +29,8 @@ export interface InstanceDeps {
   log: Logger;
   /** Every read API route but /v1/health requires it (certs/read-api-secret.ts). */
   readApiSecret: string;
+  /** The instance's client certificate for its site's Kafka. */
+  kafkaTls: ClientTls;
 }
 
 type TopicEnds = Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>;
@@ -68,7 +71,11 @@ export async function groupLag(admin: Admin, groups: { groupId: string; topics: 
 export function createInstance(deps: InstanceDeps) {
   const { topology, site, database, log } = deps;
   const siteCfg = siteOf(topology, site);
-  const kafka = new Kafka({ ...localKafkaConfig(siteCfg, `fedgate-instance-${site}`), logLevel: logLevel.WARN, retry: { retries: 8, initialRetryTime: 200 } });
+  const kafka = new Kafka({
+    ...localKafkaConfig(siteCfg, `fedgate-instance-${site}`, deps.kafkaTls),
+    logLevel: logLevel.WARN,
+    retry: { retries: 8, initialRetryTime: 200 },
+  });
   let producer: Producer | null = null;
   let admin: Admin | null = null;
   let server: ServerType | null = null;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { readApiSecret } from '../certs/index.ts';
+import { clientTls, readApiSecret } from '../certs/index.ts';
 import { loadTopology, siteOf } from '../federation/index.ts';
 import { openDatabase } from './db/database.ts';
 import { readInstanceEnv } from './env.ts';
@@ -17,7 +17,14 @@ const database = await openDatabase({
   schemaName: env.FEDGATE_DB_SCHEMA ?? `site_${site.replace(/-/g, '_')}`,
 });
 log.info({ db: database.where }, 'database ready');
-const instance = createInstance({ topology, site, database, log, readApiSecret: readApiSecret(env.FEDGATE_CERTS_DIR, site) });
+const instance = createInstance({
+  topology,
+  site,
+  database,
+  log,
+  readApiSecret: readApiSecret(env.FEDGATE_CERTS_DIR, site),
+  kafkaTls: clientTls(env.FEDGATE_CERTS_DIR, site, 'instance'),
+});
 await instance.start();
 log.info('instance ready');
 

@@ -1,16 +1,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certPaths, initCerts } from '../certs/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
 import { consumeUntil, createTestFederation, createTopics, newProducer, type TestFederation, testTopology } from './support/federation.ts';
 
 /**
- * The inter-site listener takes only clients with a certificate from the
- * federation CA. Real broker, started by the project's launcher.
+ * Every listener of a site's broker takes only clients with a certificate
+ * from the federation CA. Real broker, started by the project's launcher.
  */
-describe('mTLS on the inter-site listener', () => {
+describe('mTLS on every Kafka listener', () => {
   const topology = testTopology(101, [{ name: 'solo', regions: ['eu'] }]);
   let fed: TestFederation;
   const topic = `mtls-${Date.now()}`;
@@ -60,6 +61,46 @@ describe('mTLS on the inter-site listener', () => {
       /alert bad certificate|certificate required/,
     );
     await producer.disconnect().catch(() => {});
+    expect(await highWatermark()).toBe(before);
+  });
+
+  it('refuses a client with no credentials on every listener of the site (local, inter-site, controller), and nothing is written', async () => {
+    const site = fed.site('solo');
+    const ca = readFileSync(certPaths(fed.certsDir).caCert, 'utf8');
+    const before = await highWatermark();
+    for (const [listener, port] of [
+      ['local', site.ports.kafka],
+      ['inter-site', site.ports.interSite],
+      ['controller', site.ports.controller],
+    ] as const) {
+      const brokers = [`${site.address}:${port}`];
+      // Plaintext: no TLS at all.
+      const plain = newProducer(
+        new Kafka({ clientId: 'rogue', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 2000, requestTimeout: 3000, retry: { retries: 0 } }),
+      );
+      await expect(
+        plain.connect().then(() => plain.send({ topic, messages: [{ value: `plain ${listener}` }] })),
+        listener,
+      ).rejects.toThrow();
+      await plain.disconnect().catch(() => {});
+      // TLS that trusts the CA but offers no client certificate.
+      const anonymous = newProducer(
+        new Kafka({
+          clientId: 'rogue',
+          brokers,
+          ssl: { ca: [ca], servername: undefined },
+          logLevel: logLevel.NOTHING,
+          connectionTimeout: 2000,
+          requestTimeout: 3000,
+          retry: { retries: 0 },
+        }),
+      );
+      await expect(
+        anonymous.connect().then(() => anonymous.send({ topic, messages: [{ value: `anonymous ${listener}` }] })),
+        listener,
+      ).rejects.toThrow();
+      await anonymous.disconnect().catch(() => {});
+    }
     expect(await highWatermark()).toBe(before);
   });
 

@@ -4,7 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { issueToken, SCOPES } from '../../certs/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
-import { localKafkaConfig, parseTopology, siteOf, type Topology } from '../../federation/index.ts';
+import { parseTopology, type Topology } from '../../federation/index.ts';
 import { ensureSiteTopics } from '../../instances/site-topics.ts';
 import { BENCH_ENV } from '../env.ts';
 
@@ -50,9 +50,9 @@ export function publishTopology(): Topology {
   );
 }
 
-/** A kafkajs client on a site's local listener. */
-function benchKafka(topology: Topology, site: string): Kafka {
-  return new Kafka({ ...localKafkaConfig(siteOf(topology, site), 'bench'), logLevel: logLevel.NOTHING });
+/** A kafkajs client on a site's local listener, as that site's admin (every listener requires a client certificate). */
+function benchKafka(launcher: Launcher, site: string): Kafka {
+  return new Kafka({ ...launcher.adminKafka(site), clientId: 'bench', logLevel: logLevel.NOTHING });
 }
 
 /** A token of `site` with every publish scope, valid for the whole run. */
@@ -84,7 +84,7 @@ export async function startPublishBench(options: { runDir: string; log: (line: s
     nodeArgs: options.nodeArgs,
     env: { LOG_LEVEL: 'warn', FEDGATE_BENCH_ROUTES: '1' },
   });
-  const local = (site: string) => benchKafka(topology, site);
+  const local = (site: string) => benchKafka(launcher, site);
   try {
     await launcher.prepare();
     await Promise.all(topology.sites.map((s) => launcher.start(s.name, 'broker')));
@@ -180,7 +180,7 @@ export async function startBenchFederation(options: { runDir: string; log: (line
     topologyFile: join(options.runDir, 'topology.json'),
     databaseUrl,
     schemaOf: (site) => `site_${site.replace(/-/g, '_')}`,
-    local: (site) => benchKafka(topology, site),
+    local: (site) => benchKafka(launcher, site),
     async token(site) {
       if (!tokens.has(site)) tokens.set(site, await benchToken(certsDir, topology, site));
       return tokens.get(site)!;

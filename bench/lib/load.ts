@@ -33,6 +33,8 @@ export interface HttpLoadResult {
 
 export interface KafkaLoadSpec {
   topologyFile: string;
+  /** The certificates folder: the load connects as the site's admin. */
+  certsDir: string;
   site: string;
   mode: 'raw' | 'distributor';
   topic: string;

@@ -56,7 +56,8 @@ export async function mm2Throughput(
   const dir = join(fed.runDir, 'bench-mm2');
   mkdirSync(dir, { recursive: true });
   const runs: Mm2Run[] = [];
-  for (const mode of ['mtls', 'plaintext'] as const) {
+  // Only mTLS: every listener requires a client certificate (there is no plaintext listener to compare).
+  for (const mode of ['mtls'] as const) {
     const alias = mode === 'mtls' ? 'srctls' : 'srcplain';
     const props = join(dir, `${mode}.properties`);
     const tls: Array<[string, string]> =
@@ -79,6 +80,12 @@ export async function mm2Throughput(
       renderProperties(`fedgate bench: MM2 ${mode}`, [
         ['clusters', `${alias}, dst`],
         ['dst.bootstrap.servers', `${to.address}:${to.ports.kafka}`],
+        ['dst.security.protocol', 'SSL'],
+        ['dst.ssl.keystore.type', 'PEM'],
+        ['dst.ssl.keystore.location', certs.role(to.name, 'mm2').keystore],
+        ['dst.ssl.truststore.type', 'PEM'],
+        ['dst.ssl.truststore.location', certs.caCert],
+        ['dst.ssl.endpoint.identification.algorithm', 'https'],
         ...tls,
         [`${alias}->dst.enabled`, 'true'],
         [`${alias}->dst.topics`, SOURCE_TOPIC.replace('.', '\\.')],

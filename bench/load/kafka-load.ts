@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { clientTls } from '../../certs/index.ts';
 import { completeEvent, PublishInputSchema } from '../../contract/index.ts';
 import { loadTopology, localKafkaConfig, siteOf } from '../../federation/index.ts';
 import { createDistributor } from '../../gateway/distributor.ts';
@@ -21,7 +22,7 @@ import type { KafkaLoadResult, KafkaLoadSpec } from '../lib/load.ts';
 const spec = JSON.parse(process.argv[2] ?? '{}') as KafkaLoadSpec;
 const topology = loadTopology(spec.topologyFile);
 const site = siteOf(topology, spec.site);
-const kafka = new Kafka({ ...localKafkaConfig(site, 'bench-kafka-load'), logLevel: logLevel.NOTHING });
+const kafka = new Kafka({ ...localKafkaConfig(site, 'bench-kafka-load', clientTls(spec.certsDir, site.name, 'admin')), logLevel: logLevel.NOTHING });
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
 await producer.connect();
 const distribute = createDistributor({ producer, topology, monitorSite: site.name });

@@ -50,7 +50,7 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
       });
     },
     stdoutFile: (site) => ctx.layout(site.name).outFile('broker'),
-    ready: (site) => brokerAnswers(localBootstrap(site), 2000),
+    ready: (site) => brokerAnswers(ctx.adminKafka(site), 2000),
     readyTimeoutMs: 90_000,
     logs: (site) => [ctx.layout(site.name).logFile('broker'), ctx.layout(site.name).outFile('broker')],
     started: (site) => `on ${localBootstrap(site)} (local), ${interSiteBootstrap(site)} (mTLS)`,

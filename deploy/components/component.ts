@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertPaths } from '../../certs/index.ts';
 import { renderProperties, type Site, type Topology } from '../../federation/index.ts';
+import type { ProbeTarget } from '../kafka-probe.ts';
 import type { KafkaRuntime } from '../kafka-runtime.ts';
 import type { CommandLine } from '../process.ts';
 
@@ -48,6 +49,8 @@ export interface LaunchContext {
   /** The system variables every child gets; nothing else is inherited. */
   systemEnv: Record<string, string>;
   layout(site: string): SiteLayout;
+  /** A site's local listener as its admin (the launcher's identity for probes and admin steps). */
+  adminKafka(site: Site): ProbeTarget;
   /** Kafka's jars (fetched once) and the certificates (issued once). */
   prepare(): Promise<KafkaRuntime>;
   log(line: string): void;

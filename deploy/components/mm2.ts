@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { localBootstrap, renderMm2Properties, upstreamSites } from '../../federation/index.ts';
+import { renderMm2Properties, upstreamSites } from '../../federation/index.ts';
 import { topicHasRecentRecords } from '../kafka-probe.ts';
 import { javaCommand } from '../process.ts';
 import { type ComponentModule, JVM_COMMON, type LaunchContext, writeLog4j } from './component.ts';
@@ -35,7 +35,7 @@ export function mm2Module(ctx: LaunchContext): ComponentModule {
       });
     },
     stdoutFile: (site) => ctx.layout(site.name).outFile('mm2'),
-    ready: (site) => topicHasRecentRecords(localBootstrap(site), 'heartbeats', 10_000),
+    ready: (site) => topicHasRecentRecords(ctx.adminKafka(site), 'heartbeats', 10_000),
     readyTimeoutMs: 120_000,
     readyIntervalMs: 500,
     logs: (site) => [ctx.layout(site.name).logFile('mm2'), ctx.layout(site.name).outFile('mm2')],

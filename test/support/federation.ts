@@ -5,16 +5,7 @@ import { type Consumer, Kafka, type KafkaConfig, logLevel, Partitioners, type Pr
 import { inject } from 'vitest';
 import { type CertRole, certPaths } from '../../certs/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
-import {
-  type ClientTls,
-  interSiteKafkaConfig,
-  localKafkaConfig,
-  parseTopology,
-  type Site,
-  siteOf,
-  suggestedFlowRegex,
-  type Topology,
-} from '../../federation/index.ts';
+import { type ClientTls, interSiteKafkaConfig, parseTopology, type Site, siteOf, suggestedFlowRegex, type Topology } from '../../federation/index.ts';
 import { TEST_ENV } from './env.ts';
 import { STATE_DIR } from './paths.ts';
 
@@ -98,7 +89,7 @@ export function createTestFederation(name: string, topology: Topology, options: 
     runDir,
     certsDir,
     site: (n) => siteOf(topology, n),
-    local: (n) => kafka(localKafkaConfig(siteOf(topology, n), `test-${name}`)),
+    local: (n) => kafka({ ...launcher.adminKafka(n), clientId: `test-${name}` }),
     interSite: (n, tls) => {
       const site = siteOf(topology, n);
       if (tls === null) {
