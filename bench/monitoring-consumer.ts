@@ -13,12 +13,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
-import { createLauncher } from '../deploy/index.ts';
+import { createLauncher, ensureSiteTopics } from '../deploy/index.ts';
 import { MONITORING_TOPIC, parseTopology } from '../federation/index.ts';
 import { dropPostgresSchema, openDatabase } from '../instances/db/database.ts';
 import { createMonitoringConsumer } from '../instances/monitoring-consumer.ts';
 import { countRows } from '../instances/queries.ts';
-import { ensureSiteTopics } from '../instances/site-topics.ts';
 import { BENCH_ENV } from './env.ts';
 
 const quick = process.argv.includes('--quick');

@@ -33,6 +33,13 @@ describe('renderBrokerProperties', () => {
     expect(p.get('advertised.listeners')).toBe('LOCAL://127.0.2.1:9092,FED://10.200.0.12:9093');
   });
 
+  it('authorizes with StandardAuthorizer, nothing for anyone unlisted, and only the site broker and admin as super users', () => {
+    expect(props.get('authorizer.class.name')).toBe('org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+    expect(props.get('allow.everyone.if.no.acl.found')).toBe('false');
+    expect(props.get('super.users')).toBe('User:cloud-b.broker.fedgate;User:cloud-b.admin.fedgate');
+    expect(props.get('ssl.principal.mapping.rules')).toBe('RULE:^CN=([^,]+).*$/$1/,DEFAULT');
+  });
+
   it('keeps auto-create off', () => {
     expect(props.get('auto.create.topics.enable')).toBe('false');
   });

@@ -1,5 +1,5 @@
 import type { Topology } from '../federation/index.ts';
-import { renderProperties, siteOf, wanAddressOf } from '../federation/index.ts';
+import { renderProperties, siteOf, superUsers, wanAddressOf } from '../federation/index.ts';
 
 export interface BrokerPaths {
   dataDir: string;
@@ -41,8 +41,12 @@ export function renderBrokerProperties(topology: Topology, siteName: string, pat
     ['ssl.truststore.location', paths.caFile],
     ['ssl.enabled.protocols', 'TLSv1.3,TLSv1.2'],
     ['ssl.endpoint.identification.algorithm', 'https'],
-    // Principals are the certificate's CN, not its full DN.
+    // Principals are the certificate's CN, not its full DN: User:<site>.<role>.fedgate.
     ['ssl.principal.mapping.rules', 'RULE:^CN=([^,]+).*$/$1/,DEFAULT'],
+    // Least privilege: the ACLs rendered from the topology (federation/acls.ts), nothing for anyone unlisted.
+    ['authorizer.class.name', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
+    ['allow.everyone.if.no.acl.found', false],
+    ['super.users', superUsers(site.name).join(';')],
 
     ['log.dirs', paths.dataDir],
     // The instance creates its topics from the topology; a typo must not invent one.

@@ -4,3 +4,4 @@ export * from './kafka-runtime.ts';
 export * from './launcher.ts';
 export * from './paths.ts';
 export * from './process.ts';
+export * from './site-setup.ts';

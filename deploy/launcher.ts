@@ -139,7 +139,11 @@ export function createLauncher(options: LauncherOptions) {
       return null;
     }
     const running = pidOf(siteName, c);
-    if (running) return { pid: running, readyMs: await waitReady(site, c, running) };
+    if (running) {
+      const readyMs = await waitReady(site, c, running);
+      await m.afterReady?.(site);
+      return { pid: running, readyMs };
+    }
     await assertPortsFree(site, m.ports(site));
     const command = await m.command(site);
     const pid = spawnCommand(command, { role: `${siteName}/${c}`, logFile: m.stdoutFile(site), pidFile: ctx.layout(siteName).pidFile(c) });
@@ -147,6 +151,7 @@ export function createLauncher(options: LauncherOptions) {
     log(`${siteName}: ${c} starting (pid ${pid}) ${m.started(site)}`);
     const readyMs = await waitReady(site, c, pid);
     log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s`);
+    await m.afterReady?.(site);
     return { pid, readyMs };
   }
 
@@ -154,6 +159,11 @@ export function createLauncher(options: LauncherOptions) {
   async function runForeground(siteName: string, c: Component): Promise<number> {
     const site = siteOf(topology, siteName);
     await prepare();
+    // In a container the broker runs attached, so its admin step runs before the instance, which needs the topics and ACLs.
+    if (c === 'instance') {
+      await waitUntil(() => modules.broker.ready(site), { what: `${siteName} broker`, timeoutMs: modules.broker.readyTimeoutMs });
+      await modules.broker.afterReady?.(site);
+    }
     return runAttached(await modules[c].command(site));
   }
 

@@ -27,6 +27,8 @@ describe('renderMm2Properties', () => {
     expect(props.get('onprem.ssl.keystore.location')).toBe(paths.keystoreFile);
     expect(props.get('onprem.ssl.endpoint.identification.algorithm')).toBe('https');
     expect([...props.values()]).not.toContain('PLAINTEXT');
+    // Offset syncs at the target: the node writes nothing at its sources, which grant it only reads.
+    expect(props.get('offset-syncs.topic.location')).toBe('target');
   });
 
   it('reads each upstream site in fetches of up to 4 MB per partition, 16 MB per response, and copies without linger', () => {

@@ -70,6 +70,8 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     ['refresh.groups.interval.seconds', iv.refreshSeconds],
     ['offset.lag.max', iv.offsetLagMax],
     ['sync.topic.acls.enabled', false],
+    // Offset syncs at the target (KIP-716): a site's MM2 node writes nothing at its sources.
+    ['offset-syncs.topic.location', 'target'],
 
     // The local cluster, through the site-local listener.
     [`${self.name}.bootstrap.servers`, `${self.address}:${self.ports.kafka}`],

@@ -2,10 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DecodeError, fromKafkaRecord, type MonitoringEvent, monitoringRecord, type ProductEvent, printable, siteOfSource } from '../contract/index.ts';
-import { consumerGroup, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, parseRemoteTopic, type Topology } from '../federation/index.ts';
+import { consumedTopics, consumerGroup, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, parseRemoteTopic, type Topology } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
-import { consumedTopics } from './site-topics.ts';
 
 export interface RetryPolicy {
   attempts: number;

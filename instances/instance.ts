@@ -11,6 +11,7 @@ import {
   parseRemoteTopic,
   type SiteOffsets,
   siteOf,
+  siteTopicPlan,
   summarizeLag,
   type Topology,
 } from '../federation/index.ts';
@@ -20,7 +21,6 @@ import { createLinkMonitor } from './link-monitor.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
 import { createSharedReading } from './shared-reading.ts';
-import { ensureSiteTopics, siteTopicPlan } from './site-topics.ts';
 
 export interface InstanceDeps {
   topology: Topology;
@@ -133,8 +133,6 @@ export function createInstance(deps: InstanceDeps) {
     async start(): Promise<void> {
       admin = kafka.admin();
       await admin.connect();
-      const created = await ensureSiteTopics(admin, topology, site);
-      if (created.length) log.info({ created: created.length }, 'created site topics');
       producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
       await producer.connect();
       consumers = CONSUMERS.map((c) =>

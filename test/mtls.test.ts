@@ -39,7 +39,7 @@ describe('mTLS on every Kafka listener', () => {
   }
 
   it('lets a client with a federation certificate produce and consume', async () => {
-    const kafka = fed.interSite('solo', fed.clientTls('solo', 'gateway'));
+    const kafka = fed.interSite('solo', fed.clientTls('solo', 'admin'));
     const producer = newProducer(kafka);
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: [{ key: 'p-1', value: 'over mTLS', headers: { id: 'e-1' } }] });

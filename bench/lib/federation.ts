@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { issueToken, SCOPES } from '../../certs/index.ts';
-import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
+import { createLauncher, ensureSiteTopics, findManaged, type Launcher } from '../../deploy/index.ts';
 import { parseTopology, type Topology } from '../../federation/index.ts';
-import { ensureSiteTopics } from '../../instances/site-topics.ts';
 import { BENCH_ENV } from '../env.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');

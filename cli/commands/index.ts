@@ -1,4 +1,5 @@
 import type { Command } from '../context.ts';
+import { aclCommand } from './acl.ts';
 import { certsCommand } from './certs.ts';
 import { composeCommand } from './compose.ts';
 import { downCommand } from './down.ts';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   downCommand,
   statusCommand,
   tokenCommand,
+  aclCommand,
   drillCommand,
   publishCommand,
 ];

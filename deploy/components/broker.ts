@@ -2,10 +2,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
 import { interSiteBootstrap, localBootstrap } from '../../federation/index.ts';
 import { renderBrokerProperties } from '../broker-config.ts';
 import { brokerAnswers } from '../kafka-probe.ts';
 import { javaCommand } from '../process.ts';
+import { setUpSite } from '../site-setup.ts';
 import { type ComponentModule, JVM_COMMON, type LaunchContext, writeLog4j } from './component.ts';
 
 const execFileAsync = promisify(execFile);
@@ -51,6 +53,17 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
     },
     stdoutFile: (site) => ctx.layout(site.name).outFile('broker'),
     ready: (site) => brokerAnswers(ctx.adminKafka(site), 2000),
+    /** The site's topics and every component's ACLs, as the site's admin, before anything else connects. */
+    async afterReady(site) {
+      const admin = new Kafka({ ...ctx.adminKafka(site), logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 300 } }).admin();
+      await admin.connect();
+      try {
+        const { created, acls } = await setUpSite(admin, ctx.topology, site.name);
+        ctx.log(`${site.name}: ${created.length ? `created ${created.length} topics, ` : ''}${acls} ACLs in force`);
+      } finally {
+        await admin.disconnect();
+      }
+    },
     readyTimeoutMs: 90_000,
     logs: (site) => [ctx.layout(site.name).logFile('broker'), ctx.layout(site.name).outFile('broker')],
     started: (site) => `on ${localBootstrap(site)} (local), ${interSiteBootstrap(site)} (mTLS)`,

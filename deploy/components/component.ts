@@ -78,6 +78,8 @@ export interface ComponentModule {
   readyIntervalMs?: number;
   /** The logs whose last lines explain a process that died at start. */
   logs(site: Site): string[];
+  /** An admin step once it is ready (idempotent: it also runs when the component was already running). */
+  afterReady?(site: Site): Promise<void>;
   /** What to tell the person watching once it is spawned. */
   started(site: Site): string;
 }

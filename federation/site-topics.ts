@@ -1,16 +1,6 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
-import {
-  allRoutedTopics,
-  DEAD_LETTER_TOPIC,
-  type EventKind,
-  MONITORING_TOPIC,
-  remoteTopic,
-  routedTopicsForSite,
-  STORAGE_TOPIC,
-  siteOf,
-  type Topology,
-  upstreamSites,
-} from '../federation/index.ts';
+import type { ITopicConfig } from 'kafkajs';
+import { allRoutedTopics, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, remoteTopic, routedTopicsForSite, STORAGE_TOPIC } from './topics.ts';
+import { siteOf, type Topology, upstreamSites } from './topology.ts';
 
 /**
  * The topics one site needs, all derived from the topology (brokers keep
@@ -45,15 +35,6 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
     { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor: 1 },
   );
   return topics;
-}
-
-/** Creates whatever of the plan is missing; existing topics are left as they are. */
-export async function ensureSiteTopics(admin: Admin, topology: Topology, siteName: string): Promise<string[]> {
-  const plan = siteTopicPlan(topology, siteName);
-  const existing = new Set(await admin.listTopics());
-  const missing = plan.filter((t) => !existing.has(t.topic));
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
-  return missing.map((t) => t.topic);
 }
 
 /** The routed topics, local and replicated, that carry `kind` events this site serves. */

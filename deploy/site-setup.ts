@@ -1,0 +1,73 @@
+import kafkajs, { type Admin } from 'kafkajs';
+import { type AclRule, renderAcls, siteTopicPlan, type Topology } from '../federation/index.ts';
+
+// kafkajs is CommonJS and Node's loader does not see these enums as named exports.
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
+
+/**
+ * The launcher's admin steps at a site's broker, as the site's admin (a super
+ * user), before any component connects: create the site's topics from the
+ * topology and grant every component exactly its ACLs. Both are idempotent:
+ * an existing topic is left as it is, and creating an existing ACL changes
+ * nothing.
+ */
+export async function setUpSite(admin: Admin, topology: Topology, site: string): Promise<{ created: string[]; acls: number }> {
+  const created = await ensureSiteTopics(admin, topology, site);
+  const rules = renderAcls(topology, site);
+  await admin.createAcls({ acl: rules.map(toKafkajs) });
+  await waitForAcls(admin, rules.length);
+  return { created, acls: rules.length };
+}
+
+/**
+ * The broker's authorizer learns new ACLs from the metadata log a moment after
+ * the controller commits them; until then it refuses. Wait until the broker
+ * lists them all, so nothing starts against a half-loaded authorizer.
+ */
+async function waitForAcls(admin: Admin, expected: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { resources } = await admin.describeAcls({
+      resourceType: AclResourceTypes.ANY,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    });
+    const listed = resources.reduce((n, r) => n + r.acls.length, 0);
+    if (listed >= expected) return;
+    if (Date.now() > deadline) throw new Error(`the broker lists ${listed} of ${expected} ACLs after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Creates whatever of the site's topic plan is missing; existing topics are left as they are. */
+export async function ensureSiteTopics(admin: Admin, topology: Topology, site: string): Promise<string[]> {
+  const plan = siteTopicPlan(topology, site);
+  const existing = new Set(await admin.listTopics());
+  const missing = plan.filter((t) => !existing.has(t.topic));
+  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((t) => t.topic);
+}
+
+const RESOURCE = { topic: AclResourceTypes.TOPIC, group: AclResourceTypes.GROUP, cluster: AclResourceTypes.CLUSTER } as const;
+const OPERATION = {
+  read: AclOperationTypes.READ,
+  write: AclOperationTypes.WRITE,
+  create: AclOperationTypes.CREATE,
+  describe: AclOperationTypes.DESCRIBE,
+  describe_configs: AclOperationTypes.DESCRIBE_CONFIGS,
+  alter_configs: AclOperationTypes.ALTER_CONFIGS,
+  delete: AclOperationTypes.DELETE,
+} as const;
+
+function toKafkajs(r: AclRule) {
+  return {
+    resourceType: RESOURCE[r.resource],
+    resourceName: r.name,
+    resourcePatternType: r.pattern === 'prefixed' ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
+    principal: r.principal,
+    host: '*',
+    operation: OPERATION[r.operation],
+    permissionType: AclPermissionTypes.ALLOW,
+  };
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type AclRule, principalOf, renderAcls, superUsers } from './acls.ts';
+import { routedTopicsForSite } from './topics.ts';
+import { parseTopology, siteOf } from './topology.ts';
+
+const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
+const of = (rules: AclRule[], principal: string) => rules.filter((r) => r.principal === principal);
+const ops = (rules: AclRule[], name: string) =>
+  rules
+    .filter((r) => r.name === name)
+    .map((r) => r.operation)
+    .sort();
+
+describe('ACLs rendered from the topology', () => {
+  const atA = renderAcls(topology, 'cloud-a');
+
+  it('lets the gateway write its routed topics, storage and monitoring, and nothing else (no read, no delete, no groups)', () => {
+    const gw = of(atA, principalOf('cloud-a', 'gateway'));
+    expect(new Set(gw.map((r) => r.operation))).toEqual(new Set(['write', 'describe']));
+    expect(gw.every((r) => r.resource === 'topic' && r.pattern === 'literal')).toBe(true);
+    expect(ops(gw, 'fed.price.apac')).toEqual(['describe', 'write']);
+    expect(ops(gw, 'site.storage')).toEqual(['describe', 'write']);
+  });
+
+  it('lets the instance read only what its site serves (local and copies), write only monitoring and dead letters, in its own groups', () => {
+    const inst = of(atA, principalOf('cloud-a', 'instance'));
+    expect(ops(inst, 'fed.price.eu')).toEqual(['describe', 'read']);
+    expect(ops(inst, 'onprem.fed.price.eu')).toEqual(['describe', 'read']);
+    expect(ops(inst, 'fed.price.apac')).toEqual(['describe']);
+    expect(
+      inst
+        .filter((r) => r.operation === 'write')
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['site.dead-letter', 'site.monitoring']);
+    expect(inst.filter((r) => r.resource === 'group')).toEqual([
+      expect.objectContaining({ name: 'fedgate.cloud-a.', pattern: 'prefixed', operation: 'read' }),
+      expect.objectContaining({ name: 'fedgate.cloud-a.', pattern: 'prefixed', operation: 'describe' }),
+    ]);
+  });
+
+  it('lets each downstream site’s MM2 node read here exactly the topics routed to it, and write nothing here', () => {
+    for (const target of ['cloud-b', 'onprem']) {
+      const mm2 = of(atA, principalOf(target, 'mm2'));
+      const readable = mm2.filter((r) => r.resource === 'topic' && r.operation === 'read').map((r) => r.name);
+      expect(readable.sort()).toEqual([...routedTopicsForSite(siteOf(topology, target)), 'heartbeats'].sort());
+      expect(mm2.some((r) => ['write', 'create', 'alter_configs', 'delete'].includes(r.operation))).toBe(false);
+    }
+    // cloud-b serves us: nothing of eu or apac.
+    expect(of(atA, principalOf('cloud-b', 'mm2')).some((r) => r.name.includes('.eu') || r.name.includes('.apac'))).toBe(false);
+  });
+
+  it('lets this site’s MM2 node write only the copies of its upstream sites, heartbeats and its own internal topics', () => {
+    const mm2 = of(atA, principalOf('cloud-a', 'mm2'));
+    const writable = mm2.filter((r) => r.operation === 'write').map((r) => `${r.name}${r.pattern === 'prefixed' ? '*' : ''}`);
+    expect(writable.sort()).toEqual(['cloud-b.*', 'heartbeats', 'mm2-*', 'onprem.*']);
+  });
+
+  it('grants nothing to the site’s broker and admin, which are the super users', () => {
+    expect(superUsers('cloud-a')).toEqual(['User:cloud-a.broker.fedgate', 'User:cloud-a.admin.fedgate']);
+    expect(atA.some((r) => superUsers('cloud-a').includes(r.principal))).toBe(false);
+  });
+});

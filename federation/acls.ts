@@ -1,0 +1,93 @@
+import { allRoutedTopics, DEAD_LETTER_TOPIC, MONITORING_TOPIC, remoteTopic, routedTopicsForSite, STORAGE_TOPIC } from './topics.ts';
+import { siteOf, type Topology, upstreamSites } from './topology.ts';
+
+/**
+ * Least-privilege ACLs of one site's broker, rendered from the topology (pure).
+ * The same function that says which topics a site owes another
+ * (routedTopicsForSite) decides what that site's MM2 node may read here, so
+ * routing is enforced at the source: a widened MM2 regex at the target gets
+ * nothing more.
+ *
+ * Principals are certificate CNs (`ssl.principal.mapping.rules`):
+ * `User:<site>.<role>.fedgate`. The site's broker and admin are super users
+ * (the broker for its own controller and replication, the admin for the
+ * launcher's setup steps); nobody else gets anything unlisted
+ * (`allow.everyone.if.no.acl.found=false`).
+ */
+export type AclResource = 'topic' | 'group' | 'cluster';
+export type AclPattern = 'literal' | 'prefixed';
+export type AclOperation = 'read' | 'write' | 'create' | 'describe' | 'describe_configs' | 'alter_configs' | 'delete';
+
+export interface AclRule {
+  principal: string;
+  resource: AclResource;
+  name: string;
+  pattern: AclPattern;
+  operation: AclOperation;
+}
+
+export const principalOf = (site: string, role: 'broker' | 'admin' | 'gateway' | 'instance' | 'mm2') => `User:${site}.${role}.fedgate`;
+
+export function superUsers(site: string): string[] {
+  return [principalOf(site, 'broker'), principalOf(site, 'admin')];
+}
+
+/** MM2's own topics at its target: the Connect config/offset/status topics and (location=target) the offset syncs. */
+const MM2_INTERNAL_PREFIX = 'mm2-';
+
+export function renderAcls(topology: Topology, siteName: string): AclRule[] {
+  const site = siteOf(topology, siteName);
+  const rules = new Map<string, AclRule>();
+  const allow = (principal: string, resource: AclResource, name: string, pattern: AclPattern, ...operations: AclOperation[]) => {
+    for (const operation of operations) rules.set([principal, resource, name, pattern, operation].join('|'), { principal, resource, name, pattern, operation });
+  };
+
+  // The gateway writes events to the routed topics (any scope may be published here), the storage stream and monitoring.
+  const gateway = principalOf(site.name, 'gateway');
+  for (const topic of [...allRoutedTopics(topology), STORAGE_TOPIC, MONITORING_TOPIC]) allow(gateway, 'topic', topic, 'literal', 'write', 'describe');
+
+  // The instance reads what it serves (local and copies), the copied heartbeats and monitoring; it writes monitoring and
+  // dead letters; it reads the offsets of every routed topic and copy here (flow lag); its groups are its own.
+  const instance = principalOf(site.name, 'instance');
+  const served = routedTopicsForSite(site);
+  const upstream = upstreamSites(topology, site.name).map((u) => u.name);
+  for (const topic of [
+    ...served,
+    ...upstream.flatMap((u) => served.map((t) => remoteTopic(u, t))),
+    ...upstream.map((u) => remoteTopic(u, 'heartbeats')),
+    MONITORING_TOPIC,
+  ]) {
+    allow(instance, 'topic', topic, 'literal', 'read', 'describe');
+  }
+  for (const topic of allRoutedTopics(topology)) allow(instance, 'topic', topic, 'literal', 'describe');
+  for (const topic of [MONITORING_TOPIC, DEAD_LETTER_TOPIC]) allow(instance, 'topic', topic, 'literal', 'write', 'describe');
+  allow(instance, 'group', `fedgate.${site.name}.`, 'prefixed', 'read', 'describe');
+
+  // This site's MM2 node writes here: the copies and checkpoints of each upstream (`<upstream>.`), the heartbeats, its internal
+  // topics, and the translated offsets of the upstream sites' groups (group offset sync).
+  const localMm2 = principalOf(site.name, 'mm2');
+  for (const u of upstream) {
+    allow(localMm2, 'topic', `${u}.`, 'prefixed', 'create', 'write', 'read', 'describe', 'describe_configs', 'alter_configs');
+    allow(localMm2, 'group', `fedgate.${u}.`, 'prefixed', 'read', 'describe');
+    allow(localMm2, 'group', u, 'prefixed', 'read', 'describe');
+  }
+  allow(localMm2, 'topic', 'heartbeats', 'literal', 'create', 'write', 'read', 'describe', 'describe_configs');
+  allow(localMm2, 'topic', MM2_INTERNAL_PREFIX, 'prefixed', 'create', 'write', 'read', 'describe', 'describe_configs');
+  allow(localMm2, 'group', MM2_INTERNAL_PREFIX, 'prefixed', 'read', 'describe');
+  allow(localMm2, 'cluster', 'kafka-cluster', 'literal', 'describe');
+
+  // Each downstream site's MM2 node reads here exactly the topics routed to it, this site's heartbeats, and its groups'
+  // offsets (checkpoints); it writes nothing here (offset syncs live at the target).
+  for (const target of topology.sites.filter((t) => upstreamSites(topology, t.name).some((u) => u.name === site.name))) {
+    const mm2 = principalOf(target.name, 'mm2');
+    for (const topic of [...routedTopicsForSite(target), 'heartbeats']) allow(mm2, 'topic', topic, 'literal', 'read', 'describe', 'describe_configs');
+    allow(mm2, 'group', `fedgate.${site.name}.`, 'prefixed', 'describe');
+    allow(mm2, 'cluster', 'kafka-cluster', 'literal', 'describe');
+  }
+  return [...rules.values()];
+}
+
+/** One line per rule, for `fedgate acl show`. */
+export function formatAcls(rules: AclRule[]): string {
+  return rules.map((r) => `${r.principal.padEnd(32)} ${r.operation.padEnd(16)} ${r.resource} ${r.pattern === 'prefixed' ? `${r.name}*` : r.name}`).join('\n');
+}

@@ -1,0 +1,103 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localBootstrap, remoteTopic, routedTopic } from '../federation/index.ts';
+import { createTestFederation, newProducer, type TestFederation, testTopology, waitForRecords } from './support/federation.ts';
+
+/**
+ * Least privilege at the source, on real brokers with StandardAuthorizer and
+ * the ACLs the launcher renders from the topology: a serves eu, b serves us.
+ */
+describe('ACLs from the topology', () => {
+  const topology = testTopology(151, [
+    { name: 'a', regions: ['eu'], countries: ['DE'] },
+    { name: 'b', regions: ['us'], countries: ['US'] },
+  ]);
+  const toB = routedTopic('price', 'us');
+  const notToB = routedTopic('price', 'eu');
+  let fed: TestFederation;
+
+  beforeAll(async () => {
+    fed = createTestFederation('acls', topology);
+    await Promise.all(['a', 'b'].map((s) => fed.launcher.start(s, 'broker')));
+  });
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  /** A client that fails at once instead of retrying an authorization error. */
+  const asRole = (site: string, role: 'gateway' | 'instance' | 'mm2', at: 'local' | 'interSite', as = site) =>
+    new Kafka({
+      clientId: `acl-test-${as}-${role}`,
+      brokers: [at === 'local' ? localBootstrap(fed.site(site)) : `${fed.site(site).address}:${fed.site(site).ports.interSite}`],
+      ssl: { ...fed.clientTls(as, role), ca: [fed.clientTls(as, role).ca], servername: undefined },
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+      requestTimeout: 5000,
+    });
+  async function ends(site: string, topic: string): Promise<number> {
+    const admin = fed.local(site).admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    return offsets.reduce((n, p) => n + Number(p.high), 0);
+  }
+
+  it("with b's MM2 certificate at a: a topic not routed to b cannot even be described, nothing can be written, and the routed flow replicates", async () => {
+    const mm2 = asRole('a', 'mm2', 'interSite', 'b');
+    const admin = mm2.admin();
+    await admin.connect();
+    await expect(admin.fetchTopicOffsets(notToB)).rejects.toThrow(/authoriz/i);
+    expect((await admin.fetchTopicOffsets(toB)).length).toBeGreaterThan(0);
+    await admin.disconnect();
+
+    const before = await ends('a', toB);
+    const producer = newProducer(mm2);
+    await producer.connect();
+    await expect(producer.send({ topic: toB, acks: -1, messages: [{ key: 'k', value: 'from b at a' }] })).rejects.toThrow(/authoriz/i);
+    await producer.disconnect();
+    expect(await ends('a', toB)).toBe(before);
+
+    const publish = newProducer(fed.local('a'));
+    await publish.connect();
+    await publish.send({ topic: toB, acks: -1, messages: [{ key: 'sku-1', value: 'routed to b' }] });
+    await publish.send({ topic: notToB, acks: -1, messages: [{ key: 'sku-2', value: 'not for b' }] });
+    await publish.disconnect();
+    await fed.launcher.start('b', 'mm2');
+    await waitForRecords(fed.local('b'), remoteTopic('a', toB), 1, 90_000);
+    const atB = await fed.local('b').admin();
+    await atB.connect();
+    expect(await atB.listTopics()).not.toContain(remoteTopic('a', notToB));
+    await atB.disconnect();
+  });
+
+  it("the gateway's identity writes its routed topics but cannot delete topics or read groups", async () => {
+    const gateway = asRole('a', 'gateway', 'local');
+    const producer = newProducer(gateway);
+    await producer.connect();
+    await producer.send({ topic: notToB, acks: -1, messages: [{ key: 'sku-3', value: 'a publish' }] });
+    await producer.disconnect();
+    const admin = gateway.admin();
+    await admin.connect();
+    await expect(admin.deleteTopics({ topics: [notToB], timeout: 5000 })).rejects.toThrow(/authoriz/i);
+    // Without DESCRIBE on the group the broker refuses FindCoordinator; kafkajs words that as not finding the coordinator.
+    await expect(admin.fetchOffsets({ groupId: 'fedgate.a.price-book', topics: [notToB] })).rejects.toThrow(/authoriz|group coordinator/i);
+    await admin.disconnect();
+    // The site's admin reads the same group's offsets: the refusal is the gateway's identity, not the group.
+    const siteAdmin = fed.local('a').admin();
+    await siteAdmin.connect();
+    await expect(siteAdmin.fetchOffsets({ groupId: 'fedgate.a.price-book', topics: [notToB] })).resolves.toBeDefined();
+    await siteAdmin.disconnect();
+    expect(await ends('a', notToB)).toBeGreaterThan(0);
+  });
+
+  it("the instance's identity cannot produce to routed topics, but writes monitoring", async () => {
+    const instance = asRole('a', 'instance', 'local');
+    const producer = newProducer(instance);
+    await producer.connect();
+    const before = await ends('a', notToB);
+    await expect(producer.send({ topic: notToB, acks: -1, messages: [{ key: 'k', value: 'forged' }] })).rejects.toThrow(/authoriz/i);
+    await producer.send({ topic: 'site.monitoring', acks: -1, messages: [{ key: 'e', value: '{}' }] });
+    await producer.disconnect();
+    expect(await ends('a', notToB)).toBe(before);
+  });
+});
