@@ -1,6 +1,10 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnJava, stopProcess } from '../deploy/index.ts';
 import { localBootstrap, remoteTopic, routedTopic } from '../federation/index.ts';
+import { TEST_ENV } from './support/env.ts';
 import { createTestFederation, newProducer, type TestFederation, testTopology, waitForRecords } from './support/federation.ts';
 
 /**
@@ -68,6 +72,44 @@ describe('ACLs from the topology', () => {
     await atB.connect();
     expect(await atB.listTopics()).not.toContain(remoteTopic('a', notToB));
     await atB.disconnect();
+  });
+
+  it("with b's MM2 regex widened by hand to every routed topic, a still serves b nothing more (routing enforced at the source)", async () => {
+    await fed.launcher.stop('b', 'mm2');
+    const layout = fed.launcher.layout('b');
+    const props = readFileSync(layout.mm2Props, 'utf8');
+    expect(props).toMatch(/^a->b\.topics=/m);
+    const widened = join(layout.dir, 'mm2-widened.properties');
+    writeFileSync(widened, props.replace(/^a->b\.topics=.*$/m, 'a->b.topics=fed\\\\..*'));
+    const runtime = await fed.launcher.prepare();
+    const pid = spawnJava({
+      role: 'b/mm2-widened',
+      runDir: fed.runDir,
+      classpath: runtime.classpath,
+      mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
+      args: [widened, '--clusters', 'b'],
+      jvmOptions: ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC'],
+      logFile: join(layout.logDir, 'mm2-widened.out'),
+      pidFile: join(layout.dir, 'mm2-widened.pid'),
+      env: TEST_ENV.system,
+    });
+    try {
+      const copies = await ends('b', remoteTopic('a', toB));
+      const publish = newProducer(fed.local('a'));
+      await publish.connect();
+      await publish.send({ topic: notToB, acks: -1, messages: [{ key: 'sku-5', value: 'eu, not for b' }] });
+      await publish.send({ topic: toB, acks: -1, messages: [{ key: 'sku-6', value: 'marker for b' }] });
+      await publish.disconnect();
+      // Once the marker (sent after the eu record) is copied, the widened node has listed a's topics several times over.
+      await waitForRecords(fed.local('b'), remoteTopic('a', toB), copies + 1, 120_000);
+      await new Promise((r) => setTimeout(r, 6000));
+      const atB = fed.local('b').admin();
+      await atB.connect();
+      expect((await atB.listTopics()).filter((t) => t.startsWith('a.fed.') && !t.endsWith('.us'))).toEqual([]);
+      await atB.disconnect();
+    } finally {
+      await stopProcess(pid, fed.runDir, { hard: true });
+    }
   });
 
   it("the gateway's identity writes its routed topics but cannot delete topics or read groups", async () => {
