@@ -46,6 +46,16 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
   const brokers = 1; // one combined broker per site
   const iv = topology.mm2;
 
+  // Every cluster, local or upstream, over mTLS with this site's MM2 certificate; hostname
+  // verification stays on (a broker certificate's SAN is its address).
+  const mtls = (alias: string): Array<readonly [string, string]> => [
+    [`${alias}.security.protocol`, 'SSL'],
+    [`${alias}.ssl.keystore.type`, 'PEM'],
+    [`${alias}.ssl.keystore.location`, paths.keystoreFile],
+    [`${alias}.ssl.truststore.type`, 'PEM'],
+    [`${alias}.ssl.truststore.location`, paths.caFile],
+    [`${alias}.ssl.endpoint.identification.algorithm`, 'https'],
+  ];
   const props: Array<readonly [string, string | number | boolean]> = [
     ['clusters', [self.name, ...upstream.map((s) => s.name)].join(', ')],
     ['replication.policy.class', POLICIES[topology.replicationPolicy]],
@@ -75,12 +85,7 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
 
     // The local cluster, through the site-local listener.
     [`${self.name}.bootstrap.servers`, `${self.address}:${self.ports.kafka}`],
-    [`${self.name}.security.protocol`, 'SSL'],
-    [`${self.name}.ssl.keystore.type`, 'PEM'],
-    [`${self.name}.ssl.keystore.location`, paths.keystoreFile],
-    [`${self.name}.ssl.truststore.type`, 'PEM'],
-    [`${self.name}.ssl.truststore.location`, paths.caFile],
-    [`${self.name}.ssl.endpoint.identification.algorithm`, 'https'],
+    ...mtls(self.name),
     [`${self.name}.producer.linger.ms`, MM2_PRODUCER_LINGER_MS],
     // Each flow's Connect group has a single worker. When the local broker (its
     // group coordinator) dies, the worker loses membership, and incremental
@@ -101,13 +106,7 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     if (!flow) continue;
     props.push(
       [`${source.name}.bootstrap.servers`, `${source.address}:${source.ports.interSite}`],
-      [`${source.name}.security.protocol`, 'SSL'],
-      [`${source.name}.ssl.keystore.type`, 'PEM'],
-      [`${source.name}.ssl.keystore.location`, paths.keystoreFile],
-      [`${source.name}.ssl.truststore.type`, 'PEM'],
-      [`${source.name}.ssl.truststore.location`, paths.caFile],
-      // Hostname verification stays on: the broker certificate's SAN is its address.
-      [`${source.name}.ssl.endpoint.identification.algorithm`, 'https'],
+      ...mtls(source.name),
       ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${source.name}.consumer.${k}`, v] as const),
       [`${source.name}->${self.name}.enabled`, true],
       [`${source.name}->${self.name}.topics`, flow.topics],
