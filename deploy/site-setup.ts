@@ -11,13 +11,51 @@ const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePattern
  * an existing topic is left as it is, and creating an existing ACL changes
  * nothing.
  */
-export async function setUpSite(admin: Admin, topology: Topology, site: string): Promise<{ created: string[]; acls: number }> {
+export async function setUpSite(admin: Admin, topology: Topology, site: string): Promise<{ created: string[]; acls: number; removed: number }> {
   const created = await ensureSiteTopics(admin, topology, site);
-  const rules = renderAcls(topology, site);
-  await admin.createAcls({ acl: rules.map(toKafkajs) });
-  await waitForAcls(admin, rules.length);
-  return { created, acls: rules.length };
+  const wanted = renderAcls(topology, site).map(toKafkajs);
+  await admin.createAcls({ acl: wanted });
+  const removed = await removeStaleAcls(admin, new Set(wanted.map(keyOf)));
+  await waitForAcls(admin, wanted.length);
+  return { created, acls: wanted.length, removed };
 }
+
+/** A component principal of the federation (the super users hold no ACLs). */
+const COMPONENT = /^User:[a-z][a-z0-9-]*\.(gateway|instance|mm2)\.fedgate$/;
+
+interface BindingKey {
+  principal: string;
+  resourceType: number;
+  resourceName: string;
+  resourcePatternType: number;
+  operation: number;
+  permissionType: number;
+}
+const keyOf = (b: BindingKey) => [b.principal, b.resourceType, b.resourceName, b.resourcePatternType, b.operation, b.permissionType].join('|');
+
+/**
+ * Bindings of fedgate's components that the topology no longer grants (a site
+ * stopped serving a region, say) are deleted, so the ACLs in force are
+ * exactly the rendered ones. Bindings of other principals are left alone.
+ */
+async function removeStaleAcls(admin: Admin, wanted: Set<string>): Promise<number> {
+  const { resources } = await admin.describeAcls(ANY);
+  const stale = resources.flatMap((r) =>
+    r.acls
+      .filter((a) => COMPONENT.test(a.principal))
+      .map((a) => ({ resourceType: r.resourceType, resourceName: r.resourceName, resourcePatternType: r.resourcePatternType, ...a }))
+      .filter((b) => !wanted.has(keyOf(b))),
+  );
+  if (stale.length > 0) await admin.deleteAcls({ filters: stale });
+  return stale.length;
+}
+
+const ANY = {
+  resourceType: AclResourceTypes.ANY,
+  resourcePatternType: ResourcePatternTypes.ANY,
+  operation: AclOperationTypes.ANY,
+  permissionType: AclPermissionTypes.ANY,
+} as const;
 
 /**
  * The broker's authorizer learns new ACLs from the metadata log a moment after
@@ -27,12 +65,7 @@ export async function setUpSite(admin: Admin, topology: Topology, site: string):
 async function waitForAcls(admin: Admin, expected: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { resources } = await admin.describeAcls({
-      resourceType: AclResourceTypes.ANY,
-      resourcePatternType: ResourcePatternTypes.ANY,
-      operation: AclOperationTypes.ANY,
-      permissionType: AclPermissionTypes.ANY,
-    });
+    const { resources } = await admin.describeAcls(ANY);
     const listed = resources.reduce((n, r) => n + r.acls.length, 0);
     if (listed >= expected) return;
     if (Date.now() > deadline) throw new Error(`the broker lists ${listed} of ${expected} ACLs after ${timeoutMs / 1000} s`);

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs, { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnJava, stopProcess } from '../deploy/index.ts';
 import { localBootstrap, remoteTopic, routedTopic } from '../federation/index.ts';
@@ -141,5 +141,37 @@ describe('ACLs from the topology', () => {
     await producer.send({ topic: 'site.monitoring', acks: -1, messages: [{ key: 'e', value: '{}' }] });
     await producer.disconnect();
     expect(await ends('a', notToB)).toBe(before);
+  });
+
+  it('removes a grant the topology no longer makes when the site is set up again, and keeps the rendered ones', async () => {
+    const admin = fed.local('a').admin();
+    await admin.connect();
+    const stale = {
+      resourceType: kafkajs.AclResourceTypes.TOPIC,
+      resourceName: notToB,
+      resourcePatternType: kafkajs.ResourcePatternTypes.LITERAL,
+      principal: 'User:b.mm2.fedgate',
+      host: '*',
+      operation: kafkajs.AclOperationTypes.READ,
+      permissionType: kafkajs.AclPermissionTypes.ALLOW,
+    };
+    await admin.createAcls({ acl: [stale] });
+    const grantsOnEu = async () => {
+      const filter = {
+        resourceType: kafkajs.AclResourceTypes.TOPIC,
+        resourceName: notToB,
+        resourcePatternType: kafkajs.ResourcePatternTypes.LITERAL,
+        operation: kafkajs.AclOperationTypes.ANY,
+        permissionType: kafkajs.AclPermissionTypes.ANY,
+      };
+      return (await admin.describeAcls(filter)).resources.flatMap((r) => r.acls.map((a) => a.principal));
+    };
+    expect(await grantsOnEu()).toContain('User:b.mm2.fedgate');
+    // start() on a running broker runs its admin step again (as every start does).
+    await fed.launcher.start('a', 'broker');
+    const after = await grantsOnEu();
+    expect(after).not.toContain('User:b.mm2.fedgate');
+    expect(after).toContain('User:a.gateway.fedgate');
+    await admin.disconnect();
   });
 });

@@ -58,8 +58,10 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
       const admin = new Kafka({ ...ctx.adminKafka(site), logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 300 } }).admin();
       await admin.connect();
       try {
-        const { created, acls } = await setUpSite(admin, ctx.topology, site.name);
-        ctx.log(`${site.name}: ${created.length ? `created ${created.length} topics, ` : ''}${acls} ACLs in force`);
+        const { created, acls, removed } = await setUpSite(admin, ctx.topology, site.name);
+        ctx.log(
+          `${site.name}: ${created.length ? `created ${created.length} topics, ` : ''}${acls} ACLs in force${removed ? `, ${removed} stale removed` : ''}`,
+        );
       } finally {
         await admin.disconnect();
       }
