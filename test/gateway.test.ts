@@ -167,6 +167,7 @@ describe('federation gateway on three real sites', () => {
       await page.fill('#token-input', await token('a', ['read:federation']));
       await page.click('#signin button');
       await page.waitForSelector('#sites tbody tr[data-site="c"]', { timeout: 15_000 });
+      expect(await page.locator('#signin').isVisible()).toBe(false);
       await page.waitForTimeout(1500); // the live stream has taken its starting cursors
       const id = `live-${randomUUID()}`;
       expect((await publish('a', apacPrice(id), await token('a'))).status).toBe(202);
