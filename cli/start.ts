@@ -1,12 +1,8 @@
 import { issueToken, SCOPES } from '../certs/index.ts';
 import { assertPortsFree, checkJava, checkMaven, LaunchError, type Launcher, type StatePaths } from '../deploy/index.ts';
 import type { Topology } from '../federation/index.ts';
+import type { Out } from './context.ts';
 import { createDemoPis } from './demo-pis.ts';
-
-interface Out {
-  info(line: string): void;
-  data(text: string): void;
-}
 
 /**
  * `npm start`: everything a new user needs, with progress for every step,

@@ -85,7 +85,26 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   // The admin certificate is read when first needed: prepare() issues it.
-  const adminKafka = (site: Site) => localKafkaConfig(site, 'fedgate-launcher', clientTls(certsDir, site.name, 'admin'));
+  // Read once per site: readiness probes ask for it every 250 ms.
+  const adminConfigs = new Map<string, ReturnType<typeof localKafkaConfig>>();
+  const adminKafka = (site: Site) => {
+    let config = adminConfigs.get(site.name);
+    if (!config) {
+      config = localKafkaConfig(site, 'fedgate-launcher', clientTls(certsDir, site.name, 'admin'));
+      adminConfigs.set(site.name, config);
+    }
+    return config;
+  };
+  // Drills ask for it on every request; the secret does not change while the launcher lives.
+  const readApiHeaders = new Map<string, { authorization: string }>();
+  const instanceHeaders = (site: string) => {
+    let headers = readApiHeaders.get(site);
+    if (!headers) {
+      headers = readApiAuthorization(readApiSecret(certsDir, site));
+      readApiHeaders.set(site, headers);
+    }
+    return headers;
+  };
   const ctx: LaunchContext = {
     topology,
     runDir,
@@ -240,7 +259,7 @@ export function createLauncher(options: LauncherOptions) {
     runForeground,
     instanceUrl: urlOf('instance'),
     /** The credential of a site's read API, for the operator's tools (drills, tests). */
-    instanceHeaders: (site: string) => readApiAuthorization(readApiSecret(certsDir, site)),
+    instanceHeaders,
     /** A kafkajs config for a site's local listener as its admin (the operator's tools: drills, tests). */
     adminKafka: (site: string) => adminKafka(siteOf(topology, site)),
     gatewayUrl: urlOf('gateway'),

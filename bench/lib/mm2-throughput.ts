@@ -58,23 +58,17 @@ export async function mm2Throughput(
   const runs: Mm2Run[] = [];
   // Only mTLS: every listener requires a client certificate (there is no plaintext listener to compare).
   for (const mode of ['mtls'] as const) {
-    const alias = mode === 'mtls' ? 'srctls' : 'srcplain';
+    const alias = 'srctls';
     const props = join(dir, `${mode}.properties`);
-    const tls: Array<[string, string]> =
-      mode === 'mtls'
-        ? [
-            [`${alias}.bootstrap.servers`, `${from.address}:${from.ports.interSite}`],
-            [`${alias}.security.protocol`, 'SSL'],
-            [`${alias}.ssl.keystore.type`, 'PEM'],
-            [`${alias}.ssl.keystore.location`, certs.role(to.name, 'mm2').keystore],
-            [`${alias}.ssl.truststore.type`, 'PEM'],
-            [`${alias}.ssl.truststore.location`, certs.caCert],
-            [`${alias}.ssl.endpoint.identification.algorithm`, 'https'],
-          ]
-        : [
-            [`${alias}.bootstrap.servers`, `${from.address}:${from.ports.kafka}`],
-            [`${alias}.security.protocol`, 'PLAINTEXT'],
-          ];
+    const tls: Array<[string, string]> = [
+      [`${alias}.bootstrap.servers`, `${from.address}:${from.ports.interSite}`],
+      [`${alias}.security.protocol`, 'SSL'],
+      [`${alias}.ssl.keystore.type`, 'PEM'],
+      [`${alias}.ssl.keystore.location`, certs.role(to.name, 'mm2').keystore],
+      [`${alias}.ssl.truststore.type`, 'PEM'],
+      [`${alias}.ssl.truststore.location`, certs.caCert],
+      [`${alias}.ssl.endpoint.identification.algorithm`, 'https'],
+    ];
     writeFileSync(
       props,
       renderProperties(`fedgate bench: MM2 ${mode}`, [
