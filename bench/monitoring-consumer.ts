@@ -40,7 +40,15 @@ const site = topology.sites[0]!;
 const log = pino({ level: 'warn' });
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-const launcher = createLauncher({ topology, stateDir: join(root, '.fedgate'), runDir, certsDir: join(runDir, 'certs'), log: say, systemEnv: BENCH_ENV.system });
+const launcher = createLauncher({
+  topology,
+  stateDir: join(root, '.fedgate'),
+  runDir,
+  certsDir: join(runDir, 'certs'),
+  caKeyDir: join(runDir, 'ca-key'),
+  log: say,
+  systemEnv: BENCH_ENV.system,
+});
 const results: Record<string, unknown>[] = [];
 try {
   await launcher.start('bench', 'broker');

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientTls, Site, Topology } from '../federation/index.ts';
 
@@ -9,9 +9,12 @@ import type { ClientTls, Site, Topology } from '../federation/index.ts';
  * ASN.1). Keys are RSA 2048 in PKCS#8 PEM (`BEGIN PRIVATE KEY`), which
  * Kafka's `ssl.keystore.type=PEM` loads directly, without passwords.
  *
- * Layout under the (git-ignored) certs folder:
- *   ca/ca.pem, ca/ca.key
+ * Layout under the (git-ignored) certs folder, which services are given:
+ *   ca/ca.pem (the CA certificate only)
  *   <site>/<role>.key, <role>.pem, <role>.keystore.pem (key + cert + CA)
+ * The CA's private key lives in its own folder beside it (`ca-key/ca.key`
+ * in the state folder), which no service is given: only `certs init` and
+ * `certs rotate` read it.
  * Roles: `broker` (server, SAN = the site's address), `gateway` (client and
  * server of the site's gateway: Kafka and peer calls), and the clients `mm2`
  * (the site's MirrorMaker 2 node), `instance` (the site's consumers) and
@@ -33,14 +36,15 @@ export interface IssuedFiles {
 
 export interface CertPaths {
   caCert: string;
-  caKey: string;
   role(site: string, role: CertRole): IssuedFiles;
 }
+
+/** The CA's private key, in the folder kept apart from what services are given. */
+export const caKeyFile = (caKeyDir: string) => join(caKeyDir, 'ca.key');
 
 export function certPaths(dir: string): CertPaths {
   return {
     caCert: join(dir, 'ca', 'ca.pem'),
-    caKey: join(dir, 'ca', 'ca.key'),
     role: (site, role) => ({
       key: join(dir, site, `${role}.key`),
       cert: join(dir, site, `${role}.pem`),
@@ -51,6 +55,8 @@ export function certPaths(dir: string): CertPaths {
 
 export interface InitCertsOptions {
   dir: string;
+  /** Where the CA's private key is kept: not inside `dir`, which services are given. */
+  caKeyDir: string;
   topology: Topology;
   /** Validity of newly issued certificates, in days. */
   days?: number;
@@ -77,23 +83,26 @@ export function initCerts(options: InitCertsOptions): InitCertsResult {
   }
   requireOpenssl();
   const paths = certPaths(dir);
+  const caKey = caKeyFile(options.caKeyDir);
+  moveLegacyCaKey(dir, options.caKeyDir, log);
   const result: InitCertsResult = { created: [], kept: [] };
 
-  const caExists = existsSync(paths.caCert) && existsSync(paths.caKey);
+  const caExists = existsSync(paths.caCert) && existsSync(caKey);
   if (caExists && !force) {
     result.kept.push('ca');
   } else {
     if (caExists) log('replacing the federation CA (--force): every certificate is issued again');
     rmSync(join(dir, 'ca'), { recursive: true, force: true });
-    mkdirSync(join(dir, 'ca'), { recursive: true, mode: 0o700 });
-    openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', paths.caKey]);
-    chmodSync(paths.caKey, 0o600);
+    mkdirSync(join(dir, 'ca'), { recursive: true, mode: 0o755 });
+    mkdirSync(options.caKeyDir, { recursive: true, mode: 0o700 });
+    openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', caKey]);
+    chmodSync(caKey, 0o600);
     openssl([
       'req',
       '-x509',
       '-new',
       '-key',
-      paths.caKey,
+      caKey,
       '-out',
       paths.caCert,
       '-days',
@@ -118,7 +127,7 @@ export function initCerts(options: InitCertsOptions): InitCertsResult {
         result.kept.push(label);
         continue;
       }
-      issue(paths, files, site, role, days);
+      issue(paths, caKey, files, site, role, days);
       result.created.push(label);
       log(`issued ${label} (${subjectOf(site, role)})`);
     }
@@ -131,12 +140,18 @@ export function subjectOf(site: Pick<Site, 'name'>, role: CertRole): string {
   return `/O=fedgate/OU=${role}/CN=${site.name}.${role}.fedgate`;
 }
 
-function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole, days: number): void {
+/**
+ * Issues one role's key and certificate. The new files are written beside the
+ * old ones and renamed over them last, so a process (re)reading them (a
+ * broker reloading its keystore) never sees half a file.
+ */
+function issue(paths: CertPaths, caKey: string, files: IssuedFiles, site: Site, role: CertRole, days: number): void {
+  const next = { key: `${files.key}.next`, cert: `${files.cert}.next`, keystore: `${files.keystore}.next` };
   const csr = `${files.cert}.csr`;
   const ext = `${files.cert}.ext`;
-  openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', files.key]);
-  chmodSync(files.key, 0o600);
-  openssl(['req', '-new', '-key', files.key, '-out', csr, '-subj', subjectOf(site, role)]);
+  openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', next.key]);
+  chmodSync(next.key, 0o600);
+  openssl(['req', '-new', '-key', next.key, '-out', csr, '-subj', subjectOf(site, role)]);
   const usage = CLIENT_ONLY.has(role) ? 'clientAuth' : 'serverAuth,clientAuth';
   // Brokers and gateways are reached by IP; hostname verification checks this SAN.
   const ips = [...new Set([site.address, site.wanAddress ?? site.address])].map((ip) => `IP:${ip}`).join(',');
@@ -155,19 +170,96 @@ function issue(paths: CertPaths, files: IssuedFiles, site: Site, role: CertRole,
     '-CA',
     paths.caCert,
     '-CAkey',
-    paths.caKey,
+    caKey,
     '-set_serial',
     `0x${randomBytes(16).toString('hex')}`,
     '-days',
     String(days),
     '-out',
-    files.cert,
+    next.cert,
     '-extfile',
     ext,
   ]);
   rmSync(csr);
   rmSync(ext);
-  writeFileSync(files.keystore, readFileSync(files.key, 'utf8') + readFileSync(files.cert, 'utf8') + readFileSync(paths.caCert, 'utf8'), { mode: 0o600 });
+  writeFileSync(next.keystore, readFileSync(next.key, 'utf8') + readFileSync(next.cert, 'utf8') + readFileSync(paths.caCert, 'utf8'), { mode: 0o600 });
+  renameSync(next.key, files.key);
+  renameSync(next.cert, files.cert);
+  renameSync(next.keystore, files.keystore);
+}
+
+/** Earlier versions kept the CA key in `<certs>/ca/`, which services are given; it moves to its own folder. */
+function moveLegacyCaKey(dir: string, caKeyDir: string, log: (line: string) => void): void {
+  const legacy = join(dir, 'ca', 'ca.key');
+  if (!existsSync(legacy)) return;
+  if (!existsSync(caKeyFile(caKeyDir))) {
+    mkdirSync(caKeyDir, { recursive: true, mode: 0o700 });
+    copyFileSync(legacy, caKeyFile(caKeyDir));
+    chmodSync(caKeyFile(caKeyDir), 0o600);
+    log(`moved the CA key out of the certificates folder, to ${caKeyFile(caKeyDir)}`);
+  }
+  rmSync(legacy);
+}
+
+export interface RotateCertsOptions {
+  dir: string;
+  caKeyDir: string;
+  topology: Topology;
+  site: string;
+  days?: number;
+  log?: (line: string) => void;
+}
+
+export interface RotatedCert {
+  role: CertRole;
+  /** Upper-case hex, as `openssl x509 -serial` and Node's `getPeerCertificate()` print it. */
+  serial: string;
+  notAfter: string;
+}
+
+/**
+ * Renews every leaf certificate of one site with the existing CA: new keys,
+ * new serials, the same subjects and SANs (Kafka refuses a dynamically
+ * reloaded keystore whose subject or SANs changed). Other sites and the CA
+ * are untouched, so every peer keeps trusting the site.
+ */
+export function rotateCerts(options: RotateCertsOptions): RotatedCert[] {
+  const { dir, topology, days = 825, log = () => {} } = options;
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    throw new CertsError(`--days must be a whole number from 1 to 3650 (got ${days})`);
+  }
+  requireOpenssl();
+  const site = topology.sites.find((s) => s.name === options.site);
+  if (!site) throw new CertsError(`unknown site "${options.site}"; the topology has ${topology.sites.map((s) => s.name).join(', ')}`);
+  const paths = certPaths(dir);
+  moveLegacyCaKey(dir, options.caKeyDir, log);
+  const caKey = caKeyFile(options.caKeyDir);
+  if (!existsSync(paths.caCert) || !existsSync(caKey)) {
+    throw new CertsError(`no federation CA in ${dir} (its key in ${options.caKeyDir}); run \`npx fedgate certs init\` first`);
+  }
+  mkdirSync(join(dir, site.name), { recursive: true, mode: 0o700 });
+  return CERT_ROLES.map((role) => {
+    const files = paths.role(site.name, role);
+    issue(paths, caKey, files, site, role, days);
+    const rotated = {
+      role,
+      serial: certSerial(files.cert),
+      notAfter: openssl(['x509', '-in', files.cert, '-noout', '-enddate'])
+        .trim()
+        .replace(/^notAfter=/, ''),
+    };
+    log(`renewed ${site.name}/${role} (serial ${rotated.serial}, valid until ${rotated.notAfter})`);
+    return rotated;
+  });
+}
+
+/** A certificate file's serial number, upper-case hex without leading zeros. */
+export function certSerial(certFile: string): string {
+  return openssl(['x509', '-in', certFile, '-noout', '-serial'])
+    .trim()
+    .replace(/^serial=/, '')
+    .replace(/^0+(?=.)/, '')
+    .toUpperCase();
 }
 
 /** A certificate is kept only if it chains to the current CA and names the site's current address. */

@@ -62,6 +62,7 @@ export function launcherFrom(topology: Topology, values: CommonValues, { env, ou
     stateDir: paths.stateDir,
     runDir: paths.runDir,
     certsDir: paths.certsDir,
+    caKeyDir: paths.caKeyDir,
     log: out.info,
     systemEnv: env.system,
     databaseUrl: env.DATABASE_URL,

@@ -1,4 +1,5 @@
 export * from './broker-config.ts';
+export * from './cert-reload.ts';
 export * from './kafka-probe.ts';
 export * from './kafka-runtime.ts';
 export * from './launcher.ts';

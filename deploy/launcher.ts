@@ -1,6 +1,18 @@
 import { createServer } from 'node:net';
-import { certPaths, clientTls, initCerts, readApiAuthorization, readApiSecret } from '../certs/index.ts';
-import { bindAddressOf, interSiteBootstrap, localBootstrap, localKafkaConfig, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
+import { Kafka, logLevel } from 'kafkajs';
+import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
+import {
+  bindAddressOf,
+  interSiteBootstrap,
+  localBootstrap,
+  localKafkaConfig,
+  type Site,
+  siteOf,
+  type Topology,
+  upstreamSites,
+  wanAddressOf,
+} from '../federation/index.ts';
+import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
 import { mm2Module } from './components/mm2.ts';
@@ -18,6 +30,8 @@ export interface LauncherOptions {
   /** This federation's data, logs, generated configs and pid files. */
   runDir: string;
   certsDir: string;
+  /** The CA's private key, kept apart from `certsDir` (which the services are given). */
+  caKeyDir: string;
   log?: (line: string) => void;
   /** Certificate validity for `prepare()`, in days. */
   certDays?: number;
@@ -78,7 +92,7 @@ export function createLauncher(options: LauncherOptions) {
     if (runtime) return runtime;
     const fetched = await fetchKafka(stateDir, log);
     if (!fetched.fetched) log(`Kafka ${fetched.version} jars already fetched (${fetched.jars} jars in ${fetched.libDir})`);
-    const result = initCerts({ dir: certsDir, topology, days: options.certDays, log });
+    const result = initCerts({ dir: certsDir, caKeyDir: options.caKeyDir, topology, days: options.certDays, log });
     if (result.created.length === 0) log(`certificates already issued (${result.kept.length} kept in ${certsDir})`);
     runtime = fetched;
     return fetched;
@@ -248,6 +262,57 @@ export function createLauncher(options: LauncherOptions) {
     );
   }
 
+  /**
+   * `certs rotate`: renews a site's leaf certificates with the existing CA
+   * and, when the site's broker runs, makes every listener present the new
+   * one without a restart (dynamic SSL reconfiguration). Each listener is
+   * checked with a fresh TLS handshake until it presents the new serial.
+   * Open connections keep their session, so nothing in flight is dropped.
+   */
+  async function rotateSiteCerts(siteName: string, opts: { days?: number } = {}): Promise<RotationResult> {
+    const site = siteOf(topology, siteName);
+    const certs = rotateCerts({ dir: certsDir, caKeyDir: options.caKeyDir, topology, site: siteName, days: opts.days, log });
+    adminConfigs.delete(siteName);
+    const result: RotationResult = { certs, listeners: [], restartToRenew: [] };
+    if (pidOf(siteName, 'broker') === null) {
+      log(`${siteName}: the broker is not running; it loads the new certificate when it starts`);
+      return result;
+    }
+    const admin = new Kafka({ ...adminKafka(site), logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300 } }).admin();
+    const started = Date.now();
+    await admin.connect();
+    try {
+      await reloadBrokerKeystore(admin, ctx.certs.role(siteName, 'broker').keystore);
+    } finally {
+      await admin.disconnect();
+    }
+    const serial = certs.find((c) => c.role === 'broker')?.serial ?? '';
+    const admins = clientTls(certsDir, siteName, 'admin');
+    const endpoints: Array<[string, string, number]> = [
+      ['local', site.address, site.ports.kafka],
+      ['fed', wanAddressOf(site), site.ports.interSite],
+      ['controller', site.address, site.ports.controller],
+    ];
+    for (const [listener, host, port] of endpoints) {
+      let seen = '';
+      await waitUntil(
+        async () => {
+          seen = await presentedSerial(host, port, admins).catch(() => '');
+          return seen === serial;
+        },
+        {
+          what: `${siteName} broker listener ${listener} (${host}:${port}) presenting serial ${serial} (it presents ${seen || 'nothing'})`,
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        },
+      );
+      result.listeners.push({ listener, endpoint: `${host}:${port}`, serial, reloadMs: Date.now() - started });
+      log(`${siteName}: broker listener ${listener} (${host}:${port}) presents the new certificate (serial ${serial})`);
+    }
+    result.restartToRenew = COMPONENTS.filter((c) => c !== 'broker' && pidOf(siteName, c) !== null);
+    return result;
+  }
+
   const urlOf = (name: 'instance' | 'gateway') => (site: string) => nodeUrl(siteOf(topology, site), name);
   return {
     topology,
@@ -268,10 +333,19 @@ export function createLauncher(options: LauncherOptions) {
     down,
     status,
     pidOf,
+    rotateCerts: rotateSiteCerts,
   };
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;
+
+export interface RotationResult {
+  certs: RotatedCert[];
+  /** The broker's listeners and the serial each presents after the reload; empty when the broker was not running. */
+  listeners: { listener: string; endpoint: string; serial: string; reloadMs: number }[];
+  /** Running clients of the site that hold the previous certificate (still valid) until their next start. */
+  restartToRenew: Component[];
+}
 
 /** Fails with a message naming the fix when a listener's address and port are taken. */
 export async function assertPortsFree(site: Site, ports: Array<[string, number]>): Promise<void> {

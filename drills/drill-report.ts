@@ -3,7 +3,7 @@
  * person checks. "lost" counts events a site was owed (it is in the event's
  * routedTo, and the event was acknowledged) but never consumed there.
  */
-export const DRILLS = ['site-outage', 'link-outage', 'broker-outage'] as const;
+export const DRILLS = ['site-outage', 'link-outage', 'broker-outage', 'cert-rotation'] as const;
 export type DrillKind = (typeof DRILLS)[number];
 
 export interface AcceptedRecord {
@@ -33,6 +33,17 @@ export interface DrillObservations {
   convergeSeconds: number | null;
   peakLag: Record<string, { records: number; seconds: number }>;
   consumerFailover: ConsumerFailover | { skipped: string };
+  /** The cert-rotation drill: what the site's broker presents after the reload, and which clients were restarted onto their new certificates. */
+  rotation?: CertRotation;
+}
+
+export interface CertRotation {
+  /** Serial of the site's new broker certificate. */
+  brokerSerial: string;
+  /** Every broker listener, with the serial a fresh handshake saw after the reload and when (ms after the rotation began). */
+  listeners: { listener: string; endpoint: string; serial: string; reloadMs: number }[];
+  /** Clients restarted one at a time, under load, to present their new certificates. */
+  restarted: string[];
 }
 
 export interface ConsumerFailover {
@@ -101,6 +112,12 @@ export function formatDrillReport(r: DrillReport): string {
     '  peak lag per flow:',
     ...Object.entries(r.peakLag).map(([flow, l]) => `    ${flow.padEnd(22)} ${String(l.records).padStart(7)} records  ${l.seconds} s`),
     consumerFailoverLine(r.consumerFailover),
+    ...(r.rotation
+      ? [
+          `  certificates renewed: the broker presents serial ${r.rotation.brokerSerial} on ${r.rotation.listeners.map((l) => `${l.listener} (after ${l.reloadMs} ms)`).join(', ')}`,
+          `  restarted onto new certificates: ${r.rotation.restarted.join(', ') || 'none running'}`,
+        ]
+      : []),
   ];
   return lines.join('\n');
 }

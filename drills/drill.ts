@@ -3,7 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { issueToken, SCOPES } from '../certs/index.ts';
 import type { Component, Launcher } from '../deploy/launcher.ts';
 import { consumerGroup, flowLags, isKnownLag, remoteTopic, routedTopic, type SiteOffsets, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
-import { type AcceptedRecord, buildDrillReport, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
+import { type AcceptedRecord, buildDrillReport, type CertRotation, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
 import { createEventGenerator } from './event-generator.ts';
 
 export interface DrillOptions {
@@ -24,6 +24,8 @@ const STOPPED: Record<DrillKind, Component[]> = {
   'site-outage': ['gateway', 'instance', 'mm2', 'broker'],
   'link-outage': ['mm2'],
   'broker-outage': ['broker'],
+  // Nothing stops: the site's certificates are renewed under load (see rotateUnderLoad).
+  'cert-rotation': [],
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -155,15 +157,16 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     ),
   );
 
-  log(`stopping ${STOPPED[o.drill].join(', ')} of ${o.site} (${o.hard ? 'SIGKILL' : 'SIGTERM'})`);
+  const rotation = o.drill === 'cert-rotation' ? await rotateUnderLoad(o) : undefined;
+  if (STOPPED[o.drill].length > 0) log(`stopping ${STOPPED[o.drill].join(', ')} of ${o.site} (${o.hard ? 'SIGKILL' : 'SIGTERM'})`);
   for (const c of STOPPED[o.drill]) await launcher.stop(o.site, c, { hard: o.hard });
 
   const consumerFailover =
     o.drill === 'site-outage' ? await resumeGroupElsewhere(o, group, before) : ({ skipped: 'only the site-outage drill moves a consumer group' } as const);
 
   await sleep(Math.max(0, o.durationMs - warmup));
-  log(`restarting ${o.site}`);
   const restart = [...STOPPED[o.drill]].reverse();
+  if (restart.length > 0) log(`restarting ${o.site}`);
   for (const c of restart) await launcher.start(o.site, c);
   const backAt = Date.now();
   await sleep(2000);
@@ -215,7 +218,29 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     convergeSeconds,
     peakLag,
     consumerFailover,
+    ...(rotation ? { rotation } : {}),
   });
+}
+
+/**
+ * `certs rotate` in the middle of the load: the site's broker reloads its
+ * listeners in place, then each running client of the site (MM2, instance,
+ * gateway) is restarted on its own, gracefully, to present its new
+ * certificate. The ledger then shows whether anything acknowledged was lost.
+ */
+async function rotateUnderLoad(o: DrillOptions): Promise<CertRotation> {
+  o.log(`renewing ${o.site}'s certificates under load`);
+  const result = await o.launcher.rotateCerts(o.site);
+  for (const c of result.restartToRenew) {
+    o.log(`restarting ${o.site} ${c} onto its new certificate`);
+    await o.launcher.stop(o.site, c, { hard: o.hard });
+    await o.launcher.start(o.site, c);
+  }
+  return {
+    brokerSerial: result.certs.find((c) => c.role === 'broker')?.serial ?? '',
+    listeners: result.listeners,
+    restarted: result.restartToRenew,
+  };
 }
 
 /** Which of `ids` were consumed at `site`, from its read API. */

@@ -105,7 +105,7 @@ describe('mTLS on every Kafka listener', () => {
   });
 
   it('refuses a client whose certificate comes from a different CA, and nothing is written', async () => {
-    initCerts({ dir: rogueDir, topology, days: 2, caName: 'rogue CA' });
+    initCerts({ dir: rogueDir, caKeyDir: join(rogueDir, 'ca-key'), topology, days: 2, caName: 'rogue CA' });
     const rogue = certPaths(rogueDir).role('solo', 'gateway');
     const before = await highWatermark();
     const producer = newProducer(
@@ -124,7 +124,7 @@ describe('mTLS on every Kafka listener', () => {
   });
 
   it('refuses a broker that does not chain to the trusted CA (server side is verified too)', async () => {
-    initCerts({ dir: rogueDir, topology, days: 2, caName: 'rogue CA' });
+    initCerts({ dir: rogueDir, caKeyDir: join(rogueDir, 'ca-key'), topology, days: 2, caName: 'rogue CA' });
     const tls = fed.clientTls('solo', 'gateway');
     const producer = newProducer(fed.interSite('solo', { ...tls, ca: readFileSync(certPaths(rogueDir).caCert, 'utf8') }));
     await expect(producer.connect()).rejects.toThrow(/self-signed certificate|unable to verify/);

@@ -4,8 +4,9 @@ import { parseDuration } from '../parse-input.ts';
 
 export const drillCommand: Command = {
   name: 'drill',
-  usage: `  drill site-outage|link-outage|broker-outage --site S [--duration 60s] [--rate 200/s] [--hard] [--json]
-                           stop part of a site under load, bring it back, report lost,
+  usage: `  drill site-outage|link-outage|broker-outage|cert-rotation --site S [--duration 60s] [--rate 200/s] [--hard] [--json]
+                           stop part of a site under load (or renew its certificates:
+                           cert-rotation), bring it back, report lost,
                            delayed and duplicated events (the federation must be up)`,
   async run(args, ctx) {
     const spec = {

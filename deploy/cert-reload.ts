@@ -1,0 +1,56 @@
+import { connect } from 'node:tls';
+import kafkajs, { type Admin } from 'kafkajs';
+import type { ClientTls } from '../federation/index.ts';
+
+// kafkajs is CommonJS and Node's loader does not see this enum as a named export.
+const { ConfigResourceTypes } = kafkajs;
+
+/** The broker's listeners whose keystore is reloaded in place (see renderBrokerProperties). */
+export const RELOADED_LISTENERS = ['local', 'fed', 'controller'] as const;
+
+/**
+ * Makes a running broker load its renewed keystore without a restart: Kafka's
+ * dynamic listener SSL reconfiguration. Setting a listener's
+ * `ssl.keystore.location` to the same file makes the broker rebuild that
+ * listener's SSL factory when the file changed since it was read; it refuses
+ * a keystore whose subject or SANs differ (rotateCerts keeps both).
+ * Connections already open keep their session; new handshakes present the
+ * new certificate.
+ *
+ * kafkajs sends AlterConfigs (not the incremental kind), which replaces the
+ * broker's per-broker dynamic configs: fedgate sets no other ones, and this
+ * request carries all of them.
+ */
+export async function reloadBrokerKeystore(admin: Admin, keystoreFile: string, brokerId = 1): Promise<void> {
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [
+      {
+        type: ConfigResourceTypes.BROKER,
+        name: String(brokerId),
+        configEntries: RELOADED_LISTENERS.map((l) => ({ name: `listener.name.${l}.ssl.keystore.location`, value: keystoreFile })),
+      },
+    ],
+  });
+}
+
+/**
+ * The serial number of the certificate a TLS listener presents in a fresh
+ * handshake (upper-case hex, as `certSerial` prints it). The client offers
+ * `tls` (the listeners require a client certificate) and checks the server
+ * against the CA.
+ */
+export function presentedSerial(host: string, port: number, tls: ClientTls, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, ca: tls.ca, cert: tls.cert, key: tls.key, timeout: timeoutMs }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial.replace(/^0+(?=.)/, '').toUpperCase());
+    });
+    socket.on('timeout', () => {
+      socket.destroy();
+      reject(new Error(`TLS handshake with ${host}:${port} timed out after ${timeoutMs} ms`));
+    });
+    socket.on('error', reject);
+  });
+}
