@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findTopologyProblems, parseTopology, WAN_PORTS } from '../federation/index.ts';
-import { COMPONENTS, COMPOSE_FILE, COMPOSE_TOPOLOGY, composeTopology, renderCompose } from './compose.ts';
+import { COMPONENTS, COMPOSE_FILE, COMPOSE_TOPOLOGY, COMPOSE_USER, composeTopology, renderCompose } from './compose.ts';
 
 const root = new URL('../', import.meta.url);
 const topology = parseTopology(JSON.parse(readFileSync(new URL('topology.json', root), 'utf8')));
@@ -41,5 +41,33 @@ describe('docker-compose.multi.yml', () => {
       expect(site.wanAddress).not.toBe(site.address);
     }
     expect(WAN_PORTS).toEqual(['interSite', 'peer']);
+  });
+
+  it('gives each site only its own secrets and the CA certificate, read-only; only the one-shot certs job holds the CA key; no container runs as root', () => {
+    const doc = parse(renderCompose(topology));
+    const home = '/var/lib/fedgate';
+    for (const site of topology.sites) {
+      for (const c of COMPONENTS) {
+        const svc = doc.services[`${site.name}-${c}`];
+        expect(svc.volumes).toEqual([`ca:${home}/certs/ca:ro`, `${site.name}-secrets:${home}/certs/${site.name}`, `${site.name}-state:${home}/run`]);
+        expect(svc.user).toBe(COMPOSE_USER);
+      }
+      expect(doc.services[site.name].user).toBe(COMPOSE_USER);
+    }
+    const holders = Object.entries(doc.services as Record<string, { volumes?: string[] }>)
+      .filter(([, svc]) => (svc.volumes ?? []).some((v) => v.startsWith('ca-key:')))
+      .map(([name]) => name);
+    expect(holders).toEqual(['certs']);
+    expect(doc.services.certs.user).toBe(COMPOSE_USER);
+    expect(doc.services.certs.network_mode).toBe('none');
+    expect(doc.services.certs.build.args.FEDGATE_SITES.split(' ')).toEqual(topology.sites.map((s) => s.name));
+    const dockerfile = readFileSync(new URL('deploy/docker/Dockerfile', root), 'utf8');
+    expect(dockerfile).toMatch(/^USER fedgate$/m);
+    expect(
+      dockerfile
+        .trimEnd()
+        .split('\n')
+        .filter((l) => /^USER /.test(l)),
+    ).toEqual(['USER fedgate']);
   });
 });
