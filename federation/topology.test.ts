@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { findTopologyProblems, parseTopology, suggestedFlowRegex, type Topology, TopologyError } from './topology.ts';
+import { routedTopicsForSite } from './topics.ts';
+import { compileFlowRegex, findTopologyProblems, parseTopology, suggestedFlowRegex, type Topology, TopologyError } from './topology.ts';
 
-const defaultJson = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+/** topology.json as written: no site declares flows, so they are derived. */
+const rawJson = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+/** The same federation with every flow written out, as a hand-written topology would. */
+const defaultJson = JSON.parse(JSON.stringify(parseTopology(rawJson)));
 
-function variant(change: (t: any) => void): unknown {
-  const copy = structuredClone(defaultJson);
+function variant(change: (t: any) => void, base: unknown = defaultJson): unknown {
+  const copy = structuredClone(base);
   change(copy);
   return copy;
 }
@@ -21,6 +25,54 @@ function problemsOf(input: unknown): { field: string; message: string; fix: stri
 }
 
 describe('topology validation', () => {
+  it('derives the flows of a site that declares none from what the other sites serve (interest-based)', () => {
+    expect(rawJson.sites.some((s: { flows?: unknown }) => s.flows !== undefined)).toBe(false);
+    const t = parseTopology(rawJson);
+    const carried = (from: string, to: string) => {
+      const flow = t.sites.find((s) => s.name === from)!.flows.find((f) => f.to === to)!;
+      const all = t.sites.flatMap((s) => routedTopicsForSite(s));
+      return [...new Set(all.filter((topic) => compileFlowRegex(flow.topics).test(topic)))].sort();
+    };
+    for (const from of t.sites) {
+      expect(from.flows.map((f) => f.to)).toEqual(t.sites.filter((s) => s !== from).map((s) => s.name));
+      for (const to of t.sites.filter((s) => s !== from)) expect(carried(from.name, to.name)).toEqual([...routedTopicsForSite(to)].sort());
+    }
+    expect(carried('cloud-a', 'onprem')).toEqual([
+      'fed.country.au',
+      'fed.country.ch',
+      'fed.country.jp',
+      'fed.country.sg',
+      'fed.discount.apac',
+      'fed.discount.eu',
+      'fed.price.apac',
+      'fed.price.eu',
+    ]);
+    // Change what a site serves, and the flows to it follow.
+    const quiet = parseTopology(variant((x) => (x.sites[1].regions = ['mars']), rawJson));
+    expect(quiet.sites[0]!.flows.find((f) => f.to === 'cloud-b')!.topics).toBe(
+      'fed\\.price\\.mars|fed\\.discount\\.mars|fed\\.country\\.us|fed\\.country\\.ca|fed\\.country\\.mx',
+    );
+  });
+
+  it('still checks an explicit flow regex against the same rule, next to derived ones', () => {
+    const wide = variant(
+      (x) =>
+        (x.sites[0].flows = [
+          { to: 'cloud-b', topics: 'fed\\..*' },
+          { to: 'onprem', topics: 'fed\\.(price|discount)\\.(eu|apac)|fed\\.country\\.(ch|jp|au|sg)' },
+        ]),
+      rawJson,
+    );
+    expect(problemsOf(wide).map((p) => p.field)).toEqual(['sites[0].flows[0].topics']);
+    expect(problemsOf(wide)[0]!.message).toMatch(/carries .*fed\.price\.eu.* which "cloud-b" does not serve/);
+    // An explicit empty list is a choice, and the check names what it leaves out.
+    const none = variant((x) => (x.sites[2].flows = []), rawJson);
+    expect(problemsOf(none).map((p) => p.message)).toEqual([
+      'no flow from "onprem" to "cloud-a": events published at onprem would never reach cloud-a',
+      'no flow from "onprem" to "cloud-b": events published at onprem would never reach cloud-b',
+    ]);
+  });
+
   it('accepts the default three-site topology', () => {
     const t = parseTopology(defaultJson);
     expect(t.sites.map((s) => s.name)).toEqual(['cloud-a', 'cloud-b', 'onprem']);

@@ -73,13 +73,19 @@ export const SiteSchema = z
      */
     wanAddress: z.string().ip({ version: 'v4' }).optional(),
     ports: SitePortsSchema,
-    /** Which of this site's local topics flow to which other sites. */
-    flows: z.array(FlowSchema).default([]),
+    /**
+     * Which of this site's local topics flow to which other sites. Optional:
+     * left out, the flows follow from what the other sites serve (each gets
+     * exactly its regions' and countries' topics: interest-based routing).
+     * Given, every regex is checked against that same rule.
+     */
+    flows: z.array(FlowSchema).optional(),
     /** Abuse limits of this site's gateway. */
     limits: SiteLimitsSchema.default({}),
   })
   .strict();
-export type Site = z.infer<typeof SiteSchema>;
+/** A site as the federation runs it: its flows given or derived (never absent). */
+export type Site = Omit<z.infer<typeof SiteSchema>, 'flows'> & { flows: Flow[] };
 
 export const TopologySchema = z
   .object({
@@ -105,8 +111,18 @@ export const TopologySchema = z
       .default({}),
     sites: z.array(SiteSchema).min(1),
   })
-  .strict();
-export type Topology = z.infer<typeof TopologySchema>;
+  .strict()
+  .transform((t) => ({ ...t, sites: t.sites.map((s) => ({ ...s, flows: s.flows ?? derivedFlows(t.sites, s.name) })) }));
+export type Topology = z.output<typeof TopologySchema>;
+
+/**
+ * The flows of a site that declares none: to every other site that serves
+ * something, exactly the topics it serves (routedTopicsForSite, the same
+ * rule the ACLs and the flow checks use).
+ */
+export function derivedFlows(sites: ReadonlyArray<Pick<Site, 'name' | 'regions' | 'countries'>>, from: string): Flow[] {
+  return sites.filter((t) => t.name !== from && routedTopicsForSite(t).length > 0).map((t) => ({ to: t.name, topics: suggestedFlowRegex(t) }));
+}
 
 export interface TopologyProblem {
   /** Dotted path of the offending field, e.g. `sites[1].flows[0].topics`. */
@@ -142,7 +158,7 @@ export function compileFlowRegex(source: string): RegExp {
 }
 
 /** The regex that carries exactly the topics `target` serves; offered as the fix. */
-export function suggestedFlowRegex(target: Site): string {
+export function suggestedFlowRegex(target: Pick<Site, 'regions' | 'countries'>): string {
   return routedTopicsForSite(target)
     .map((t) => t.replace(/[.*+?^${}()|[\]\\-]/g, (c) => `\\${c}`))
     .join('|');

@@ -5,7 +5,7 @@ import { type Consumer, Kafka, type KafkaConfig, logLevel, Partitioners, type Pr
 import { inject } from 'vitest';
 import { type CertRole, certPaths } from '../../certs/index.ts';
 import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
-import { type ClientTls, interSiteKafkaConfig, parseTopology, type Site, siteOf, suggestedFlowRegex, type Topology } from '../../federation/index.ts';
+import { type ClientTls, interSiteKafkaConfig, parseTopology, type Site, siteOf, type Topology } from '../../federation/index.ts';
 import { TEST_ENV } from './env.ts';
 import { STATE_DIR } from './paths.ts';
 
@@ -24,8 +24,8 @@ export interface SiteSpec {
 
 /**
  * A topology for one test file: its own loopback addresses (127.<octet+i>.0.1
- * never collides with `npm start`'s 127.0.x.1) and full-mesh flows that
- * carry exactly what each site serves.
+ * never collides with `npm start`'s 127.0.x.1). No flows are written: they
+ * are derived, full mesh, each carrying exactly what its target serves.
  */
 export function testTopology(octet: number, specs: SiteSpec[]): Topology {
   const sites = specs.map((s, i) => ({
@@ -34,11 +34,7 @@ export function testTopology(octet: number, specs: SiteSpec[]): Topology {
     countries: s.countries ?? [],
     address: `127.${octet + i}.0.1`,
     ports: { kafka: 19092, interSite: 19093, controller: 19094, instance: 18081, gateway: 18080, peer: 18443 },
-    flows: [] as { to: string; topics: string }[],
   }));
-  for (const site of sites) {
-    site.flows = sites.filter((t) => t !== site).map((t) => ({ to: t.name, topics: suggestedFlowRegex(t as Site) }));
-  }
   return parseTopology({ federation: `test-${octet}`, sites, heap: { broker: '256m', mm2: '256m' } });
 }
 
@@ -69,6 +65,7 @@ export function createTestFederation(name: string, topology: Topology, options: 
     stateDir: STATE_DIR,
     runDir,
     certsDir,
+    caKeyDir: join(runDir, 'ca-key'),
     log,
     systemEnv: TEST_ENV.system,
     onSpawn: (pid) => pids.add(pid),
