@@ -15,12 +15,19 @@ const ops = (rules: AclRule[], name: string) =>
 describe('ACLs rendered from the topology', () => {
   const atA = renderAcls(topology, 'cloud-a');
 
-  it('lets the gateway write its routed topics, storage and monitoring, and nothing else (no read, no delete, no groups)', () => {
+  it('lets the gateway write its routed topics, storage and monitoring, read only its idempotency window, and nothing else (no delete, no other groups)', () => {
     const gw = of(atA, principalOf('cloud-a', 'gateway'));
-    expect(new Set(gw.map((r) => r.operation))).toEqual(new Set(['write', 'describe']));
-    expect(gw.every((r) => r.resource === 'topic' && r.pattern === 'literal')).toBe(true);
+    const window = gw.filter((r) => r.name === 'site.idempotency' || r.resource === 'group');
+    const events = gw.filter((r) => !window.includes(r));
+    expect(new Set(events.map((r) => r.operation))).toEqual(new Set(['write', 'describe']));
+    expect(events.every((r) => r.resource === 'topic' && r.pattern === 'literal')).toBe(true);
     expect(ops(gw, 'fed.price.apac')).toEqual(['describe', 'write']);
     expect(ops(gw, 'site.storage')).toEqual(['describe', 'write']);
+    expect(ops(gw, 'site.idempotency')).toEqual(['describe', 'read', 'write']);
+    expect(gw.filter((r) => r.resource === 'group')).toEqual([
+      expect.objectContaining({ name: 'fedgate-window.cloud-a.', pattern: 'prefixed', operation: 'read' }),
+      expect.objectContaining({ name: 'fedgate-window.cloud-a.', pattern: 'prefixed', operation: 'describe' }),
+    ]);
   });
 
   it('lets the instance read only what its site serves (local and copies), write only monitoring and dead letters, in its own groups', () => {

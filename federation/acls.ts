@@ -1,4 +1,13 @@
-import { allRoutedTopics, DEAD_LETTER_TOPIC, MONITORING_TOPIC, remoteTopic, routedTopicsForSite, STORAGE_TOPIC } from './topics.ts';
+import {
+  allRoutedTopics,
+  DEAD_LETTER_TOPIC,
+  IDEMPOTENCY_TOPIC,
+  MONITORING_TOPIC,
+  remoteTopic,
+  routedTopicsForSite,
+  STORAGE_TOPIC,
+  windowGroupPrefix,
+} from './topics.ts';
 import { siteOf, type Topology, upstreamSites } from './topology.ts';
 
 /**
@@ -45,6 +54,9 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   // The gateway writes events to the routed topics (any scope may be published here), the storage stream and monitoring.
   const gateway = principalOf(site.name, 'gateway');
   for (const topic of [...allRoutedTopics(topology), STORAGE_TOPIC, MONITORING_TOPIC]) allow(gateway, 'topic', topic, 'literal', 'write', 'describe');
+  // Its idempotency window, shared by the site's gateways: each writes it and reads it back, in a group of its own.
+  allow(gateway, 'topic', IDEMPOTENCY_TOPIC, 'literal', 'write', 'read', 'describe');
+  allow(gateway, 'group', windowGroupPrefix(site.name), 'prefixed', 'read', 'describe');
 
   // The instance reads what it serves (local and copies), the copied heartbeats and monitoring; it writes monitoring and
   // dead letters; it reads the offsets of every routed topic and copy here (flow lag); its groups are its own.

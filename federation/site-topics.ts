@@ -1,5 +1,14 @@
 import type { ITopicConfig } from 'kafkajs';
-import { allRoutedTopics, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, remoteTopic, routedTopicsForSite, STORAGE_TOPIC } from './topics.ts';
+import {
+  allRoutedTopics,
+  DEAD_LETTER_TOPIC,
+  type EventKind,
+  IDEMPOTENCY_TOPIC,
+  MONITORING_TOPIC,
+  remoteTopic,
+  routedTopicsForSite,
+  STORAGE_TOPIC,
+} from './topics.ts';
 import { siteOf, type Topology, upstreamSites } from './topology.ts';
 
 /**
@@ -8,7 +17,8 @@ import { siteOf, type Topology, upstreamSites } from './topology.ts';
  * - every routed topic, since an event for any scope may be published here;
  * - the copies MM2 will write here (`<upstream>.<topic>`) for what the site
  *   serves, created up front so consumers can subscribe before the first copy;
- * - the storage, monitoring and dead-letter streams.
+ * - the storage, monitoring and dead-letter streams;
+ * - the gateways' idempotency window (compacted, kept for the site's window).
  */
 export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfig[] {
   const site = siteOf(topology, siteName);
@@ -33,6 +43,12 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
     { topic: STORAGE_TOPIC, numPartitions: partitions, replicationFactor: 1 },
     { topic: MONITORING_TOPIC, numPartitions: partitions, replicationFactor: 1 },
     { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor: 1 },
+    {
+      topic: IDEMPOTENCY_TOPIC,
+      numPartitions: partitions,
+      replicationFactor: 1,
+      configEntries: windowTopicConfig(site.limits.idempotencyWindowSeconds),
+    },
   );
   return topics;
 }
@@ -42,4 +58,18 @@ export function consumedTopics(topology: Topology, siteName: string, kind: Event
   const site = siteOf(topology, siteName);
   const served = routedTopicsForSite(site).filter((t) => t.startsWith(`fed.${kind}.`));
   return [...served, ...upstreamSites(topology, siteName).flatMap((u) => served.map((t) => remoteTopic(u.name, t)))];
+}
+
+/**
+ * The window topic keeps the latest record per key (compaction) and drops
+ * whole segments older than the window (deletion); segments roll at a
+ * quarter of the window so they can age out.
+ */
+export function windowTopicConfig(windowSeconds: number): { name: string; value: string }[] {
+  const ms = windowSeconds * 1000;
+  return [
+    { name: 'cleanup.policy', value: 'compact,delete' },
+    { name: 'retention.ms', value: String(ms) },
+    { name: 'segment.ms', value: String(Math.max(60_000, Math.floor(ms / 4))) },
+  ];
 }

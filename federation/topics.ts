@@ -25,6 +25,13 @@ export const STORAGE_TOPIC = 'site.storage';
 export const MONITORING_TOPIC = 'site.monitoring';
 /** Messages a consumer could not process, with the reason in headers. */
 export const DEAD_LETTER_TOPIC = 'site.dead-letter';
+/**
+ * The gateways' idempotency window: accepted event ids and Idempotency-Key
+ * answers, compacted by key and deleted after the window. Never replicated.
+ */
+export const IDEMPOTENCY_TOPIC = 'site.idempotency';
+/** The consumer groups of the gateways reading the window (one per process; not `fedgate.<site>.`, which MM2 translates). */
+export const windowGroupPrefix = (site: string) => `fedgate-window.${site}.`;
 
 /** The name MM2's DefaultReplicationPolicy gives a copy of `topic` from `source`. */
 export function remoteTopic(source: string, topic: string): string {

@@ -53,6 +53,17 @@ export const SiteLimitsSchema = z
     maxFutureSkewSeconds: z.number().int().min(0).max(86_400).default(300),
     /** Live streams (SSE) open at once per client address. */
     liveStreamsPerClient: z.number().int().min(1).max(1000).default(4),
+    /**
+     * How long the site's gateways remember an accepted event id or an
+     * Idempotency-Key answer (durably, in the site's `site.idempotency`
+     * topic): a retry within it is answered as the first time was.
+     */
+    idempotencyWindowSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(86_400),
   })
   .strict();
 

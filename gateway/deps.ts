@@ -18,7 +18,7 @@ export interface GatewayDeps {
   jwks(): Promise<JSONWebKeySet>;
   metrics: GatewayMetrics;
   /** Answers replayed for a repeated Idempotency-Key. */
-  requestKeys: { get(k: string): PublishResult | undefined; set(k: string, v: PublishResult): void };
+  requestKeys: { get(k: string): PublishResult | undefined; set(k: string, v: PublishResult): void | Promise<void> };
   limits: { maxBodyBytes: number; maxBatchEvents: number; liveStreamsPerClient: number };
   /** Token buckets per publisher (issuer and subject), one token per event. */
   publishLimiter: RateLimiter;

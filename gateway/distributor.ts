@@ -1,6 +1,7 @@
 import type { Producer, TopicMessages } from 'kafkajs';
 import { KIND_OF_TYPE, type MonitoringEvent, monitoringRecord, type ProductEvent, type Publisher, siteOfSource, toKafkaRecord } from '../contract/index.ts';
-import { MONITORING_TOPIC, type Route, routeEvent, type Topology } from '../federation/index.ts';
+import { IDEMPOTENCY_TOPIC, MONITORING_TOPIC, type Route, routeEvent, type Topology } from '../federation/index.ts';
+import { eventWindowRecord } from './durable-window.ts';
 
 export interface Distributed {
   event: ProductEvent;
@@ -24,7 +25,14 @@ export function routeOf(topology: Topology, event: ProductEvent): Route {
  * same request (as one monitoring record per event), so they are acknowledged
  * together with the events.
  */
-export function createDistributor(deps: { producer: Producer; topology: Topology; monitorSite?: string; timeoutMs?: number }) {
+export function createDistributor(deps: {
+  producer: Producer;
+  topology: Topology;
+  monitorSite?: string;
+  timeoutMs?: number;
+  /** Also record each event in the site's idempotency window (durable-window.ts), in the same request. Needs `monitorSite`. */
+  window?: boolean;
+}) {
   /** `publisherOf` names who published each event, for its `published` monitoring row. */
   return async function distribute(events: ProductEvent[], publisherOf?: (event: ProductEvent) => Publisher | undefined): Promise<Distributed[]> {
     const byTopic = new Map<string, TopicMessages['messages']>();
@@ -59,6 +67,7 @@ export function createDistributor(deps: { producer: Producer; topology: Topology
           detail: { targets: route.targets, topics: route.topics },
         };
         add(MONITORING_TOPIC, monitoringRecord([published, routed]));
+        if (deps.window) add(IDEMPOTENCY_TOPIC, eventWindowRecord({ id: event.id, type: event.type, routedTo: route.targets, writtenAt: deps.monitorSite }));
       }
       return { event, route };
     });

@@ -3,8 +3,9 @@
  * not create a duplicate: event ids (per event) and Idempotency-Key values
  * (per request, with the answer to replay). Bounded LRU with a time to live.
  *
- * Held in the gateway's memory: it covers retries to the same gateway within
- * the TTL. Downstream effects are idempotent by event id in any case.
+ * This is the in-memory index; durable-window.ts keeps it in the site's
+ * `site.idempotency` topic, so it survives a restart and is shared by the
+ * site's gateways. Downstream effects are idempotent by event id in any case.
  */
 export function createIdempotencyStore<V>(options: { maxEntries: number; ttlMs: number; now?: () => number }) {
   const now = options.now ?? Date.now;
@@ -19,9 +20,11 @@ export function createIdempotencyStore<V>(options: { maxEntries: number; ttlMs: 
       }
       return e.value;
     },
-    set(key: string, value: V): void {
+    /** `at`: when the answer was first given (a record read back from the window keeps its own time). */
+    set(key: string, value: V, at = now()): void {
+      if (now() - at > options.ttlMs) return;
       entries.delete(key);
-      entries.set(key, { value, at: now() });
+      entries.set(key, { value, at });
       while (entries.size > options.maxEntries) entries.delete(entries.keys().next().value!);
     },
     size: () => entries.size,

@@ -5,11 +5,12 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
 import { audienceOf, certPaths, clientTls, ensureSigningKeys, issuerOf, publicJwks, readApiAuthorization, readApiSecret } from '../certs/index.ts';
 import type { ProductEvent, Publisher } from '../contract/index.ts';
-import { loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
+import { IDEMPOTENCY_TOPIC, loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createDistributor } from './distributor.ts';
+import { keyWindowRecord, startWindowReader } from './durable-window.ts';
 import { readGatewayEnv } from './env.ts';
 import { createFederatedView } from './federated-view.ts';
 import { createIdempotencyStore } from './idempotency.ts';
@@ -42,7 +43,7 @@ const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartiti
 let connected = false;
 producer.on(producer.events.CONNECT, () => (connected = true));
 producer.on(producer.events.DISCONNECT, () => (connected = false));
-const distribute = createDistributor({ producer, topology, monitorSite: site.name, timeoutMs: 5000 });
+const distribute = createDistributor({ producer, topology, monitorSite: site.name, timeoutMs: 5000, window: true });
 const peers = createPeerClient({ topology, site: site.name, certsDir: env.FEDGATE_CERTS_DIR });
 
 let metrics: ReturnType<typeof createPromMetrics>;
@@ -73,7 +74,23 @@ metrics = createPromMetrics({
   },
 });
 
-const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: 24 * 3600_000 });
+// The idempotency window: in memory for lookups, durable in site.idempotency (read back before serving).
+const windowMs = site.limits.idempotencyWindowSeconds * 1000;
+const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: windowMs });
+const keyAnswers = createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: windowMs });
+const windowReader = await startWindowReader({ kafka, site: site.name, index: { events: seen, keys: keyAnswers }, log, loadTimeoutMs: 20_000 });
+const requestKeys = {
+  get: keyAnswers.get,
+  async set(key: string, result: PublishResult) {
+    keyAnswers.set(key, result);
+    try {
+      await producer.send({ topic: IDEMPOTENCY_TOPIC, acks: -1, timeout: 5000, messages: [keyWindowRecord(key, result)] });
+    } catch (err) {
+      // The events are accepted either way; only a retry of this key after a restart would not see the answer.
+      log.warn({ err: (err as Error).message }, 'Idempotency-Key answer not recorded in the window');
+    }
+  },
+};
 const submit = (events: ProductEvent[], publisher: Publisher) => batcher.submit(events.map((event) => ({ event, publisher })));
 
 const verify = createVerifier({
@@ -111,7 +128,7 @@ const deps: GatewayDeps = {
   view: createFederatedView({ topology, site: site.name, peers, instanceUrl, instanceHeaders, deadlineMs: env.PEER_DEADLINE_MS }),
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,
-  requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: 24 * 3600_000 }),
+  requestKeys,
   limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS, liveStreamsPerClient: site.limits.liveStreamsPerClient },
   publishLimiter: createRateLimiter({ perSecond: site.limits.publishPerSecond, burst: site.limits.publishBurst }),
   acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, verify, submit, seen, log }),
@@ -143,6 +160,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));
     await producer.disconnect().catch(() => {});
+    await windowReader.stop();
     peers.close();
     process.exit(0);
   });

@@ -48,7 +48,8 @@ export function publishRoute(deps: GatewayDeps) {
       }
 
       const result = await deps.publish({ input: { events, token } });
-      if (scopedKey) deps.requestKeys.set(scopedKey, result);
+      // Recorded (durably, in the window) before the answer goes out, so a retry after any crash gets this answer.
+      if (scopedKey) await deps.requestKeys.set(scopedKey, result);
       deps.metrics.publishSeconds((performance.now() - started) / 1000);
       return c.json(result, 202);
     },
