@@ -163,7 +163,7 @@ export function createLauncher(options: LauncherOptions) {
    * Starts one component of a site and waits until it is ready; one already
    * running is only waited for. Null where it does not run at this site.
    */
-  async function start(siteName: string, c: Component): Promise<{ pid: number; readyMs: number } | null> {
+  async function start(siteName: string, c: Component, onSpawned?: (pid: number) => void): Promise<{ pid: number; readyMs: number } | null> {
     const site = siteOf(topology, siteName);
     const m = modules[c];
     const skip = m.skip(site);
@@ -181,6 +181,7 @@ export function createLauncher(options: LauncherOptions) {
     const command = await m.command(site);
     const pid = spawnCommand(command, { role: `${siteName}/${c}`, logFile: m.stdoutFile(site), pidFile: ctx.layout(siteName).pidFile(c) });
     options.onSpawn?.(pid, `${siteName}/${c}`);
+    onSpawned?.(pid);
     log(`${siteName}: ${c} starting (pid ${pid}) ${m.started(site)}`);
     const readyMs = await waitReady(site, c, pid);
     log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s`);
@@ -209,14 +210,40 @@ export function createLauncher(options: LauncherOptions) {
     return outcome;
   }
 
-  /** Starts the sites, component by component in START_ORDER, every site's at once. */
+  /**
+   * Starts the sites, component by component in START_ORDER, every site's at
+   * once. If any start fails, it stops what this call started (newest
+   * first), and only that: components that were already running, at these
+   * sites or others, are left as they were. Then it throws the first error.
+   */
   async function up(sites: string[] = topology.sites.map((s) => s.name)): Promise<void> {
     await prepare();
     assertNoStrays();
+    const started: Array<{ site: string; component: Component }> = [];
     for (const c of START_ORDER) {
       log(`starting ${c} at ${sites.join(', ')}`);
-      await Promise.all(sites.map((s) => start(s, c)));
+      const results = await Promise.allSettled(sites.map((s) => start(s, c, () => started.push({ site: s, component: c }))));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        const what = started.map((x) => `${x.site} ${x.component}`).join(', ') || 'nothing';
+        log(`start failed; stopping what this call started (${what}), nothing else`);
+        for (const x of [...started].reverse()) await stop(x.site, x.component);
+        throw failed.reason;
+      }
     }
+  }
+
+  /** Stops every component of the named sites, in the reverse of START_ORDER; other sites keep running. */
+  async function stopSites(sites: string[], opts: StopOptions = {}): Promise<void> {
+    for (const c of [...START_ORDER].reverse()) await Promise.all(sites.map((s) => stop(s, c, opts)));
+  }
+
+  /** Stops and starts components of one site (all of them when none are named), each waited for until ready. */
+  async function restart(siteName: string, components: Component[] = [...START_ORDER], opts: StopOptions = {}): Promise<void> {
+    await prepare();
+    const order = START_ORDER.filter((c) => components.includes(c));
+    for (const c of [...order].reverse()) await stop(siteName, c, opts);
+    for (const c of order) await start(siteName, c);
   }
 
   /** Stops every site in the reverse of START_ORDER, then any stray process of this run. */
@@ -331,6 +358,8 @@ export function createLauncher(options: LauncherOptions) {
     stop,
     up,
     down,
+    stopSites,
+    restart,
     status,
     pidOf,
     rotateCerts: rotateSiteCerts,

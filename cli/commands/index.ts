@@ -6,6 +6,7 @@ import { downCommand } from './down.ts';
 import { drillCommand } from './drill.ts';
 import { kafkaCommand } from './kafka.ts';
 import { publishCommand } from './publish.ts';
+import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
 import { startCommand } from './start.ts';
 import { statusCommand } from './status.ts';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   certsCommand,
   topologyCommand,
   upCommand,
+  restartCommand,
   runCommand,
   composeCommand,
   downCommand,

@@ -14,13 +14,8 @@ export const upCommand: Command = {
       if (!topology.sites.some((t) => t.name === s))
         throw new UsageError(`unknown site "${s}"; the topology has ${topology.sites.map((t) => t.name).join(', ')}`);
     }
-    try {
-      await launcher.up(sites);
-    } catch (err) {
-      ctx.out.info('start failed; stopping what was started');
-      await launcher.down();
-      throw err;
-    }
+    // On failure the launcher stops what this call started, and nothing else.
+    await launcher.up(sites);
     printStatus(await launcher.status(), ctx.out);
     if (values.detach) {
       ctx.out.info('running in the background; stop with `npx fedgate down`');
@@ -29,7 +24,8 @@ export const upCommand: Command = {
     ctx.out.info('running; press Ctrl-C to stop');
     await waitForSignal();
     ctx.out.info('stopping…');
-    await launcher.down();
+    if (values.site) await launcher.stopSites(sites);
+    else await launcher.down();
     return 0;
   },
 };
