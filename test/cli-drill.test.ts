@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certPaths, certSerial, clientTls } from '../certs/index.ts';
@@ -73,6 +74,55 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     const r = await fedgate(['publish', '--site', 'a'], events.map((e) => JSON.stringify(e)).join('\n'));
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).events.map((e: { routedTo: string[] }) => e.routedTo)).toEqual([['a', 'b'], ['c']]);
+  });
+
+  it('a failed `up --site b` stops only what it started; `restart gateway --site b` brings the gateway back (issue B1)', async () => {
+    type Status = {
+      site: string;
+      broker: { ready: boolean };
+      mm2: { ready: boolean };
+      instance: { ready: boolean };
+      gateway: { ready: boolean; pid: number | null };
+    };
+    const statusOf = async () => JSON.parse((await fedgate(['status', '--json'])).stdout).sites as Status[];
+    const ready = (sites: Status[]) => sites.map((s) => [s.site, s.broker.ready, s.mm2.ready, s.instance.ready, s.gateway.ready]);
+    const b = topology.sites.find((s) => s.name === 'b')!;
+    const gatewayPid = (await statusOf()).find((s) => s.site === 'b')!.gateway.pid!;
+    process.kill(gatewayPid, 'SIGKILL');
+    for (let waited = 0; findManaged(home).some((p) => p.pid === gatewayPid); waited += 100) {
+      if (waited > 20_000) throw new Error(`b's gateway (pid ${gatewayPid}) still runs 20 s after SIGKILL`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Something else now holds b's gateway port.
+    const holder = createServer();
+    await new Promise<void>((resolve, reject) => {
+      holder.once('error', reject);
+      holder.listen({ host: b.address, port: b.ports.gateway, exclusive: true }, resolve);
+    });
+    try {
+      const up = await fedgate(['up', '--detach', '--site', 'b']);
+      expect(up.code).not.toBe(0);
+      expect(up.stderr).toMatch(new RegExp(`${b.address.replace(/\./g, '\\.')}:${b.ports.gateway} \\(b\\.ports\\.gateway\\) is already in use`));
+      expect(findManaged(home).length).toBe(11);
+      expect(ready(await statusOf())).toEqual([
+        ['a', true, true, true, true],
+        ['b', true, true, true, false],
+        ['c', true, true, true, true],
+      ]);
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+    const restart = await fedgate(['restart', 'gateway', '--site', 'b']);
+    expect(restart.code, restart.stderr).toBe(0);
+    expect(ready(await statusOf())).toEqual([
+      ['a', true, true, true, true],
+      ['b', true, true, true, true],
+      ['c', true, true, true, true],
+    ]);
+    expect(findManaged(home).length).toBe(12);
+    const bad = await fedgate(['restart', 'gatway', '--site', 'b']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('unknown component "gatway"; `restart` takes any of: broker, mm2, instance, gateway');
   });
 
   it('runs a shortened site-outage drill: lost = 0 and every field of the report filled', async () => {
