@@ -63,6 +63,38 @@ describe('federation gateway on three real sites', () => {
     return result;
   }
 
+  /** How many records of `topic` at `site` carry event id `id`, reading the whole topic to its current end. */
+  async function recordsWithId(site: string, topic: string, id: string): Promise<number> {
+    const admin = fed.local(site).admin();
+    await admin.connect();
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+    await admin.disconnect();
+    const remaining = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
+    let count = 0;
+    const consumer = fed.local(site).consumer({ groupId: `test-${randomUUID()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${topic} at ${site} not read to its end in 20 s`)), 20_000);
+      if (remaining.size === 0) {
+        clearTimeout(timer);
+        resolve();
+      }
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (message.headers?.ce_id?.toString() === id) count++;
+          if (Number(message.offset) + 1 >= (ends.get(partition) ?? 0)) remaining.delete(partition);
+          if (remaining.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    return count;
+  }
+
   beforeAll(async () => {
     fed = createTestFederation('gateway', topology, { env: { LOG_LEVEL: 'warn', PEER_DEADLINE_MS: '1500' } });
     await fed.launcher.up();
@@ -214,6 +246,36 @@ describe('federation gateway on three real sites', () => {
     } as RequestInit);
     expect(ok.status).toBe(202);
     expect((await ok.json()).events[0].id).toBe(id);
+  });
+
+  it('answers a retry after a SIGKILL of the gateway from the durable window: the original answer, and no second record', async () => {
+    const id = `idem-${randomUUID()}`;
+    const key = `key-${randomUUID()}`;
+    const auth = await token('a');
+    const send = () =>
+      fetch(`${url('a')}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}`, 'idempotency-key': key },
+        body: JSON.stringify(apacPrice(id)),
+      });
+    const first = await send();
+    expect(first.status).toBe(202);
+    const firstBody = await first.json();
+    expect(firstBody.events[0]).toMatchObject({ id, writtenAt: 'a', routedTo: ['c'] });
+
+    const killed = await fed.launcher.stop('a', 'gateway', { hard: true });
+    expect(killed).toBe('killed');
+    await fed.launcher.start('a', 'gateway');
+
+    const again = await send();
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotency-replayed')).toBe('true');
+    expect(await again.json()).toEqual(firstBody);
+    // The same event id without the key: known from the window, not written again.
+    const noKey = await publish('a', apacPrice(id), auth);
+    expect(noKey.status).toBe(202);
+    expect((await noKey.json()).events[0]).toMatchObject({ id, duplicate: true, writtenAt: 'a' });
+    expect(await recordsWithId('a', 'fed.price.apac', id)).toBe(1);
   });
 
   it('answers the federated view within its deadline while b is down, and marks b unreachable', async () => {
