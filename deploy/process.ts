@@ -146,6 +146,7 @@ export interface StopOptions {
 /** Stops a process group and waits until it is gone. */
 export async function stopProcess(pid: number, runDir: string, options: StopOptions = {}): Promise<'stopped' | 'killed' | 'not-running'> {
   if (!isOurProcess(pid, runDir)) return 'not-running';
+  const started = startTimeOf(pid);
   const signal = (sig: NodeJS.Signals) => {
     try {
       process.kill(-pid, sig);
@@ -159,23 +160,53 @@ export async function stopProcess(pid: number, runDir: string, options: StopOpti
   };
   if (options.hard) {
     signal('SIGKILL');
-    await waitGone(pid, runDir, 10_000);
+    await waitGone(pid, started, 10_000);
     return 'killed';
   }
   signal('SIGTERM');
-  if (await waitGone(pid, runDir, options.graceMs ?? 30_000)) return 'stopped';
+  if (await waitGone(pid, started, options.graceMs ?? 30_000)) return 'stopped';
   signal('SIGKILL');
-  await waitGone(pid, runDir, 10_000);
+  await waitGone(pid, started, 10_000);
   return 'killed';
 }
 
-async function waitGone(pid: number, runDir: string, timeoutMs: number): Promise<boolean> {
+/** The process's start time (clock ticks since boot), which tells it apart from a later process given the same pid. */
+export function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Gone means exited for good: no such process (or another one with its
+ * pid), or a zombie with no thread left, whose files (and listening sockets)
+ * are closed. Neither "no longer ours by command line" (an exiting process
+ * loses it first) nor the leader's zombie state (its other threads may still
+ * hold the files) is enough: both were seen to leave the port bound, and an
+ * immediate restart after SIGKILL failed with EADDRINUSE.
+ */
+export function hasExited(pid: number, started: string | null): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[19] !== started) return true;
+    if (fields[0] !== 'Z' && fields[0] !== 'X') return false;
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true;
+  }
+}
+
+async function waitGone(pid: number, started: string | null, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isOurProcess(pid, runDir)) return true;
-    await sleep(100);
+    if (hasExited(pid, started)) return true;
+    await sleep(50);
   }
-  return !isOurProcess(pid, runDir);
+  return hasExited(pid, started);
 }
 
 export interface FoundProcess {
