@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certPaths, certSerial, clientTls } from '../certs/index.ts';
-import { findManaged, presentedSerial } from '../deploy/index.ts';
+import { findManaged, hasExited, presentedSerial, startTimeOf } from '../deploy/index.ts';
 import type { DrillReport } from '../drills/index.ts';
 import { REPO, testRunRoot, testTopology } from './support/federation.ts';
 
@@ -88,8 +88,10 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     const ready = (sites: Status[]) => sites.map((s) => [s.site, s.broker.ready, s.mm2.ready, s.instance.ready, s.gateway.ready]);
     const b = topology.sites.find((s) => s.name === 'b')!;
     const gatewayPid = (await statusOf()).find((s) => s.site === 'b')!.gateway.pid!;
+    const started = startTimeOf(gatewayPid);
     process.kill(gatewayPid, 'SIGKILL');
-    for (let waited = 0; findManaged(home).some((p) => p.pid === gatewayPid); waited += 100) {
+    // Exited for good, its sockets closed (it loses its command line before that).
+    for (let waited = 0; !hasExited(gatewayPid, started); waited += 100) {
       if (waited > 20_000) throw new Error(`b's gateway (pid ${gatewayPid}) still runs 20 s after SIGKILL`);
       await new Promise((r) => setTimeout(r, 100));
     }
