@@ -32,6 +32,10 @@ describe('drill report', () => {
     expect(r.lost).toBe(1);
     expect(r.lostIds).toEqual(['e2@c']);
     expect(r.duplicatesTotal).toBe(3);
+    // The recovery point is what was lost; the recovery time is the failing-over client's wait and the convergence.
+    expect(r.rpoEvents).toBe(1);
+    expect(r.rto).toEqual({ publishUnavailableMs: 120, flowsConvergedSeconds: 4.2 });
+    expect(formatDrillReport(r)).toContain('RPO 1 acknowledged events missing; RTO: publishing unavailable 120 ms, flows converged 4.2 s after the restart');
   });
   it('reports zero lost when every owed event was consumed', () => {
     const r = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] } });

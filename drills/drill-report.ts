@@ -56,7 +56,18 @@ export interface ConsumerFailover {
   reprocessed: number;
 }
 
-export interface DrillReport extends Omit<DrillObservations, 'accepted' | 'delivered'> {
+/**
+ * Recovery point: acknowledged events a routed site never received once
+ * the federation had converged (or the wait ended); must be 0. Recovery
+ * time: how long publishing was unavailable to a client that fails over, and
+ * how long after the site came back every flow had delivered what it owed.
+ */
+export interface RecoveryFigures {
+  rpoEvents: number;
+  rto: { publishUnavailableMs: number; flowsConvergedSeconds: number | null };
+}
+
+export interface DrillReport extends Omit<DrillObservations, 'accepted' | 'delivered'>, RecoveryFigures {
   acceptedPerSite: Record<string, number>;
   owedPerSite: Record<string, number>;
   deliveredPerSite: Record<string, number>;
@@ -89,6 +100,8 @@ export function buildDrillReport(o: DrillObservations): DrillReport {
     acceptedTotal: o.accepted.length,
     lost: lostIds.length,
     lostIds: lostIds.slice(0, 20),
+    rpoEvents: lostIds.length,
+    rto: { publishUnavailableMs: o.unavailabilityWindowMs, flowsConvergedSeconds: o.convergeSeconds },
     duplicatesTotal: Object.values(o.duplicates).reduce((a, b) => a + b, 0),
   };
 }
@@ -106,6 +119,7 @@ export function formatDrillReport(r: DrillReport): string {
     '',
     `  accepted ${r.acceptedTotal}, refused ${r.refused}`,
     `  LOST ${r.lost}${r.lost ? ` (e.g. ${r.lostIds.slice(0, 3).join(', ')})` : ''}`,
+    `  RPO ${r.rpoEvents} acknowledged events missing; RTO: publishing unavailable ${r.rto.publishUnavailableMs} ms, flows converged ${r.rto.flowsConvergedSeconds === null ? 'NOT within the limit' : `${r.rto.flowsConvergedSeconds} s after the restart`}`,
     `  duplicates (extra MM2 copies) ${r.duplicatesTotal}`,
     `  publish unavailability seen by a failing-over client: ${r.unavailabilityWindowMs} ms (${r.failoverClientSwitches} switches)`,
     `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}`,
