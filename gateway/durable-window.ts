@@ -94,7 +94,9 @@ export async function startWindowReader<E extends WindowedEvent, K>(options: {
     if (remaining.size === 0) resolveLoaded();
     await consumer.connect();
     await consumer.subscribe({ topic: IDEMPOTENCY_TOPIC, fromBeginning: true });
+    // Nothing is committed: every start reads the window from its beginning, and no offsets are left behind.
     await consumer.run({
+      autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         if (
           applyWindowRecord(index, { key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, timestampMs: Number(message.timestamp) })
