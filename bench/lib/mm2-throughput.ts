@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners } from 'kafkajs';
 import { certPaths } from '../../certs/index.ts';
-import { spawnJava, stopProcess } from '../../deploy/index.ts';
-import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, siteOf } from '../../federation/index.ts';
+import { isOurProcess, spawnJava, stopProcess } from '../../deploy/index.ts';
+import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, routedTopicsForSite, siteOf } from '../../federation/index.ts';
 import { BENCH_ENV } from '../env.ts';
 import type { PublishBench } from './federation.ts';
 
@@ -17,15 +17,13 @@ export interface Mm2Run {
   totalSeconds: number;
 }
 
-const SOURCE_TOPIC = 'bench.mm2';
-
 /**
- * MirrorMaker 2 throughput over mTLS and over plaintext, one after the
- * other, same records, same brokers: `records` 1 KB records wait on a topic
- * at `from`; a dedicated MM2 node (same jars, heap and GC as the
- * federation's) copies them to `to`, reading `from` through its mTLS
- * listener or its plaintext site listener. The source alias differs per
- * mode, so each run fills its own target topic.
+ * MirrorMaker 2 throughput over mTLS: `records` 1 KB records wait on a topic
+ * routed from `from` to `to`; a dedicated MM2 node (same jars, heap, GC and
+ * client settings as the federation's) copies them to `to` as `to`'s MM2
+ * identity, under the ACLs the topology renders: so it uses the
+ * federation's own aliases (the site names), a topic routed to `to`, and
+ * offset syncs at the target, as federation/mm2-config.ts does.
  */
 export async function mm2Throughput(
   fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>,
@@ -33,6 +31,7 @@ export async function mm2Throughput(
 ): Promise<Mm2Run[]> {
   const from = siteOf(fed.topology, options.from);
   const to = siteOf(fed.topology, options.to);
+  const SOURCE_TOPIC = routedTopicsForSite(to)[0]!;
   const source = fed.local(from.name);
   const admin = source.admin();
   await admin.connect();
@@ -58,7 +57,7 @@ export async function mm2Throughput(
   const runs: Mm2Run[] = [];
   // Only mTLS: every listener requires a client certificate (there is no plaintext listener to compare).
   for (const mode of ['mtls'] as const) {
-    const alias = 'srctls';
+    const alias = from.name;
     const props = join(dir, `${mode}.properties`);
     const tls: Array<[string, string]> = [
       [`${alias}.bootstrap.servers`, `${from.address}:${from.ports.interSite}`],
@@ -72,18 +71,19 @@ export async function mm2Throughput(
     writeFileSync(
       props,
       renderProperties(`fedgate bench: MM2 ${mode}`, [
-        ['clusters', `${alias}, dst`],
-        ['dst.bootstrap.servers', `${to.address}:${to.ports.kafka}`],
-        ['dst.security.protocol', 'SSL'],
-        ['dst.ssl.keystore.type', 'PEM'],
-        ['dst.ssl.keystore.location', certs.role(to.name, 'mm2').keystore],
-        ['dst.ssl.truststore.type', 'PEM'],
-        ['dst.ssl.truststore.location', certs.caCert],
-        ['dst.ssl.endpoint.identification.algorithm', 'https'],
+        ['clusters', `${alias}, ${to.name}`],
+        [`${to.name}.bootstrap.servers`, `${to.address}:${to.ports.kafka}`],
+        [`${to.name}.security.protocol`, 'SSL'],
+        [`${to.name}.ssl.keystore.type`, 'PEM'],
+        [`${to.name}.ssl.keystore.location`, certs.role(to.name, 'mm2').keystore],
+        [`${to.name}.ssl.truststore.type`, 'PEM'],
+        [`${to.name}.ssl.truststore.location`, certs.caCert],
+        [`${to.name}.ssl.endpoint.identification.algorithm`, 'https'],
         ...tls,
-        [`${alias}->dst.enabled`, 'true'],
-        [`${alias}->dst.topics`, SOURCE_TOPIC.replace('.', '\\.')],
-        [`dst->${alias}.enabled`, 'false'],
+        [`${alias}->${to.name}.enabled`, 'true'],
+        [`${alias}->${to.name}.topics`, SOURCE_TOPIC.replaceAll('.', '\\.')],
+        [`${to.name}->${alias}.enabled`, 'false'],
+        ['offset-syncs.topic.location', 'target'],
         ['tasks.max', '1'],
         ['emit.heartbeats.enabled', 'false'],
         ['emit.checkpoints.enabled', 'false'],
@@ -99,7 +99,7 @@ export async function mm2Throughput(
         ['status.storage.replication.factor', '1'],
         ['config.storage.replication.factor', '1'],
         // The federation's MM2 client settings (federation/mm2-config.ts).
-        ['dst.producer.linger.ms', String(MM2_PRODUCER_LINGER_MS)],
+        [`${to.name}.producer.linger.ms`, String(MM2_PRODUCER_LINGER_MS)],
         ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${alias}.consumer.${k}`, String(v)] as [string, string]),
       ]),
     );
@@ -120,7 +120,7 @@ export async function mm2Throughput(
       runDir: fed.runDir,
       classpath: rt.classpath,
       mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
-      args: [props, '--clusters', 'dst'],
+      args: [props, '--clusters', to.name],
       jvmOptions: ['-Xms64m', `-Xmx${fed.topology.heap.mm2}`, '-XX:+UseSerialGC', `-Dlog4j.configuration=file:${log4j}`],
       logFile: join(dir, `${mode}.out`),
       pidFile: join(dir, `${mode}.pid`),
@@ -142,6 +142,7 @@ export async function mm2Throughput(
         samples.push({ t: performance.now(), n });
         if (n >= options.records) break;
         if (performance.now() > deadline) throw new Error(`MM2 ${mode}: ${n} of ${options.records} copied after 10 minutes`);
+        if (!isOurProcess(pid, fed.runDir)) throw new Error(`MM2 ${mode} exited after copying ${n} of ${options.records}; see ${join(dir, `${mode}.log`)}`);
         await sleep(100);
       }
       await target.disconnect();
