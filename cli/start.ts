@@ -18,6 +18,18 @@ export async function startFederation(options: {
 }): Promise<number> {
   const { topology, launcher, out } = options;
   const step = (n: number, what: string) => out.info(`[${n}/5] ${what}`);
+  // Ctrl-C at any point stops the federation. During the start it takes
+  // effect once the step under way ends: the processes run detached, so
+  // leaving at once would leave the ones already started running.
+  let interrupted = false;
+  let onStop = () => {};
+  const stopRequested = () => {
+    if (!interrupted) out.info('stopping once the current step ends…');
+    interrupted = true;
+    onStop();
+  };
+  process.on('SIGINT', stopRequested);
+  process.on('SIGTERM', stopRequested);
 
   step(1, 'checking Java, Maven and the ports of every site');
   checkJava();
@@ -32,6 +44,7 @@ export async function startFederation(options: {
   step(2, 'fetching Kafka (once) and creating the certificates (once)');
   await launcher.prepare();
 
+  if (interrupted) return 130;
   step(3, `starting ${topology.sites.length} sites: brokers, instances, MirrorMaker 2 nodes, gateways`);
   const started = Date.now();
   try {
@@ -42,6 +55,11 @@ export async function startFederation(options: {
     throw err;
   }
   const readySeconds = (Date.now() - started) / 1000;
+  if (interrupted) {
+    await launcher.down();
+    out.info('stopped before it was ready');
+    return 130;
+  }
 
   step(4, options.demo ? `starting the demo PIS (${options.rate} events/s through every gateway)` : 'demo PIS off (--no-demo)');
   const tokens: Record<string, string> = {};
@@ -93,10 +111,11 @@ export async function startFederation(options: {
   );
 
   await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    onStop = resolve;
+    if (interrupted) resolve();
   });
+  process.off('SIGINT', stopRequested);
+  process.off('SIGTERM', stopRequested);
   out.info('stopping…');
   demo?.stop();
   await launcher.down();

@@ -92,4 +92,49 @@ describe('npm start, as a new user', () => {
     expect(findManaged(home)).toEqual([]);
     expect(stderr).toContain('stopped; the demo published');
   });
+
+  it('Ctrl-C while it is still starting stops everything it started (it used to exit at once and leave the brokers running)', async () => {
+    const home2 = join(testRunRoot(), `start-int-${randomUUID().slice(0, 8)}`);
+    mkdirSync(home2, { recursive: true });
+    const topology = testTopology(155, [
+      { name: 'x', regions: ['eu'], countries: ['DE'] },
+      { name: 'y', regions: ['us'], countries: ['US'] },
+    ]);
+    writeFileSync(join(home2, 'topology.json'), JSON.stringify(topology, null, 2));
+    const starting = spawn(
+      process.execPath,
+      [join(REPO, 'bin/fedgate.mjs'), 'start', '--no-demo', '--topology', join(home2, 'topology.json'), '--home', home2],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    starting.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => starting.on('close', (code) => resolve(code ?? -1)));
+    try {
+      // Interrupt once the first brokers are starting.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no broker starting after 120 s:\n${stderr.slice(-2000)}`)), 120_000);
+        const check = setInterval(() => {
+          if (/broker starting/.test(stderr)) {
+            clearTimeout(timer);
+            clearInterval(check);
+            resolve();
+          }
+        }, 100);
+      });
+      expect(findManaged(home2).length).toBeGreaterThan(0);
+      starting.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).toContain('stopped before it was ready');
+      expect(findManaged(home2)).toEqual([]);
+    } finally {
+      if (starting.exitCode === null) starting.kill('SIGKILL');
+      await execFileAsync(process.execPath, [join(REPO, 'bin/fedgate.mjs'), 'down', '--hard', '--topology', join(home2, 'topology.json'), '--home', home2], {
+        cwd: REPO,
+      }).catch(() => {});
+      if (findManaged(home2).length === 0) rmSync(home2, { recursive: true, force: true });
+    }
+  });
 });
