@@ -133,6 +133,8 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     const report = JSON.parse(r.stdout) as DrillReport;
     console.log(`drill report: ${JSON.stringify({ ...report, lostIds: undefined }, null, 2)}`);
     expect(report.lost).toBe(0);
+    expect(report.rpoEvents).toBe(0);
+    expect(report.rto).toEqual({ publishUnavailableMs: report.unavailabilityWindowMs, flowsConvergedSeconds: expect.any(Number) });
     expect(report.acceptedTotal).toBeGreaterThan(500);
     expect(Object.keys(report.acceptedPerSite).sort()).toEqual(['a', 'b', 'c'].filter((s) => (report.acceptedPerSite[s] ?? 0) > 0));
     expect(report.owedPerSite.a).toBeGreaterThan(0); // events for the stopped site were published during its outage
@@ -174,6 +176,18 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     expect(report.owedPerSite.b).toBeGreaterThan(0);
     expect(report.deliveredPerSite).toEqual(report.owedPerSite);
     expect(report.lost).toBe(0);
+  });
+
+  it('runs a shortened broker-outage drill: c’s gateway keeps accepting through its peers while c’s broker is down; RPO 0', async () => {
+    const r = await fedgate(['drill', 'broker-outage', '--site', 'c', '--duration', '15s', '--rate', '50/s', '--json']);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const report = JSON.parse(r.stdout) as DrillReport;
+    console.log(`broker-outage report: ${JSON.stringify({ ...report, lostIds: undefined, peakLag: undefined }, null, 2)}`);
+    expect(report.rpoEvents).toBe(0);
+    expect(report.lost).toBe(0);
+    expect(report.owedPerSite.c).toBeGreaterThan(0); // events for c were published while its broker was down
+    expect(report.deliveredPerSite).toEqual(report.owedPerSite);
+    expect(report.rto.flowsConvergedSeconds).toEqual(expect.any(Number));
   });
 
   it('stops everything with down: no process of the federation is left', async () => {
