@@ -48,6 +48,7 @@ export function createDistributor(deps: {
       for (const topic of route.topics) add(topic, record);
       if (deps.monitorSite) {
         const origin = siteOfSource(event.source);
+        const publisher = publisherOf?.(event);
         const base = { eventId: event.id, site: deps.monitorSite, consumer: '', productId: event.subject, eventType: event.type, sourceSite: origin };
         const published: MonitoringEvent = {
           ...base,
@@ -56,7 +57,7 @@ export function createDistributor(deps: {
           latencyMs: 0,
           detail: {
             ...(origin !== deps.monitorSite ? { failoverFrom: origin } : { traceparent: event.traceparent }),
-            ...(publisherOf?.(event) ? { publisher: publisherOf(event) } : {}),
+            ...(publisher ? { publisher } : {}),
           },
         };
         const routed: MonitoringEvent = {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka, Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import { IDEMPOTENCY_TOPIC, windowGroupPrefix } from '../federation/index.ts';
+import type { AcceptedEvent, PublishResult } from './accepted.ts';
 
 /**
  * The durable idempotency window of a site: every accepted event id and every
@@ -17,40 +18,33 @@ export interface WindowIndex<V> {
   set(key: string, value: V, at?: number): void;
 }
 
-/** An accepted event as the publish answer gives it (publish-service.ts AcceptedEvent; kept structural so this module needs nothing of it). */
-export interface WindowedEvent {
-  id: string;
-  type: string;
-  routedTo: readonly string[];
-  writtenAt: string;
-  duplicate?: true;
-}
-
 const EVENT = 'event:';
 const KEY = 'key:';
 
-export function eventWindowRecord(accepted: WindowedEvent): Message {
+export function eventWindowRecord(accepted: AcceptedEvent): Message {
   const { duplicate: _d, ...first } = accepted;
   return { key: `${EVENT}${accepted.id}`, value: JSON.stringify(first) };
 }
 
-export function keyWindowRecord(scopedKey: string, result: unknown): Message {
+export function keyWindowRecord(scopedKey: string, result: PublishResult): Message {
   return { key: `${KEY}${scopedKey}`, value: JSON.stringify(result) };
 }
 
 /** Puts one record read back from the window into the in-memory indexes (pure); false for a record it does not know. */
-export function applyWindowRecord<E extends WindowedEvent, K>(
-  index: { events: WindowIndex<E>; keys: WindowIndex<K> },
-  record: { key: string | null; value: string | null; timestampMs: number },
-): boolean {
+export interface WindowIndexes {
+  events: WindowIndex<AcceptedEvent>;
+  keys: WindowIndex<PublishResult>;
+}
+
+export function applyWindowRecord(index: WindowIndexes, record: { key: string | null; value: string | null; timestampMs: number }): boolean {
   if (!record.key || record.value === null) return false;
   try {
     if (record.key.startsWith(EVENT)) {
-      index.events.set(record.key.slice(EVENT.length), JSON.parse(record.value) as E, record.timestampMs);
+      index.events.set(record.key.slice(EVENT.length), JSON.parse(record.value) as AcceptedEvent, record.timestampMs);
       return true;
     }
     if (record.key.startsWith(KEY)) {
-      index.keys.set(record.key.slice(KEY.length), JSON.parse(record.value) as K, record.timestampMs);
+      index.keys.set(record.key.slice(KEY.length), JSON.parse(record.value) as PublishResult, record.timestampMs);
       return true;
     }
   } catch {
@@ -73,10 +67,10 @@ export interface WindowReader {
  * process reads in a consumer group of its own, since every gateway needs
  * every record.
  */
-export async function startWindowReader<E extends WindowedEvent, K>(options: {
+export async function startWindowReader(options: {
   kafka: Kafka;
   site: string;
-  index: { events: WindowIndex<E>; keys: WindowIndex<K> };
+  index: WindowIndexes;
   log: Logger;
   loadTimeoutMs: number;
 }): Promise<WindowReader> {

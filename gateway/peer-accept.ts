@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { fromZod, KIND_OF_TYPE, Problem, type ProductEvent, ProductEventSchema, type Publisher, siteOfSource } from '../contract/index.ts';
-import type { AcceptedEvent } from './publish-service.ts';
+import { fromZod, Problem, type ProductEvent, ProductEventSchema, type Publisher, siteOfSource } from '../contract/index.ts';
+import type { AcceptedEvent } from './accepted.ts';
+import { scopeFor } from './publish-service.ts';
 import { TokenError, type VerifiedToken } from './verifier.ts';
 
 export interface PeerAcceptDeps {
@@ -40,7 +41,7 @@ export function createPeerAccept(deps: PeerAcceptDeps) {
     for (const e of parsed.data.events) {
       if (siteOfSource(e.source) !== caller)
         throw new Problem('insufficient-scope', `event ${e.id} claims source ${e.source}, but the calling gateway is ${caller}'s`);
-      const scope = `publish:${KIND_OF_TYPE[e.type]}`;
+      const scope = scopeFor(e.type);
       if (!publisher.scopes.has(scope))
         throw new Problem('insufficient-scope', `the publisher's token lacks scope "${scope}" for event ${e.id}`, { requiredScope: scope });
     }

@@ -11,23 +11,12 @@ import {
   PublishInputSchema,
 } from '../contract/index.ts';
 import { RoutingError, type Topology } from '../federation/index.ts';
+import type { AcceptedEvent, PublishResult } from './accepted.ts';
 import { OverloadedError } from './batcher.ts';
 import { routeOf } from './distributor.ts';
 import type { VerifiedToken } from './verifier.ts';
 
-export interface AcceptedEvent {
-  id: string;
-  type: string;
-  routedTo: readonly string[];
-  /** The site whose Kafka acknowledged the write. */
-  writtenAt: string;
-  /** True when this id was accepted before and was not written again. */
-  duplicate?: true;
-}
-
-export interface PublishResult {
-  events: AcceptedEvent[];
-}
+export type { AcceptedEvent, PublishResult } from './accepted.ts';
 
 export interface PublishServiceDeps {
   topology: Topology;
