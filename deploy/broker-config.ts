@@ -1,5 +1,21 @@
-import type { Topology } from '../federation/index.ts';
+import type { Site, Topology } from '../federation/index.ts';
 import { renderProperties, siteOf, superUsers, wanAddressOf } from '../federation/index.ts';
+
+/** A broker listener: its name in server.properties (lower case, as `listener.name.<name>.*` spells it) and where it binds. */
+export interface BrokerListener {
+  name: 'local' | 'fed' | 'controller';
+  host: string;
+  port: number;
+}
+
+/** A site broker's listeners, in the order server.properties lists them. */
+export function brokerListeners(site: Site): BrokerListener[] {
+  return [
+    { name: 'local', host: site.address, port: site.ports.kafka },
+    { name: 'fed', host: wanAddressOf(site), port: site.ports.interSite },
+    { name: 'controller', host: site.address, port: site.ports.controller },
+  ];
+}
 
 export interface BrokerPaths {
   dataDir: string;
@@ -26,7 +42,12 @@ export function renderBrokerProperties(topology: Topology, siteName: string, pat
     ['process.roles', 'broker,controller'],
     ['node.id', 1],
     ['controller.quorum.voters', `1@${host}:${ports.controller}`],
-    ['listeners', `LOCAL://${host}:${ports.kafka},FED://${wan}:${ports.interSite},CONTROLLER://${host}:${ports.controller}`],
+    [
+      'listeners',
+      brokerListeners(site)
+        .map((l) => `${l.name.toUpperCase()}://${l.host}:${l.port}`)
+        .join(','),
+    ],
     ['advertised.listeners', `LOCAL://${host}:${ports.kafka},FED://${wan}:${ports.interSite}`],
     ['listener.security.protocol.map', 'LOCAL:SSL,FED:SSL,CONTROLLER:SSL'],
     ['inter.broker.listener.name', 'LOCAL'],

@@ -1,12 +1,10 @@
 import { connect } from 'node:tls';
 import kafkajs, { type Admin } from 'kafkajs';
-import type { ClientTls } from '../federation/index.ts';
+import type { ClientTls, Site } from '../federation/index.ts';
+import { brokerListeners } from './broker-config.ts';
 
 // kafkajs is CommonJS and Node's loader does not see this enum as a named export.
 const { ConfigResourceTypes } = kafkajs;
-
-/** The broker's listeners whose keystore is reloaded in place (see renderBrokerProperties). */
-export const RELOADED_LISTENERS = ['local', 'fed', 'controller'] as const;
 
 /**
  * Makes a running broker load its renewed keystore without a restart: Kafka's
@@ -21,14 +19,14 @@ export const RELOADED_LISTENERS = ['local', 'fed', 'controller'] as const;
  * broker's per-broker dynamic configs: fedgate sets no other ones, and this
  * request carries all of them.
  */
-export async function reloadBrokerKeystore(admin: Admin, keystoreFile: string, brokerId = 1): Promise<void> {
+export async function reloadBrokerKeystore(admin: Admin, site: Site, keystoreFile: string, brokerId = 1): Promise<void> {
   await admin.alterConfigs({
     validateOnly: false,
     resources: [
       {
         type: ConfigResourceTypes.BROKER,
         name: String(brokerId),
-        configEntries: RELOADED_LISTENERS.map((l) => ({ name: `listener.name.${l}.ssl.keystore.location`, value: keystoreFile })),
+        configEntries: brokerListeners(site).map((l) => ({ name: `listener.name.${l.name}.ssl.keystore.location`, value: keystoreFile })),
       },
     ],
   });

@@ -1,17 +1,8 @@
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
-import {
-  bindAddressOf,
-  interSiteBootstrap,
-  localBootstrap,
-  localKafkaConfig,
-  type Site,
-  siteOf,
-  type Topology,
-  upstreamSites,
-  wanAddressOf,
-} from '../federation/index.ts';
+import { bindAddressOf, interSiteBootstrap, localBootstrap, localKafkaConfig, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
+import { brokerListeners } from './broker-config.ts';
 import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
@@ -98,27 +89,12 @@ export function createLauncher(options: LauncherOptions) {
     return fetched;
   }
 
-  // The admin certificate is read when first needed: prepare() issues it.
-  // Read once per site: readiness probes ask for it every 250 ms.
-  const adminConfigs = new Map<string, ReturnType<typeof localKafkaConfig>>();
-  const adminKafka = (site: Site) => {
-    let config = adminConfigs.get(site.name);
-    if (!config) {
-      config = localKafkaConfig(site, 'fedgate-launcher', clientTls(certsDir, site.name, 'admin'));
-      adminConfigs.set(site.name, config);
-    }
-    return config;
-  };
+  // The admin certificate is read when first needed (prepare() issues it), then once per site:
+  // readiness probes ask for it every 250 ms. `certs rotate` forgets it.
+  const adminConfigs = perSite((name) => localKafkaConfig(siteOf(topology, name), 'fedgate-launcher', clientTls(certsDir, name, 'admin')));
+  const adminKafka = (site: Site) => adminConfigs.get(site.name);
   // Drills ask for it on every request; the secret does not change while the launcher lives.
-  const readApiHeaders = new Map<string, { authorization: string }>();
-  const instanceHeaders = (site: string) => {
-    let headers = readApiHeaders.get(site);
-    if (!headers) {
-      headers = readApiAuthorization(readApiSecret(certsDir, site));
-      readApiHeaders.set(site, headers);
-    }
-    return headers;
-  };
+  const instanceHeaders = perSite((name) => readApiAuthorization(readApiSecret(certsDir, name))).get;
   const ctx: LaunchContext = {
     topology,
     runDir,
@@ -299,7 +275,7 @@ export function createLauncher(options: LauncherOptions) {
   async function rotateSiteCerts(siteName: string, opts: { days?: number } = {}): Promise<RotationResult> {
     const site = siteOf(topology, siteName);
     const certs = rotateCerts({ dir: certsDir, caKeyDir: options.caKeyDir, topology, site: siteName, days: opts.days, log });
-    adminConfigs.delete(siteName);
+    adminConfigs.forget(siteName);
     const result: RotationResult = { certs, listeners: [], restartToRenew: [] };
     if (pidOf(siteName, 'broker') === null) {
       log(`${siteName}: the broker is not running; it loads the new certificate when it starts`);
@@ -309,18 +285,13 @@ export function createLauncher(options: LauncherOptions) {
     const started = Date.now();
     await admin.connect();
     try {
-      await reloadBrokerKeystore(admin, ctx.certs.role(siteName, 'broker').keystore);
+      await reloadBrokerKeystore(admin, site, ctx.certs.role(siteName, 'broker').keystore);
     } finally {
       await admin.disconnect();
     }
     const serial = certs.find((c) => c.role === 'broker')?.serial ?? '';
     const admins = clientTls(certsDir, siteName, 'admin');
-    const endpoints: Array<[string, string, number]> = [
-      ['local', site.address, site.ports.kafka],
-      ['fed', wanAddressOf(site), site.ports.interSite],
-      ['controller', site.address, site.ports.controller],
-    ];
-    for (const [listener, host, port] of endpoints) {
+    for (const { name: listener, host, port } of brokerListeners(site)) {
       let seen = '';
       await waitUntil(
         async () => {
@@ -367,6 +338,18 @@ export function createLauncher(options: LauncherOptions) {
 }
 
 export type Launcher = ReturnType<typeof createLauncher>;
+
+/** A value per site, made on first use and kept until forgotten. */
+function perSite<T>(make: (site: string) => T) {
+  const values = new Map<string, T>();
+  return {
+    get: (site: string): T => {
+      if (!values.has(site)) values.set(site, make(site));
+      return values.get(site)!;
+    },
+    forget: (site: string) => void values.delete(site),
+  };
+}
 
 export interface RotationResult {
   certs: RotatedCert[];
