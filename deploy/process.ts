@@ -118,12 +118,23 @@ function spawnDetached(command: string, args: string[], spec: ProcessFiles, env?
   }
 }
 
-/** True while the pid runs and still is a fedgate process of this run (not a zombie, not a reused pid). */
-export function isOurProcess(pid: number, runDir: string): boolean {
+/** The fields of /proc/<pid>/stat after the command name ([0] state, [19] start time); null when there is no such process. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+const isZombie = (state: string | undefined) => state === 'Z' || state === 'X';
+
+/** True while the pid runs and still is a fedgate process of this run (not a zombie, not a reused pid). */
+export function isOurProcess(pid: number, runDir: string): boolean {
+  const fields = statFields(pid);
+  if (!fields || isZombie(fields[0])) return false;
+  try {
     return cmdlineOf(pid).includes(runMarker(runDir));
   } catch {
     return false;
@@ -172,12 +183,7 @@ export async function stopProcess(pid: number, runDir: string, options: StopOpti
 
 /** The process's start time (clock ticks since boot), which tells it apart from a later process given the same pid. */
 export function startTimeOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+  return statFields(pid)?.[19] ?? null;
 }
 
 /**
@@ -189,11 +195,10 @@ export function startTimeOf(pid: number): string | null {
  * immediate restart after SIGKILL failed with EADDRINUSE.
  */
 export function hasExited(pid: number, started: string | null): boolean {
+  const fields = statFields(pid);
+  if (!fields || fields[19] !== started) return true;
+  if (!isZombie(fields[0])) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[19] !== started) return true;
-    if (fields[0] !== 'Z' && fields[0] !== 'X') return false;
     return readdirSync(`/proc/${pid}/task`).length <= 1;
   } catch {
     return true;
