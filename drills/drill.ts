@@ -233,8 +233,7 @@ async function rotateUnderLoad(o: DrillOptions): Promise<CertRotation> {
   const result = await o.launcher.rotateCerts(o.site);
   for (const c of result.restartToRenew) {
     o.log(`restarting ${o.site} ${c} onto its new certificate`);
-    await o.launcher.stop(o.site, c, { hard: o.hard });
-    await o.launcher.start(o.site, c);
+    await o.launcher.restart(o.site, [c], { hard: o.hard });
   }
   return {
     brokerSerial: result.certs.find((c) => c.role === 'broker')?.serial ?? '',
