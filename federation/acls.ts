@@ -1,6 +1,7 @@
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
+  groupPrefix,
   IDEMPOTENCY_TOPIC,
   MONITORING_TOPIC,
   remoteTopic,
@@ -73,14 +74,14 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   }
   for (const topic of allRoutedTopics(topology)) allow(instance, 'topic', topic, 'literal', 'describe');
   for (const topic of [MONITORING_TOPIC, DEAD_LETTER_TOPIC]) allow(instance, 'topic', topic, 'literal', 'write', 'describe');
-  allow(instance, 'group', `fedgate.${site.name}.`, 'prefixed', 'read', 'describe');
+  allow(instance, 'group', groupPrefix(site.name), 'prefixed', 'read', 'describe');
 
   // This site's MM2 node writes here: the copies and checkpoints of each upstream (`<upstream>.`), the heartbeats, its internal
   // topics, and the translated offsets of the upstream sites' groups (group offset sync).
   const localMm2 = principalOf(site.name, 'mm2');
   for (const u of upstream) {
     allow(localMm2, 'topic', `${u}.`, 'prefixed', 'create', 'write', 'read', 'describe', 'describe_configs', 'alter_configs');
-    allow(localMm2, 'group', `fedgate.${u}.`, 'prefixed', 'read', 'describe');
+    allow(localMm2, 'group', groupPrefix(u), 'prefixed', 'read', 'describe');
     allow(localMm2, 'group', u, 'prefixed', 'read', 'describe');
   }
   allow(localMm2, 'topic', 'heartbeats', 'literal', 'create', 'write', 'read', 'describe', 'describe_configs');
@@ -93,7 +94,7 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   for (const target of topology.sites.filter((t) => upstreamSites(topology, t.name).some((u) => u.name === site.name))) {
     const mm2 = principalOf(target.name, 'mm2');
     for (const topic of [...routedTopicsForSite(target), 'heartbeats']) allow(mm2, 'topic', topic, 'literal', 'read', 'describe', 'describe_configs');
-    allow(mm2, 'group', `fedgate.${site.name}.`, 'prefixed', 'describe');
+    allow(mm2, 'group', groupPrefix(site.name), 'prefixed', 'describe');
     allow(mm2, 'cluster', 'kafka-cluster', 'literal', 'describe');
   }
   return [...rules.values()];

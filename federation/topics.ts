@@ -51,8 +51,11 @@ export function isRoutedTopic(name: string): boolean {
 }
 
 export function consumerGroup(site: string, consumer: string): string {
-  return `fedgate.${site}.${consumer}`;
+  return `${groupPrefix(site)}${consumer}`;
 }
+
+/** What every consumer group of a site's instance starts with (its ACLs grant the prefix). */
+export const groupPrefix = (site: string) => `fedgate.${site}.`;
 
 interface ServingSite {
   regions: readonly string[];
