@@ -78,9 +78,7 @@ export class CertsError extends Error {
 
 export function initCerts(options: InitCertsOptions): InitCertsResult {
   const { dir, topology, days = 825, force = false, log = () => {} } = options;
-  if (!Number.isInteger(days) || days < 1 || days > 3650) {
-    throw new CertsError(`--days must be a whole number from 1 to 3650 (got ${days})`);
-  }
+  checkDays(days);
   requireOpenssl();
   const paths = certPaths(dir);
   const caKey = caKeyFile(options.caKeyDir);
@@ -225,9 +223,7 @@ export interface RotatedCert {
  */
 export function rotateCerts(options: RotateCertsOptions): RotatedCert[] {
   const { dir, topology, days = 825, log = () => {} } = options;
-  if (!Number.isInteger(days) || days < 1 || days > 3650) {
-    throw new CertsError(`--days must be a whole number from 1 to 3650 (got ${days})`);
-  }
+  checkDays(days);
   requireOpenssl();
   const site = topology.sites.find((s) => s.name === options.site);
   if (!site) throw new CertsError(`unknown site "${options.site}"; the topology has ${topology.sites.map((s) => s.name).join(', ')}`);
@@ -272,6 +268,10 @@ function isUsable(files: IssuedFiles, caCert: string, site: Site, role: CertRole
   } catch {
     return false;
   }
+}
+
+function checkDays(days: number): void {
+  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new CertsError(`--days must be a whole number from 1 to 3650 (got ${days})`);
 }
 
 let opensslChecked = false;
