@@ -14,28 +14,19 @@ import { join, resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
 import { createLauncher, ensureSiteTopics } from '../deploy/index.ts';
-import { MONITORING_TOPIC, parseTopology } from '../federation/index.ts';
+import { MONITORING_TOPIC } from '../federation/index.ts';
 import { dropPostgresSchema, openDatabase } from '../instances/db/database.ts';
 import { createMonitoringConsumer } from '../instances/monitoring-consumer.ts';
 import { countRows } from '../instances/queries.ts';
 import { BENCH_ENV } from './env.ts';
+import { oneSiteTopology } from './lib/federation.ts';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 20_000 : 100_000;
 const root = resolve(import.meta.dirname, '..');
 const runDir = join(root, '.fedgate', 'bench-runs', randomUUID().slice(0, 8));
 const databaseUrl = BENCH_ENV.FEDGATE_BENCH_DATABASE_URL;
-const topology = parseTopology({
-  federation: 'bench',
-  sites: [
-    {
-      name: 'bench',
-      regions: ['eu'],
-      address: '127.200.0.1',
-      ports: { kafka: 29092, interSite: 29093, controller: 29094, instance: 28081, gateway: 28080, peer: 28443 },
-    },
-  ],
-});
+const topology = oneSiteTopology('bench', 'bench', '127.200.0.1');
 const site = topology.sites[0]!;
 const log = pino({ level: 'warn' });
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);

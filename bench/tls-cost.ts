@@ -29,9 +29,9 @@ import { promisify } from 'node:util';
 import kafkajs, { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts } from '../certs/index.ts';
 import { brokerAnswers, cachedKafkaRuntime, fetchKafka, renderBrokerProperties, spawnJava, stopProcess, waitUntil } from '../deploy/index.ts';
-import { localKafkaConfig, parseTopology } from '../federation/index.ts';
+import { localKafkaConfig } from '../federation/index.ts';
 import { BENCH_ENV } from './env.ts';
-import { REPO_ROOT, STATE_DIR } from './lib/federation.ts';
+import { oneSiteTopology, REPO_ROOT, STATE_DIR } from './lib/federation.ts';
 import { cpuSecondsOf } from './lib/proc.ts';
 import { table } from './lib/report.ts';
 
@@ -48,17 +48,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
 
 const runDir = join(REPO_ROOT, '.fedgate', `bench-tls-${process.pid}`);
-const topology = parseTopology({
-  federation: 'bench-tls',
-  sites: [
-    {
-      name: 'tls',
-      regions: ['eu'],
-      address: '127.0.77.1',
-      ports: { kafka: 29092, interSite: 29093, controller: 29094, instance: 28081, gateway: 28080, peer: 28443 },
-    },
-  ],
-});
+const topology = oneSiteTopology('bench-tls', 'tls', '127.0.77.1');
 const site = topology.sites[0]!;
 const PORTS = { scramTls: 29095, scram: 29096 };
 

@@ -58,6 +58,17 @@ export function publishTopology(): Topology {
   );
 }
 
+/** A one-site federation on its own address, for the benchmarks that need a single broker (and what the launcher starts with it). */
+export function oneSiteTopology(federation: string, name: string, address: string): Topology {
+  return parseTopology(
+    {
+      federation,
+      sites: [{ name, regions: ['eu'], address, ports: { kafka: 29092, interSite: 29093, controller: 29094, instance: 28081, gateway: 28080, peer: 28443 } }],
+    },
+    `${federation} topology`,
+  );
+}
+
 /** A kafkajs client on a site's local listener, as that site's admin (every listener requires a client certificate). */
 function benchKafka(launcher: Launcher, site: string): Kafka {
   return new Kafka({ ...launcher.adminKafka(site), clientId: 'bench', logLevel: logLevel.NOTHING });
