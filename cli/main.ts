@@ -1,6 +1,6 @@
 import { CertsError } from '../certs/index.ts';
 import { EnvError } from '../contract/index.ts';
-import { LaunchError, PrerequisiteError } from '../deploy/index.ts';
+import { FailoverRefused, LaunchError, PrerequisiteError } from '../deploy/index.ts';
 import { TopologyError } from '../federation/index.ts';
 import { COMMANDS } from './commands/index.ts';
 import { type Out, UsageError } from './context.ts';
@@ -44,7 +44,13 @@ export async function main(argv: string[], out: Out = stdOut): Promise<number> {
       process.stderr.write(`fedgate: ${err.message}\nfix: correct or unset those variables\n`);
       return 2;
     }
-    if (err instanceof TopologyError || err instanceof CertsError || err instanceof PrerequisiteError || err instanceof LaunchError) {
+    if (
+      err instanceof TopologyError ||
+      err instanceof CertsError ||
+      err instanceof PrerequisiteError ||
+      err instanceof LaunchError ||
+      err instanceof FailoverRefused
+    ) {
       process.stderr.write(`fedgate: ${err.message}\n`);
       return 1;
     }

@@ -60,6 +60,10 @@ export const LagSummarySchema = z.object({ records: z.number().int(), partitions
 export const SiteOffsetsSchema = z.object({
   ends: z.record(z.array(z.number().int())).describe('end offset per partition of each routed topic and copy here'),
   heartbeats: z.record(z.number().int().nullable()).describe('upstream site -> time (ms) of the newest heartbeat MM2 copied here'),
+  retentionLoss: z
+    .record(z.record(z.record(z.number().int())))
+    .optional()
+    .describe('upstream site -> topic -> partition -> records MM2 skipped because the source had deleted them (retention)'),
 });
 export const FlowLagSchema = z.object({
   from: z.string(),
@@ -67,6 +71,7 @@ export const FlowLagSchema = z.object({
   records: z.number().int().describe('records at the source not yet copied to the target'),
   seconds: z.number().describe('0 when nothing is pending, else the age of the newest copied heartbeat; -1 when unknown'),
   topics: z.record(z.number().int()),
+  lostToRetention: z.number().int().describe('records this flow never copied because the source deleted them first (retention); must be 0'),
 });
 export const UnknownFlowLagSchema = z.object({ from: z.string(), to: z.string(), unknown: z.literal(true), reason: z.string() });
 

@@ -43,4 +43,22 @@ describe('renderBrokerProperties', () => {
   it('keeps auto-create off', () => {
     expect(props.get('auto.create.topics.enable')).toBe('false');
   });
+
+  it('keeps one copy on a one-broker site; with three brokers, a three-voter quorum, three copies and two in sync for acks=all', () => {
+    expect(props.get('default.replication.factor')).toBe('1');
+    expect(props.get('min.insync.replicas')).toBe('1');
+    const three = structuredClone(topology);
+    three.sites[1]!.brokers = 3;
+    const p2 = parseProperties(renderBrokerProperties(three, 'cloud-b', { dataDir: '/d2', keystoreFile: '/k.pem', caFile: '/ca.pem' }, 2));
+    expect(p2.get('node.id')).toBe('2');
+    expect(p2.get('controller.quorum.voters')).toBe('1@127.0.2.1:9094,2@127.0.2.1:9194,3@127.0.2.1:9294');
+    expect(p2.get('listeners')).toBe('LOCAL://127.0.2.1:9192,FED://127.0.2.1:9193,CONTROLLER://127.0.2.1:9194');
+    expect(p2.get('advertised.listeners')).toBe('LOCAL://127.0.2.1:9192,FED://127.0.2.1:9193');
+    for (const k of ['default.replication.factor', 'offsets.topic.replication.factor', 'transaction.state.log.replication.factor'])
+      expect(p2.get(k), k).toBe('3');
+    expect(p2.get('min.insync.replicas')).toBe('2');
+    expect(p2.get('transaction.state.log.min.isr')).toBe('2');
+    expect(p2.get('unclean.leader.election.enable')).toBe('false');
+    expect(p2.get('log.dirs')).toBe('/d2');
+  });
 });

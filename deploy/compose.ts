@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { parseTopology, type Topology } from '../federation/index.ts';
+import { parseTopology, type Topology, TopologyError } from '../federation/index.ts';
 
 /**
  * docker-compose.multi.yml, rendered from the topology (pure), so the
@@ -39,6 +39,15 @@ export function composeTopology(topology: Topology): Topology {
 }
 
 export function renderCompose(topology: Topology): string {
+  const multi = topology.sites.findIndex((s) => s.brokers > 1);
+  if (multi >= 0)
+    throw new TopologyError('the topology for compose', [
+      {
+        field: `sites[${multi}].brokers`,
+        message: `the compose file runs one broker container per site; ${topology.sites[multi]!.name} has ${topology.sites[multi]!.brokers}`,
+        fix: 'render compose from a topology whose sites have "brokers": 1, or run three-broker sites with `npx fedgate up`',
+      },
+    ]);
   const ct = composeTopology(topology);
   const home = '/var/lib/fedgate';
   const common = (site: string) => ({

@@ -1,5 +1,6 @@
 export * from './broker-config.ts';
 export * from './cert-reload.ts';
+export * from './consumer-failover.ts';
 export * from './kafka-probe.ts';
 export * from './kafka-runtime.ts';
 export * from './launcher.ts';

@@ -16,13 +16,13 @@ function probeAdmin(target: ProbeTarget, timeoutMs: number) {
   }).admin();
 }
 
-/** One short metadata round trip; true when the broker answers. */
-export async function brokerAnswers(target: ProbeTarget, timeoutMs = 3000): Promise<boolean> {
+/** One short metadata round trip; true when the site's brokers answer: at least `brokers` registered, and a controller. */
+export async function brokerAnswers(target: ProbeTarget, timeoutMs = 3000, brokers = 1): Promise<boolean> {
   const admin = probeAdmin(target, timeoutMs);
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null;
+    return cluster.brokers.length >= brokers && cluster.controller !== null;
   } catch {
     return false;
   } finally {

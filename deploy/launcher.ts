@@ -1,7 +1,17 @@
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
-import { bindAddressOf, interSiteBootstrap, localBootstrap, localKafkaConfig, type Site, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
+import {
+  bindAddressOf,
+  brokerNodes,
+  interSiteBootstrap,
+  localBootstrap,
+  localKafkaConfig,
+  type Site,
+  siteOf,
+  type Topology,
+  upstreamSites,
+} from '../federation/index.ts';
 import { brokerListeners } from './broker-config.ts';
 import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
@@ -40,6 +50,9 @@ export interface LauncherOptions {
 
 export interface ComponentStatus {
   pid: number | null;
+  /** Every node's pid, for a site with several brokers. */
+  pids?: number[];
+  /** Every node runs. */
   running: boolean;
   ready: boolean;
 }
@@ -114,24 +127,36 @@ export function createLauncher(options: LauncherOptions) {
     gateway: nodeProcessModule(ctx, node, 'gateway'),
   };
 
-  function pidOf(site: string, c: Component): number | null {
-    const pid = readPid(ctx.layout(site).pidFile(c));
+  const nodesOf = (site: Site, c: Component): number[] => modules[c].nodes?.(site) ?? [1];
+
+  /** The pid of a component's process (node n of a site's brokers), if it runs. */
+  function pidOf(site: string, c: Component, node = 1): number | null {
+    const pid = readPid(ctx.layout(site).pidFile(c, node));
     return pid !== null && isOurProcess(pid, runDir) ? pid : null;
   }
 
-  function waitReady(site: Site, c: Component, pid: number): Promise<number> {
+  /** Every running process of a component at a site (one per broker node). */
+  function pidsOf(site: string, c: Component): number[] {
+    return nodesOf(siteOf(topology, site), c)
+      .map((n) => pidOf(site, c, n))
+      .filter((p): p is number => p !== null);
+  }
+
+  function waitReady(site: Site, c: Component, pids: Map<number, number>): Promise<number> {
     const m = modules[c];
     return waitUntil(() => m.ready(site), {
       what: `${site.name} ${c}`,
       timeoutMs: m.readyTimeoutMs,
       intervalMs: m.readyIntervalMs,
-      abort: () =>
-        isOurProcess(pid, runDir)
-          ? null
-          : `the ${c} exited at start. Last lines of its logs:\n${m
-              .logs(site)
-              .map((f) => `${f}:\n${tailOf(f)}`)
-              .join('\n')}`,
+      abort: () => {
+        const exited = [...pids].find(([, pid]) => !isOurProcess(pid, runDir));
+        if (!exited) return null;
+        const [node] = exited;
+        return `the ${c}${pids.size > 1 ? ` (node ${node})` : ''} exited at start. Last lines of its logs:\n${m
+          .logs(site, node)
+          .map((f) => `${f}:\n${tailOf(f)}`)
+          .join('\n')}`;
+      },
     });
   }
 
@@ -147,22 +172,29 @@ export function createLauncher(options: LauncherOptions) {
       log(`${siteName}: ${skip}`);
       return null;
     }
-    const running = pidOf(siteName, c);
-    if (running) {
-      const readyMs = await waitReady(site, c, running);
-      await m.afterReady?.(site);
-      return { pid: running, readyMs };
+    // Every node that is not running starts (a site's brokers start together: a quorum needs a majority).
+    const pids = new Map<number, number>();
+    const spawned: number[] = [];
+    for (const node of nodesOf(site, c)) {
+      const running = pidOf(siteName, c, node);
+      if (running) {
+        pids.set(node, running);
+        continue;
+      }
+      await assertPortsFree(site, m.ports(site, node));
+      const command = await m.command(site, node);
+      const role = node === 1 ? `${siteName}/${c}` : `${siteName}/${c}-${node}`;
+      const pid = spawnCommand(command, { role, logFile: m.stdoutFile(site, node), pidFile: ctx.layout(siteName).pidFile(c, node) });
+      options.onSpawn?.(pid, role);
+      if (spawned.length === 0) onSpawned?.(pid);
+      pids.set(node, pid);
+      spawned.push(pid);
     }
-    await assertPortsFree(site, m.ports(site));
-    const command = await m.command(site);
-    const pid = spawnCommand(command, { role: `${siteName}/${c}`, logFile: m.stdoutFile(site), pidFile: ctx.layout(siteName).pidFile(c) });
-    options.onSpawn?.(pid, `${siteName}/${c}`);
-    onSpawned?.(pid);
-    log(`${siteName}: ${c} starting (pid ${pid}) ${m.started(site)}`);
-    const readyMs = await waitReady(site, c, pid);
-    log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s`);
+    if (spawned.length > 0) log(`${siteName}: ${c} starting (pid ${spawned.join(', ')}) ${m.started(site)}`);
+    const readyMs = await waitReady(site, c, pids);
+    if (spawned.length > 0) log(`${siteName}: ${c} ready in ${(readyMs / 1000).toFixed(1)} s`);
     await m.afterReady?.(site);
-    return { pid, readyMs };
+    return { pid: pids.get(1) ?? [...pids.values()][0]!, readyMs };
   }
 
   /** Runs one component of a site in the foreground, attached to this terminal: the main process of a container (docker-compose.multi.yml). */
@@ -174,15 +206,28 @@ export function createLauncher(options: LauncherOptions) {
       await waitUntil(() => modules.broker.ready(site), { what: `${siteName} broker`, timeoutMs: modules.broker.readyTimeoutMs });
       await modules.broker.afterReady?.(site);
     }
-    return runAttached(await modules[c].command(site));
+    if (site.brokers > 1 && c === 'broker')
+      throw new LaunchError(`\`run broker\` runs a one-broker site; ${siteName} has ${site.brokers} brokers (use \`up\`, or set "brokers": 1 for containers)`);
+    return runAttached(await modules[c].command(site, 1));
   }
 
-  async function stop(siteName: string, c: Component, opts: StopOptions = {}): Promise<string> {
-    const pidFile = ctx.layout(siteName).pidFile(c);
-    const pid = readPid(pidFile);
-    const outcome = pid === null ? 'not-running' : await stopProcess(pid, runDir, opts);
-    removePidFile(pidFile);
-    if (outcome !== 'not-running') log(`${siteName}: ${c} ${outcome === 'killed' ? 'killed' : 'stopped'} (pid ${pid})`);
+  /**
+   * Stops a component of a site: every node of it, or only `node` (one of a
+   * site's brokers). The outcome of the last node stopped.
+   */
+  async function stop(siteName: string, c: Component, opts: StopOptions = {}, node?: number): Promise<string> {
+    const nodes = node === undefined ? [...nodesOf(siteOf(topology, siteName), c)].reverse() : [node];
+    let outcome = 'not-running';
+    for (const n of nodes) {
+      const pidFile = ctx.layout(siteName).pidFile(c, n);
+      const pid = readPid(pidFile);
+      const result = pid === null ? 'not-running' : await stopProcess(pid, runDir, opts);
+      removePidFile(pidFile);
+      if (result !== 'not-running') {
+        log(`${siteName}: ${c}${nodes.length > 1 || node !== undefined ? ` ${n}` : ''} ${result === 'killed' ? 'killed' : 'stopped'} (pid ${pid})`);
+        outcome = result;
+      }
+    }
     return outcome;
   }
 
@@ -233,7 +278,7 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   function assertNoStrays(): void {
-    const known = new Set(topology.sites.flatMap((s) => COMPONENTS.map((c) => pidOf(s.name, c))));
+    const known = new Set(topology.sites.flatMap((s) => COMPONENTS.flatMap((c) => pidsOf(s.name, c))));
     const strays = findManaged(runDir).filter((j) => !known.has(j.pid));
     if (strays.length > 0) {
       throw new LaunchError(
@@ -243,8 +288,9 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   async function componentStatus(site: Site, c: Component): Promise<ComponentStatus> {
-    const pid = pidOf(site.name, c);
-    return { pid, running: pid !== null, ready: pid !== null && (await modules[c].ready(site)) };
+    const pids = pidsOf(site.name, c);
+    const running = pids.length === nodesOf(site, c).length;
+    return { pid: pids[0] ?? null, ...(nodesOf(site, c).length > 1 ? { pids } : {}), running, ready: running && (await modules[c].ready(site)) };
   }
 
   async function status(): Promise<SiteStatus[]> {
@@ -283,15 +329,16 @@ export function createLauncher(options: LauncherOptions) {
     }
     const admin = new Kafka({ ...adminKafka(site), logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300 } }).admin();
     const started = Date.now();
+    const nodes = brokerNodes(site).map((n) => n.id);
     await admin.connect();
     try {
-      await reloadBrokerKeystore(admin, site, ctx.certs.role(siteName, 'broker').keystore);
+      for (const node of nodes) await reloadBrokerKeystore(admin, site, ctx.certs.role(siteName, 'broker').keystore, node);
     } finally {
       await admin.disconnect();
     }
     const serial = certs.find((c) => c.role === 'broker')?.serial ?? '';
     const admins = clientTls(certsDir, siteName, 'admin');
-    for (const { name: listener, host, port } of brokerListeners(site)) {
+    for (const { name: listener, host, port } of nodes.flatMap((node) => brokerListeners(site, node))) {
       let seen = '';
       await waitUntil(
         async () => {
@@ -333,6 +380,7 @@ export function createLauncher(options: LauncherOptions) {
     restart,
     status,
     pidOf,
+    pidsOf,
     rotateCerts: rotateSiteCerts,
   };
 }

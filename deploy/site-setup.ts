@@ -78,11 +78,38 @@ export async function ensureSiteTopics(admin: Admin, topology: Topology, site: s
   const plan = siteTopicPlan(topology, site);
   const existing = new Set(await admin.listTopics());
   const missing = plan.filter((t) => !existing.has(t.topic));
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  if (missing.length > 0) {
+    // kafkajs's waitForLeaders asks one broker and gives up when that broker has not heard of a new topic yet
+    // (UNKNOWN_TOPIC_OR_PARTITION, which happens with three brokers): wait here until every partition has a leader.
+    await admin.createTopics({ topics: missing, waitForLeaders: false });
+    await waitForLeaders(
+      admin,
+      missing.map((t) => t.topic),
+    );
+  }
   return missing.map((t) => t.topic);
 }
 
-const RESOURCE = { topic: AclResourceTypes.TOPIC, group: AclResourceTypes.GROUP, cluster: AclResourceTypes.CLUSTER } as const;
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      if (meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable && (err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without a leader after ${timeoutMs / 1000} s: ${topics.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const RESOURCE = {
+  topic: AclResourceTypes.TOPIC,
+  group: AclResourceTypes.GROUP,
+  cluster: AclResourceTypes.CLUSTER,
+  transactional_id: AclResourceTypes.TRANSACTIONAL_ID,
+} as const;
 const OPERATION = {
   read: AclOperationTypes.READ,
   write: AclOperationTypes.WRITE,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDrillReport, type DrillObservations, formatDrillReport } from './drill-report.ts';
+import { buildDrillReport, type ConsumerFailover, type DrillObservations, drillFailures, formatDrillReport } from './drill-report.ts';
 
 const base: DrillObservations = {
   drill: 'site-outage',
@@ -20,6 +20,7 @@ const base: DrillObservations = {
   failoverClientSwitches: 3,
   convergeSeconds: 4.2,
   peakLag: { 'a->c': { records: 40, seconds: 3.1 } },
+  lostToRetention: {},
   consumerFailover: { skipped: 'no surviving site carries its topics' },
 };
 
@@ -41,5 +42,43 @@ describe('drill report', () => {
     const r = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] } });
     expect(r.lost).toBe(0);
     expect(formatDrillReport(r)).toContain('LOST 0');
+  });
+
+  it('fails a drill for a loss, a flow that lost records to retention, or a failed-over group that skipped or processed too much again', () => {
+    const clean = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] } });
+    expect(drillFailures(clean)).toEqual([]);
+    expect(drillFailures(buildDrillReport(base))).toEqual(['1 acknowledged events were not delivered where they were routed']);
+
+    const retention = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] }, lostToRetention: { 'a->c': 12 } });
+    expect(drillFailures(retention)).toEqual(['flow a->c lost 12 records to retention at its source']);
+    expect(formatDrillReport(retention)).toContain('LOST 12 to retention');
+
+    const failover: ConsumerFailover = {
+      group: 'fedgate.c.price-book',
+      resumedAt: 'a',
+      topics: ['c.fed.price.eu'],
+      processedBefore: 1000,
+      backlog: 3000,
+      processed: 3003,
+      skippedEvents: 0,
+      reprocessed: 3,
+      reprocessBoundPerPartition: 10,
+      reprocessedMaxPerPartition: 2,
+      fromEarliest: { reprocessed: 1000, skipped: 0 },
+      fromLatest: { reprocessed: 0, skipped: 3000 },
+      resumedFrom: [],
+    };
+    const ok = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] }, consumerFailover: failover });
+    expect(drillFailures(ok)).toEqual([]);
+    expect(formatDrillReport(ok)).toContain('skipped 0, processed again 3 (at most 2 per partition; bound 10)');
+    const bad = buildDrillReport({
+      ...base,
+      delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] },
+      consumerFailover: { ...failover, skippedEvents: 4, reprocessedMaxPerPartition: 11 },
+    });
+    expect(drillFailures(bad)).toEqual([
+      'the failed-over group skipped 4 owed events',
+      'the failed-over group processed 11 events again on one partition, over the bound of 10',
+    ]);
   });
 });

@@ -32,7 +32,11 @@ export interface DrillObservations {
   /** From the site being back to every owed event consumed; null if it never converged. */
   convergeSeconds: number | null;
   peakLag: Record<string, { records: number; seconds: number }>;
+  /** Per flow, records lost to retention at the source (never copied); flows without loss are left out. */
+  lostToRetention: Record<string, number>;
   consumerFailover: ConsumerFailover | { skipped: string };
+  /** Events routed to the drilled site and acknowledged while it was down (the `--backlog` option); its convergence is `convergeSeconds`. */
+  outageBacklog?: number;
   /** The cert-rotation drill: what the site's broker presents after the reload, and which clients were restarted onto their new certificates. */
   rotation?: CertRotation;
 }
@@ -50,10 +54,24 @@ export interface ConsumerFailover {
   group: string;
   resumedAt: string;
   topics: string[];
+  /** Events of the group's topic it had processed at the failed site before it paused. */
+  processedBefore: number;
+  /** Events published while it was paused: what it owed when the site failed. */
+  backlog: number;
   /** Events the resumed group processed at the surviving site. */
   processed: number;
-  /** Of those, events the original group had already processed before the outage. */
+  /** Owed events the resumed group never processed: must be 0. */
+  skippedEvents: number;
+  /** Events processed before the pause and again after the failover. */
   reprocessed: number;
+  /** MM2 translates to its last offset sync at or before the position: at most offset.lag.max records behind. */
+  reprocessBoundPerPartition: number;
+  reprocessedMaxPerPartition: number;
+  /** What resuming from the earliest or the latest offset would have done instead. */
+  fromEarliest: { reprocessed: number; skipped: number };
+  fromLatest: { reprocessed: number; skipped: number };
+  /** Where each partition resumed: the group's offset at the failed site, translated. */
+  resumedFrom: { partition: number; upstreamOffset: number; offset: number }[];
 }
 
 /**
@@ -122,9 +140,12 @@ export function formatDrillReport(r: DrillReport): string {
     `  RPO ${r.rpoEvents} acknowledged events missing; RTO: publishing unavailable ${r.rto.publishUnavailableMs} ms, flows converged ${r.rto.flowsConvergedSeconds === null ? 'NOT within the limit' : `${r.rto.flowsConvergedSeconds} s after the restart`}`,
     `  duplicates (extra MM2 copies) ${r.duplicatesTotal}`,
     `  publish unavailability seen by a failing-over client: ${r.unavailabilityWindowMs} ms (${r.failoverClientSwitches} switches)`,
-    `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}`,
+    `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}${r.outageBacklog ? ` (a backlog of ${r.outageBacklog} events was owed to ${r.site})` : ''}`,
     '  peak lag per flow:',
-    ...Object.entries(r.peakLag).map(([flow, l]) => `    ${flow.padEnd(22)} ${String(l.records).padStart(7)} records  ${l.seconds} s`),
+    ...Object.entries(r.peakLag).map(
+      ([flow, l]) =>
+        `    ${flow.padEnd(22)} ${String(l.records).padStart(7)} records  ${l.seconds} s${r.lostToRetention[flow] ? `  LOST ${r.lostToRetention[flow]} to retention` : ''}`,
+    ),
     consumerFailoverLine(r.consumerFailover),
     ...(r.rotation
       ? [
@@ -139,5 +160,26 @@ export function formatDrillReport(r: DrillReport): string {
 function consumerFailoverLine(f: DrillReport['consumerFailover']): string {
   if ('skipped' in f) return `  consumer failover: skipped (${f.skipped})`;
   const c = f as ConsumerFailover;
-  return `  consumer failover: ${c.group} resumed at ${c.resumedAt} from MM2-translated offsets: ${c.processed} processed, ${c.reprocessed} processed again`;
+  return [
+    `  consumer failover: ${c.group} paused with ${c.backlog} events owed (${c.processedBefore} processed), then resumed at ${c.resumedAt} from MM2-translated offsets:`,
+    `    skipped ${c.skippedEvents}, processed again ${c.reprocessed} (at most ${c.reprocessedMaxPerPartition} per partition; bound ${c.reprocessBoundPerPartition})`,
+    `    from earliest instead: processed again ${c.fromEarliest.reprocessed}; from latest instead: skipped ${c.fromLatest.skipped}`,
+  ].join('\n');
+}
+
+/** Why a drill failed; empty when it passed. */
+export function drillFailures(r: DrillReport): string[] {
+  const out: string[] = [];
+  if (r.lost > 0) out.push(`${r.lost} acknowledged events were not delivered where they were routed`);
+  if (r.rto.flowsConvergedSeconds === null) out.push('the flows did not converge within the limit');
+  for (const [flow, n] of Object.entries(r.lostToRetention)) out.push(`flow ${flow} lost ${n} records to retention at its source`);
+  const c = r.consumerFailover;
+  if (!('skipped' in c)) {
+    if (c.skippedEvents > 0) out.push(`the failed-over group skipped ${c.skippedEvents} owed events`);
+    if (c.reprocessedMaxPerPartition > c.reprocessBoundPerPartition)
+      out.push(
+        `the failed-over group processed ${c.reprocessedMaxPerPartition} events again on one partition, over the bound of ${c.reprocessBoundPerPartition}`,
+      );
+  }
+  return out;
 }

@@ -62,6 +62,23 @@ describe('ACLs rendered from the topology', () => {
     const mm2 = of(atA, principalOf('cloud-a', 'mm2'));
     const writable = mm2.filter((r) => r.operation === 'write').map((r) => `${r.name}${r.pattern === 'prefixed' ? '*' : ''}`);
     expect(writable.sort()).toEqual(['cloud-b.*', 'heartbeats', 'mm2-*', 'onprem.*']);
+    expect(mm2.some((r) => r.resource === 'transactional_id')).toBe(false);
+  });
+
+  it('with mm2.exactlyOnce, lets this site’s MM2 node use only its own flows’ transactional ids', () => {
+    const raw = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+    raw.mm2 = { exactlyOnce: true };
+    for (const s of raw.sites) s.ports.mm2Rest = 8083;
+    const rules = renderAcls(parseTopology(raw), 'cloud-a');
+    const txn = rules.filter((r) => r.resource === 'transactional_id');
+    expect(new Set(txn.map((r) => r.principal))).toEqual(new Set([principalOf('cloud-a', 'mm2')]));
+    expect([...new Set(txn.map((r) => `${r.name}${r.pattern === 'prefixed' ? '*' : ''}`))].sort()).toEqual([
+      'cloud-b-mm2-*',
+      'connect-cluster-cloud-b-mm2',
+      'connect-cluster-onprem-mm2',
+      'onprem-mm2-*',
+    ]);
+    expect(new Set(txn.map((r) => r.operation))).toEqual(new Set(['write', 'describe']));
   });
 
   it('grants nothing to the site’s broker and admin, which are the super users', () => {

@@ -1,3 +1,4 @@
+import { offsetSyncsTopic } from './offset-syncs.ts';
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
@@ -24,7 +25,7 @@ import { siteOf, type Topology, upstreamSites } from './topology.ts';
  * launcher's setup steps); nobody else gets anything unlisted
  * (`allow.everyone.if.no.acl.found=false`).
  */
-export type AclResource = 'topic' | 'group' | 'cluster';
+export type AclResource = 'topic' | 'group' | 'cluster' | 'transactional_id';
 export type AclPattern = 'literal' | 'prefixed';
 export type AclOperation = 'read' | 'write' | 'create' | 'describe' | 'describe_configs' | 'alter_configs' | 'delete';
 
@@ -41,6 +42,9 @@ export const principalOf = (site: string, role: 'broker' | 'admin' | 'gateway' |
 export function superUsers(site: string): string[] {
   return [principalOf(site, 'broker'), principalOf(site, 'admin')];
 }
+
+/** The Connect group of the MM2 worker that copies `upstream` (MirrorMakerConfig's default group.id). */
+export const mm2WorkerGroup = (upstream: string) => `${upstream}-mm2`;
 
 /** MM2's own topics at its target: the Connect config/offset/status topics and (location=target) the offset syncs. */
 const MM2_INTERNAL_PREFIX = 'mm2-';
@@ -59,7 +63,7 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   allow(gateway, 'topic', IDEMPOTENCY_TOPIC, 'literal', 'write', 'read', 'describe');
   allow(gateway, 'group', windowGroupPrefix(site.name), 'prefixed', 'read', 'describe');
 
-  // The instance reads what it serves (local and copies), the copied heartbeats and monitoring; it writes monitoring and
+  // The instance reads what it serves (local and copies), the copied heartbeats, MM2's offset syncs and monitoring; it writes monitoring and
   // dead letters; it reads the offsets of every routed topic and copy here (flow lag); its groups are its own.
   const instance = principalOf(site.name, 'instance');
   const served = routedTopicsForSite(site);
@@ -68,6 +72,8 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     ...served,
     ...upstream.flatMap((u) => served.map((t) => remoteTopic(u, t))),
     ...upstream.map((u) => remoteTopic(u, 'heartbeats')),
+    // MM2's offset syncs of each flow into this site: the retention monitor reads them.
+    ...upstream.map((u) => offsetSyncsTopic(u)),
     MONITORING_TOPIC,
   ]) {
     allow(instance, 'topic', topic, 'literal', 'read', 'describe');
@@ -88,6 +94,14 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   allow(localMm2, 'topic', MM2_INTERNAL_PREFIX, 'prefixed', 'create', 'write', 'read', 'describe', 'describe_configs');
   allow(localMm2, 'group', MM2_INTERNAL_PREFIX, 'prefixed', 'read', 'describe');
   allow(localMm2, 'cluster', 'kafka-cluster', 'literal', 'describe');
+  if (topology.mm2.exactlyOnce) {
+    // Exactly-once copies: each flow's worker (group `<upstream>-mm2`) writes with the transactional ids
+    // `<group>-<connector>-<task>`, and its leader writes the config topic as `connect-cluster-<group>`.
+    for (const u of upstream) {
+      allow(localMm2, 'transactional_id', `${mm2WorkerGroup(u)}-`, 'prefixed', 'write', 'describe');
+      allow(localMm2, 'transactional_id', `connect-cluster-${mm2WorkerGroup(u)}`, 'literal', 'write', 'describe');
+    }
+  }
 
   // Each downstream site's MM2 node reads here exactly the topics routed to it, this site's heartbeats, and its groups'
   // offsets (checkpoints); it writes nothing here (offset syncs live at the target).

@@ -24,6 +24,22 @@ describe('flow lags', () => {
     expect(lags.find((l) => l.from === 'cloud-a' && l.to === 'cloud-b')).toMatchObject({ records: 0, seconds: 0 });
   });
 
+  it('reports records lost to retention on their flow, and not as lag (they will never arrive)', () => {
+    const now = Date.parse('2026-11-26T10:00:10Z');
+    const offsets = new Map<string, SiteOffsets>([
+      ['cloud-a', { ends: { 'fed.price.us': [109, 50] }, heartbeats: {} }],
+      [
+        'cloud-b',
+        { ends: { 'cloud-a.fed.price.us': [8, 45] }, heartbeats: { 'cloud-a': now - 2000 }, retentionLoss: { 'cloud-a': { 'fed.price.us': { '0': 101 } } } },
+      ],
+      ['onprem', { ends: {}, heartbeats: {} }],
+    ]);
+    const aToB = flowLags(topology, offsets, now).find((l) => l.from === 'cloud-a' && l.to === 'cloud-b');
+    // Partition 0: 109 at the source, 8 copied, 101 lost: nothing pending. Partition 1: 5 pending.
+    expect(aToB).toMatchObject({ lostToRetention: 101, records: 5, seconds: 2 });
+    expect(flowLags(topology, offsets, now).find((l) => l.from === 'cloud-b' && l.to === 'cloud-a')).toMatchObject({ lostToRetention: 0 });
+  });
+
   it('marks a flow unknown when its source or target did not report', () => {
     const lags = flowLags(topology, new Map([['cloud-a', { ends: {}, heartbeats: {} }]]), 0);
     expect(lags.find((l) => l.from === 'cloud-a' && l.to === 'onprem')).toEqual({

@@ -1,5 +1,5 @@
 import type { KafkaConfig } from 'kafkajs';
-import { type Site, wanAddressOf } from './topology.ts';
+import { brokerNodes, type Site, wanAddressOf } from './topology.ts';
 
 /** PEM material for a client of an inter-site (mTLS) listener. */
 export interface ClientTls {
@@ -8,6 +8,7 @@ export interface ClientTls {
   key: string;
 }
 
+/** The site-local listener of the site's first broker (what `status` shows). */
 export function localBootstrap(site: Site): string {
   return `${site.address}:${site.ports.kafka}`;
 }
@@ -16,12 +17,22 @@ export function interSiteBootstrap(site: Site): string {
   return `${wanAddressOf(site)}:${site.ports.interSite}`;
 }
 
+/** Every broker's site-local listener: a client bootstraps from any that answers. */
+export function localBootstraps(site: Site): string[] {
+  return brokerNodes(site).map((n) => `${site.address}:${n.kafka}`);
+}
+
+/** Every broker's inter-site listener. */
+export function interSiteBootstraps(site: Site): string[] {
+  return brokerNodes(site).map((n) => `${wanAddressOf(site)}:${n.interSite}`);
+}
+
 /**
  * kafkajs config for a site's own services: the site-local listener, which
  * authenticates every client by its certificate (mTLS), like the others.
  */
 export function localKafkaConfig(site: Site, clientId: string, tls: ClientTls): KafkaConfig {
-  return { clientId, brokers: [localBootstrap(site)], ssl: sslOf(tls) };
+  return { clientId, brokers: localBootstraps(site), ssl: sslOf(tls) };
 }
 
 /** Hostname verification stays on: Node checks the broker certificate's IP SAN against the address; SNI may not carry an IP. */
@@ -35,7 +46,7 @@ const sslOf = (tls: ClientTls) => ({ ca: [tls.ca], cert: tls.cert, key: tls.key,
 export function interSiteKafkaConfig(site: Site, clientId: string, tls: ClientTls): KafkaConfig {
   return {
     clientId,
-    brokers: [interSiteBootstrap(site)],
+    brokers: interSiteBootstraps(site),
     ssl: sslOf(tls),
   };
 }

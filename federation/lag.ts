@@ -1,3 +1,4 @@
+import { type RetentionLoss, totalLost } from './offset-syncs.ts';
 /**
  * Lag math (pure). A consumer group's lag on a partition is the end offset
  * minus its committed offset (a partition with nothing committed lags by
@@ -47,6 +48,8 @@ export interface SiteOffsets {
   ends: Record<string, number[]>;
   /** Upstream site -> timestamp (ms) of the newest heartbeat copied here, or null. */
   heartbeats: Record<string, number | null>;
+  /** Upstream site -> records of each topic and partition MM2 skipped because the source had deleted them (retention). */
+  retentionLoss?: Record<string, RetentionLoss>;
 }
 
 export interface FlowLag {
@@ -57,6 +60,8 @@ export interface FlowLag {
   /** How far behind the copy is, in seconds: 0 when nothing is pending, else the age of the newest copied heartbeat. */
   seconds: number;
   topics: Record<string, number>;
+  /** Records this flow never copied because the source's retention deleted them first (never silent: status, dashboard, drills). */
+  lostToRetention: number;
 }
 
 /**
@@ -68,17 +73,26 @@ export interface FlowLag {
 export function flowLag(flow: { from: string; to: string; topics: string[] }, source: SiteOffsets, target: SiteOffsets, now: number): FlowLag {
   const topics: Record<string, number> = {};
   let records = 0;
+  const lost = target.retentionLoss?.[flow.from];
   for (const topic of flow.topics) {
     const src = source.ends[topic] ?? [];
     const copy = target.ends[`${flow.from}.${topic}`] ?? [];
     let lag = 0;
     src.forEach((end, p) => {
-      lag += Math.max(0, end - (copy[p] ?? 0));
+      // Records lost to retention will never arrive: they are reported as lost, not as pending.
+      lag += Math.max(0, end - (copy[p] ?? 0) - (lost?.[topic]?.[String(p)] ?? 0));
     });
     topics[topic] = lag;
     records += lag;
   }
   const beat = target.heartbeats[flow.from];
   const seconds = records === 0 ? 0 : beat ? Math.max(0, (now - beat) / 1000) : Number.POSITIVE_INFINITY;
-  return { from: flow.from, to: flow.to, records, seconds: Number.isFinite(seconds) ? Math.round(seconds * 10) / 10 : -1, topics };
+  return {
+    from: flow.from,
+    to: flow.to,
+    records,
+    seconds: Number.isFinite(seconds) ? Math.round(seconds * 10) / 10 : -1,
+    topics,
+    lostToRetention: lost ? totalLost(lost) : 0,
+  };
 }

@@ -51,6 +51,14 @@ describe('renderMm2Properties', () => {
     expect(regex.test('cloud-b.fed.price.apac')).toBe(false);
   });
 
+  it('checkpoints only the upstream sites’ own consumer groups (the ones its ACLs let it describe there)', () => {
+    const groups = compileFlowRegex(props.get('cloud-a->onprem.groups')!);
+    expect(groups.test('fedgate.cloud-a.price-book')).toBe(true);
+    expect(groups.test('fedgate-window.cloud-a.0b1c')).toBe(false);
+    expect(groups.test('fedgate.cloud-b.price-book')).toBe(false);
+    expect(groups.test('console-consumer-1')).toBe(false);
+  });
+
   it('uses DefaultReplicationPolicy, second-scale intervals and replication factor 1 for internal topics', () => {
     expect(props.get('replication.policy.class')).toBe('org.apache.kafka.connect.mirror.DefaultReplicationPolicy');
     for (const k of [
@@ -74,6 +82,26 @@ describe('renderMm2Properties', () => {
     ]) {
       expect(props.get(k), k).toBe('1');
     }
+  });
+
+  it('copies at least once by default: no transactions, no REST listener', () => {
+    expect(props.has('onprem.exactly.once.source.support')).toBe(false);
+    expect(props.has('dedicated.mode.enable.internal.rest')).toBe(false);
+    expect(props.has('listeners')).toBe(false);
+    expect(props.has('cloud-a.consumer.isolation.level')).toBe(false);
+  });
+
+  it('with mm2.exactlyOnce: transactional copies at the local cluster, committed reads of every upstream, and the internal REST listener on the site-local address', () => {
+    const raw = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+    raw.mm2 = { exactlyOnce: true };
+    for (const s of raw.sites) s.ports.mm2Rest = 8083;
+    const eos = parseProperties(renderMm2Properties(parseTopology(raw), 'onprem', paths));
+    expect(eos.get('onprem.exactly.once.source.support')).toBe('enabled');
+    expect(eos.get('dedicated.mode.enable.internal.rest')).toBe('true');
+    expect(eos.get('listeners')).toBe('http://127.0.3.1:8083');
+    expect(eos.get('cloud-a.consumer.isolation.level')).toBe('read_committed');
+    expect(eos.get('cloud-b.consumer.isolation.level')).toBe('read_committed');
+    expect(eos.has('onprem.consumer.isolation.level')).toBe(false);
   });
 
   it('is pure: the same input renders the same text', () => {

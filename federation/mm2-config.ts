@@ -1,6 +1,8 @@
+import { interSiteBootstraps, localBootstraps } from './kafka-endpoints.ts';
 import { type Properties, renderProperties } from './properties.ts';
+import { groupPrefix } from './topics.ts';
 import type { Topology } from './topology.ts';
-import { siteOf, upstreamSites } from './topology.ts';
+import { escapeRegex, replicationOf, siteOf, upstreamSites } from './topology.ts';
 
 /** Files an MM2 node reads; they come from `certs/` and the launcher. */
 export interface Mm2Paths {
@@ -43,7 +45,8 @@ const POLICIES = {
 export function renderMm2Properties(topology: Topology, siteName: string, paths: Mm2Paths): string {
   const self = siteOf(topology, siteName);
   const upstream = upstreamSites(topology, siteName);
-  const brokers = 1; // one combined broker per site
+  // The Connect topics and MM2's own topics live at this site: as many copies as its routed topics.
+  const brokers = replicationOf(self).factor;
   const iv = topology.mm2;
 
   // Every cluster, local or upstream, over mTLS with this site's MM2 certificate; hostname
@@ -61,7 +64,7 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     ['replication.policy.class', POLICIES[topology.replicationPolicy]],
     ['tasks.max', 1],
 
-    // One broker per site: every internal topic must fit it.
+    // Internal topics: replicated like the site's own topics (3 with three brokers, else 1).
     ['replication.factor', brokers],
     ['checkpoints.topic.replication.factor', brokers],
     ['heartbeats.topic.replication.factor', brokers],
@@ -84,7 +87,7 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     ['offset-syncs.topic.location', 'target'],
 
     // The local cluster, through the site-local listener.
-    [`${self.name}.bootstrap.servers`, `${self.address}:${self.ports.kafka}`],
+    [`${self.name}.bootstrap.servers`, localBootstraps(self).join(',')],
     ...mtls(self.name),
     [`${self.name}.producer.linger.ms`, MM2_PRODUCER_LINGER_MS],
     // Each flow's Connect group has a single worker. When the local broker (its
@@ -105,14 +108,34 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     const flow = source.flows.find((f) => f.to === self.name);
     if (!flow) continue;
     props.push(
-      [`${source.name}.bootstrap.servers`, `${source.address}:${source.ports.interSite}`],
+      [`${source.name}.bootstrap.servers`, interSiteBootstraps(source).join(',')],
       ...mtls(source.name),
       ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${source.name}.consumer.${k}`, v] as const),
       [`${source.name}->${self.name}.enabled`, true],
       [`${source.name}->${self.name}.topics`, flow.topics],
+      // Checkpoint only the upstream site's own consumer groups, the ones this node may describe there. With
+      // the default (every group), the checkpoint connector's group scan fails on the first group the ACLs
+      // hide from it (a gateway's window group, an operator's console group), and it stops checkpointing.
+      [`${source.name}->${self.name}.groups`, `${escapeRegex(groupPrefix(source.name))}.*`],
       // Flows out of this site run on the downstream sites' nodes, not here.
       [`${self.name}->${source.name}.enabled`, false],
     );
+  }
+
+  if (iv.exactlyOnce) {
+    // KIP-618 in dedicated mode (Kafka 3.5+): each flow's worker runs its source
+    // task with a transactional producer that commits the copies and the source
+    // offsets together, and the leader fences zombie tasks through the internal
+    // REST server (KIP-710). That server serves only Connect's internal
+    // endpoints, whose requests are signed with the group's session key; it
+    // binds the site-local address.
+    props.push(
+      ['dedicated.mode.enable.internal.rest', true],
+      ['listeners', `http://${self.address}:${self.ports.mm2Rest}`],
+      [`${self.name}.exactly.once.source.support`, 'enabled'],
+    );
+    // MirrorSourceConnector supports exactly-once only when it reads its sources committed.
+    for (const source of upstream) props.push([`${source.name}.consumer.isolation.level`, 'read_committed']);
   }
 
   return renderProperties(

@@ -1,4 +1,5 @@
 import type { ITopicConfig } from 'kafkajs';
+import { offsetSyncsTopic } from './offset-syncs.ts';
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
@@ -9,7 +10,7 @@ import {
   routedTopicsForSite,
   STORAGE_TOPIC,
 } from './topics.ts';
-import { siteOf, type Topology, upstreamSites } from './topology.ts';
+import { replicationOf, siteOf, type Topology, upstreamSites } from './topology.ts';
 
 /**
  * The topics one site needs, all derived from the topology (brokers keep
@@ -23,16 +24,26 @@ import { siteOf, type Topology, upstreamSites } from './topology.ts';
 export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfig[] {
   const site = siteOf(topology, siteName);
   const partitions = topology.partitions;
+  // With three brokers, every topic has three copies and min.insync.replicas=2 (broker default; see deploy/broker-config.ts).
+  const replicationFactor = replicationOf(site).factor;
   const served = routedTopicsForSite(site);
-  const topics: ITopicConfig[] = allRoutedTopics(topology).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 }));
+  const topics: ITopicConfig[] = allRoutedTopics(topology).map((topic) => ({ topic, numPartitions: partitions, replicationFactor }));
   for (const upstream of upstreamSites(topology, siteName)) {
     // MM2 copies each upstream's `heartbeats` topic here; the link monitor reads it.
-    topics.push({ topic: remoteTopic(upstream.name, 'heartbeats'), numPartitions: 1, replicationFactor: 1 });
+    topics.push({ topic: remoteTopic(upstream.name, 'heartbeats'), numPartitions: 1, replicationFactor });
+    // MM2's offset syncs of the flow from `upstream` (location=target), as MM2 itself creates them; the
+    // retention monitor reads them from the start, so they exist before the node first runs.
+    topics.push({
+      topic: offsetSyncsTopic(upstream.name),
+      numPartitions: 1,
+      replicationFactor,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    });
     for (const t of served) {
       topics.push({
         topic: remoteTopic(upstream.name, t),
         numPartitions: partitions,
-        replicationFactor: 1,
+        replicationFactor,
         // The broker stamps each copy when it lands, so a copy's timestamp is
         // the replication time (the original publish time travels in ce_publishedat).
         configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
@@ -40,13 +51,13 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
     }
   }
   topics.push(
-    { topic: STORAGE_TOPIC, numPartitions: partitions, replicationFactor: 1 },
-    { topic: MONITORING_TOPIC, numPartitions: partitions, replicationFactor: 1 },
-    { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor: 1 },
+    { topic: STORAGE_TOPIC, numPartitions: partitions, replicationFactor },
+    { topic: MONITORING_TOPIC, numPartitions: partitions, replicationFactor },
+    { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor },
     {
       topic: IDEMPOTENCY_TOPIC,
       numPartitions: partitions,
-      replicationFactor: 1,
+      replicationFactor,
       configEntries: windowTopicConfig(site.limits.idempotencyWindowSeconds),
     },
   );

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { routedTopicsForSite } from './topics.ts';
-import { compileFlowRegex, findTopologyProblems, parseTopology, suggestedFlowRegex, type Topology, TopologyError } from './topology.ts';
+import {
+  brokerNodes,
+  compileFlowRegex,
+  findTopologyProblems,
+  parseTopology,
+  replicationOf,
+  suggestedFlowRegex,
+  type Topology,
+  TopologyError,
+} from './topology.ts';
 
 /** topology.json as written: no site declares flows, so they are derived. */
 const rawJson = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
@@ -109,11 +118,53 @@ describe('topology validation', () => {
     );
   });
 
+  it('gives each of three brokers its own listeners (ports + 100·(n−1)) and refuses one that collides', () => {
+    const three = parseTopology(variant((t) => (t.sites[0].brokers = 3)));
+    expect(brokerNodes(three.sites[0]!)).toEqual([
+      { id: 1, kafka: 9092, interSite: 9093, controller: 9094 },
+      { id: 2, kafka: 9192, interSite: 9193, controller: 9194 },
+      { id: 3, kafka: 9292, interSite: 9293, controller: 9294 },
+    ]);
+    expect(replicationOf(three.sites[0]!)).toEqual({ factor: 3, minInsync: 2 });
+    expect(replicationOf(three.sites[1]!)).toEqual({ factor: 1, minInsync: 1 });
+    const problems = problemsOf(
+      variant((t) => {
+        t.sites[0].brokers = 3;
+        t.sites[0].ports.gateway = 9192;
+      }),
+    );
+    expect(problems).toContainEqual(
+      expect.objectContaining({
+        field: 'sites[0].ports.kafka',
+        message: "127.0.1.1:9192 (cloud-a's broker 2 (ports.kafka + 100)) is already used by cloud-a.ports.gateway",
+      }),
+    );
+    expect(problemsOf(variant((t) => (t.sites[0].brokers = 2)))[0]).toMatchObject({ field: 'sites[0].brokers' });
+  });
+
+  it('accepts the documented three-broker topology: the default sites, each with three brokers', () => {
+    const three = parseTopology(JSON.parse(readFileSync(new URL('../topology.three-brokers.json', import.meta.url), 'utf8')));
+    const base = parseTopology(rawJson);
+    expect(three.sites.map((s) => [s.name, s.brokers])).toEqual(base.sites.map((s) => [s.name, 3]));
+    expect(three.sites.map((s) => s.flows)).toEqual(base.sites.map((s) => s.flows));
+  });
+
   it('refuses a flow regex that also matches replicated topics (multi-hop chains)', () => {
     const problems = problemsOf(variant((t) => (t.sites[0].flows[0].topics = '.*fed\\.(price|discount)\\.us|.*fed\\.country\\.(us|ca|mx)')));
     const p = problems.find((x) => x.field === 'sites[0].flows[0].topics');
     expect(p?.message).toMatch(/matches the replicated topic "cloud-b\.fed\.|onprem\.fed\./);
     expect(p?.fix).toContain('fed\\.price\\.us');
+  });
+
+  it('asks for the MM2 REST port of every receiving site when mm2.exactlyOnce is on', () => {
+    const problems = problemsOf(variant((t) => (t.mm2 = { exactlyOnce: true })));
+    expect(problems.map((p) => p.field)).toEqual(['sites[0].ports.mm2Rest', 'sites[1].ports.mm2Rest', 'sites[2].ports.mm2Rest']);
+    expect(problems[0]!.fix).toContain('"mm2Rest"');
+    const ok = variant((t) => {
+      t.mm2 = { exactlyOnce: true };
+      for (const s of t.sites) s.ports.mm2Rest = 8083;
+    });
+    expect(problemsOf(ok)).toEqual([]);
   });
 
   it('refuses IdentityReplicationPolicy with flows in both directions', () => {

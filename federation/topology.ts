@@ -29,6 +29,12 @@ export const SitePortsSchema = z
     gateway: port,
     /** The gateway's peer listener (HTTPS with client certificates). */
     peer: port,
+    /**
+     * The MM2 node's internal REST listener (KIP-710), site-local. Needed only
+     * with `mm2.exactlyOnce`: the worker that leads a flow fences zombie tasks
+     * and receives task configs through it.
+     */
+    mm2Rest: port.optional(),
   })
   .strict();
 export type SitePorts = z.infer<typeof SitePortsSchema>;
@@ -85,6 +91,14 @@ export const SiteSchema = z
     wanAddress: z.string().ip({ version: 'v4' }).optional(),
     ports: SitePortsSchema,
     /**
+     * Kafka brokers of the site (KRaft combined mode, each also a controller).
+     * 1 (a laptop): one copy of each record. 3: a three-voter quorum, every
+     * topic replicated three times with min.insync.replicas=2, so an
+     * acknowledged write is on two brokers and the site survives losing one.
+     * Broker n (1-based) listens on the site's ports + 100·(n−1).
+     */
+    brokers: z.union([z.literal(1), z.literal(3)]).default(1),
+    /**
      * Which of this site's local topics flow to which other sites. Optional:
      * left out, the flows follow from what the other sites serve (each gets
      * exactly its regions' and countries' topics: interest-based routing).
@@ -117,6 +131,14 @@ export const TopologySchema = z
         syncGroupOffsetsSeconds: z.number().int().min(1).default(2),
         refreshSeconds: z.number().int().min(1).default(2),
         offsetLagMax: z.number().int().min(0).default(10),
+        /**
+         * Exactly-once copies (KIP-618 in dedicated MM2, Kafka 3.5+): each
+         * source task writes its copies and its source offsets in one
+         * transaction, so a killed node resumes without copying anything twice.
+         * Readers of the copies must read committed (kafkajs does by default).
+         * Needs `ports.mm2Rest` on every site that receives a flow.
+         */
+        exactlyOnce: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -151,6 +173,32 @@ export class TopologyError extends Error {
   }
 }
 
+/** Each broker of a site has its own Kafka listeners: broker n uses these ports + BROKER_PORT_STRIDE·(n−1). */
+export const BROKER_PORTS = ['kafka', 'interSite', 'controller'] as const;
+export const BROKER_PORT_STRIDE = 100;
+
+/** One broker of a site: its node id (1-based) and its listeners' ports. */
+export interface BrokerNode {
+  id: number;
+  kafka: number;
+  interSite: number;
+  controller: number;
+}
+
+export function brokerNodes(site: Pick<Site, 'brokers' | 'ports'>): BrokerNode[] {
+  return Array.from({ length: site.brokers }, (_, i) => ({
+    id: i + 1,
+    kafka: site.ports.kafka + BROKER_PORT_STRIDE * i,
+    interSite: site.ports.interSite + BROKER_PORT_STRIDE * i,
+    controller: site.ports.controller + BROKER_PORT_STRIDE * i,
+  }));
+}
+
+/** Copies of every topic at the site, and how many must have a write before it is acknowledged. */
+export function replicationOf(site: Pick<Site, 'brokers'>): { factor: number; minInsync: number } {
+  return site.brokers >= 3 ? { factor: 3, minInsync: 2 } : { factor: 1, minInsync: 1 };
+}
+
 /** The ports that face other sites; they bind the WAN address. */
 export const WAN_PORTS: ReadonlyArray<keyof SitePorts> = ['interSite', 'peer'];
 
@@ -163,6 +211,9 @@ export function bindAddressOf(site: Pick<Site, 'address' | 'wanAddress'>, port: 
   return WAN_PORTS.includes(port) ? wanAddressOf(site) : site.address;
 }
 
+/** A literal as a regex (Java's and JavaScript's syntax agree on these escapes). */
+export const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\-]/g, (c) => `\\${c}`);
+
 /** Compiles a flow regex with Java's full-match semantics. */
 export function compileFlowRegex(source: string): RegExp {
   return new RegExp(`^(?:${source})$`);
@@ -170,9 +221,7 @@ export function compileFlowRegex(source: string): RegExp {
 
 /** The regex that carries exactly the topics `target` serves; offered as the fix. */
 export function suggestedFlowRegex(target: Pick<Site, 'regions' | 'countries'>): string {
-  return routedTopicsForSite(target)
-    .map((t) => t.replace(/[.*+?^${}()|[\]\\-]/g, (c) => `\\${c}`))
-    .join('|');
+  return routedTopicsForSite(target).map(escapeRegex).join('|');
 }
 
 /**
@@ -214,17 +263,22 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
       addresses.set(site.wanAddress, site.name);
     }
 
-    for (const [key, value] of Object.entries(site.ports)) {
+    // Every listener, the extra brokers' included (their ports are the site's + 100·(n−1)).
+    const used: Array<[string, number, string]> = Object.entries(site.ports).map(([key, value]) => [key, value as number, `${site.name}.ports.${key}`]);
+    for (let n = 2; n <= site.brokers; n++)
+      for (const key of BROKER_PORTS)
+        used.push([key, site.ports[key] + BROKER_PORT_STRIDE * (n - 1), `${site.name}'s broker ${n} (ports.${key} + ${BROKER_PORT_STRIDE * (n - 1)})`]);
+    for (const [key, value, name] of used) {
       const endpoint = `${bindAddressOf(site, key as keyof SitePorts)}:${value}`;
       const owner = listeners.get(endpoint);
       if (owner !== undefined) {
         problems.push({
           field: `${at}.ports.${key}`,
-          message: `${endpoint} is already used by ${owner}`,
+          message: `${endpoint}${name === `${site.name}.ports.${key}` ? '' : ` (${name})`} is already used by ${owner}`,
           fix: 'use a port that no other listener of this address uses',
         });
       }
-      listeners.set(endpoint, `${site.name}.ports.${key}`);
+      listeners.set(endpoint, name);
     }
   });
 
@@ -309,6 +363,20 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
         });
       }
     }
+  }
+
+  // Exactly-once MM2 needs the node's internal REST listener wherever a flow arrives.
+  if (topology.mm2.exactlyOnce) {
+    topology.sites.forEach((site, i) => {
+      const receives = topology.sites.some((s) => s.name !== site.name && s.flows.some((f) => f.to === site.name));
+      if (receives && site.ports.mm2Rest === undefined) {
+        problems.push({
+          field: `sites[${i}].ports.mm2Rest`,
+          message: `mm2.exactlyOnce is on, and "${site.name}"'s MM2 node needs its internal REST listener (KIP-710) to fence zombie tasks`,
+          fix: 'add a free port, e.g. "mm2Rest": 8083',
+        });
+      }
+    });
   }
 
   // IdentityReplicationPolicy keeps topic names, so MM2 cannot tell a copy

@@ -20,6 +20,7 @@ import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer } from './
 import { createLinkMonitor } from './link-monitor.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
+import { createRetentionMonitor } from './retention-monitor.ts';
 import { createSharedReading } from './shared-reading.ts';
 
 export interface InstanceDeps {
@@ -83,6 +84,7 @@ export function createInstance(deps: InstanceDeps) {
   let startedAt = 0;
   const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log });
   const linkMonitor = createLinkMonitor({ kafka, topology, site, log });
+  const retentionMonitor = createRetentionMonitor({ kafka, topology, site, log });
   const siteNames = topology.sites.map((s) => s.name);
   // Local routed topics and their copies from upstream sites: what flow lag compares.
   const offsetTopics = siteTopicPlan(topology, site)
@@ -100,7 +102,7 @@ export function createInstance(deps: InstanceDeps) {
       const read = given ?? (await topicEnds(admin, offsetTopics));
       for (const topic of offsetTopics) ends[topic] = [...(read.get(topic) ?? [])].sort((a, b) => a.partition - b.partition).map((p) => Number(p.high));
     }
-    return { ends, heartbeats: linkMonitor.heartbeats() };
+    return { ends, heartbeats: linkMonitor.heartbeats(), retentionLoss: retentionMonitor.losses() };
   }
 
   /** Consumer lag and flow offsets from one read of every topic involved. */
@@ -138,7 +140,7 @@ export function createInstance(deps: InstanceDeps) {
       consumers = CONSUMERS.map((c) =>
         createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log }),
       );
-      await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start()]);
+      await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start(), retentionMonitor.start()]);
       server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
       log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
       startedAt = Date.now();
@@ -151,6 +153,7 @@ export function createInstance(deps: InstanceDeps) {
       await Promise.all(consumers.map((c) => c.stop()));
       await monitoringConsumer.stop();
       await linkMonitor.stop();
+      await retentionMonitor.stop();
       await producer?.disconnect();
       await admin?.disconnect();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

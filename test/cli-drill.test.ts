@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certPaths, certSerial, clientTls } from '../certs/index.ts';
 import { findManaged, hasExited, presentedSerial, startTimeOf } from '../deploy/index.ts';
-import type { DrillReport } from '../drills/index.ts';
+import type { ConsumerFailover, DrillReport } from '../drills/index.ts';
 import { REPO, testRunRoot, testTopology } from './support/federation.ts';
 
 /**
@@ -144,12 +144,34 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
     expect(report.failoverClientSwitches).toBeGreaterThan(0);
     expect(Object.keys(report.duplicates).sort()).toEqual(['a', 'b', 'c']);
     expect(Object.keys(report.peakLag).length).toBeGreaterThan(0);
-    expect(report.consumerFailover).toMatchObject({
-      group: 'fedgate.a.price-book',
-      resumedAt: 'b',
-      processed: expect.any(Number),
-      reprocessed: expect.any(Number),
-    });
+    // Consumer failover with a real backlog: a's price-book group paused with 3000 events owed, then a failed.
+    const fo = report.consumerFailover as ConsumerFailover;
+    expect(fo).toMatchObject({ group: 'fedgate.a.price-book', resumedAt: 'b', topics: ['a.fed.price.eu'] });
+    expect(fo.backlog).toBeGreaterThanOrEqual(3000);
+    expect(fo.skippedEvents).toBe(0);
+    expect(fo.processed).toBeGreaterThanOrEqual(fo.backlog);
+    expect(fo.reprocessedMaxPerPartition).toBeLessThanOrEqual(fo.reprocessBoundPerPartition);
+    // Resuming from latest would have skipped the whole backlog; from earliest, processed again all processed before.
+    expect(fo.fromLatest.skipped).toBe(fo.backlog);
+    expect(fo.fromEarliest.reprocessed).toBe(fo.processedBefore);
+    expect(fo.processedBefore).toBeGreaterThan(fo.reprocessed);
+    // The drill's pause (1,000 processed, 3,000 owed, copied and checkpointed) and the site's restart take longer than the default.
+  }, 420_000);
+
+  it('`failover consumers` commits a’s translated offsets at b, refuses an unknown group, and names the fix for a site without the flow', async () => {
+    const ok = await fedgate(['failover', 'consumers', '--from', 'a', '--to', 'b', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const out = JSON.parse(ok.stdout) as { groups: { group: string; partitions: { topic: string; translated: number; resumesAt: number }[] }[] };
+    const priceBook = out.groups.find((g) => g.group === 'fedgate.a.price-book');
+    expect(priceBook?.partitions.map((p) => p.topic)).toContain('a.fed.price.eu');
+    expect(priceBook?.partitions.every((p) => p.resumesAt >= p.translated)).toBe(true);
+
+    const unknown = await fedgate(['failover', 'consumers', '--from', 'a', '--to', 'b', '--group', 'fedgate.a.nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no checkpoints for fedgate.a.nope');
+    const self = await fedgate(['failover', 'consumers', '--from', 'a', '--to', 'a']);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toContain('same site');
   });
 
   it('renews b’s certificates under load (cert-rotation drill): every listener presents the new one, lost = 0', async () => {

@@ -40,15 +40,18 @@ export function benchTopology(): Topology {
  * Nothing consumes what the gateway writes, exactly as nothing consumes the
  * raw kafkajs baseline, so measures 1-4 and 9 compare the publish paths and
  * not the federation's downstream work (that is measures 5-7). `sink` is
- * the target of the MirrorMaker 2 throughput runs.
+ * the target of the MirrorMaker 2 throughput runs (at least once and
+ * exactly once; no MM2 node runs otherwise).
  */
 export function publishTopology(): Topology {
-  const ports = { kafka: 9092, interSite: 9093, controller: 9094, instance: 8081, gateway: 8080, peer: 8443 };
+  const ports = { kafka: 9092, interSite: 9093, controller: 9094, instance: 8081, gateway: 8080, peer: 8443, mm2Rest: 8083 };
   const heap = (JSON.parse(readFileSync(join(REPO_ROOT, 'topology.json'), 'utf8')) as { heap?: unknown }).heap;
   return parseTopology(
     {
       federation: 'fedgate-bench-publish',
       ...(heap ? { heap } : {}),
+      // The ACLs of exactly-once MM2 too (transactional ids), for the MM2 benchmark's exactly-once run.
+      mm2: { exactlyOnce: true },
       sites: [
         { name: 'pub', regions: ['eu', 'us'], address: '127.235.0.1', ports, limits: BENCH_LIMITS },
         { name: 'sink', regions: ['apac'], address: '127.236.0.1', ports, limits: BENCH_LIMITS },

@@ -1,15 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners } from 'kafkajs';
+import { type Kafka, Partitioners } from 'kafkajs';
 import { certPaths } from '../../certs/index.ts';
-import { isOurProcess, spawnJava, stopProcess } from '../../deploy/index.ts';
+import { isOurProcess, readTopicToEnd, spawnJava, stopProcess } from '../../deploy/index.ts';
 import { MM2_PRODUCER_LINGER_MS, MM2_SOURCE_CONSUMER, renderProperties, routedTopicsForSite, siteOf } from '../../federation/index.ts';
 import { BENCH_ENV } from '../env.ts';
 import type { PublishBench } from './federation.ts';
 
 export interface Mm2Run {
-  mode: 'mtls' | 'plaintext';
+  /** At least once, or exactly once (transactions, KIP-618); both over mTLS. */
+  mode: 'mtls' | 'mtls-eos';
   records: number;
   /** Records per second between 10 % and 90 % copied: Connect's start-up is not in it. */
   recordsPerSecond: number;
@@ -25,30 +26,43 @@ export interface Mm2Run {
  * federation's own aliases (the site names), a topic routed to `to`, and
  * offset syncs at the target, as federation/mm2-config.ts does.
  */
+/** Records a committed reader sees in `topic` (transaction markers take offsets but are no records). */
+async function committedRecords(kafka: Kafka, topic: string): Promise<number> {
+  let n = 0;
+  await readTopicToEnd(kafka, topic, () => void n++, 120_000);
+  return n;
+}
+
 export async function mm2Throughput(
   fed: Pick<PublishBench, 'topology' | 'launcher' | 'runDir' | 'certsDir' | 'local'>,
   options: { from: string; to: string; records: number; log: (l: string) => void },
 ): Promise<Mm2Run[]> {
   const from = siteOf(fed.topology, options.from);
   const to = siteOf(fed.topology, options.to);
-  const SOURCE_TOPIC = routedTopicsForSite(to)[0]!;
   const source = fed.local(from.name);
+  const value = 'x'.repeat(1024);
+  // Each run copies its own topic (both routed to `to`) with its own Connect topics, so neither resumes the other.
+  const topicOf = { mtls: routedTopicsForSite(to)[0]!, 'mtls-eos': routedTopicsForSite(to)[1]! } as const;
   const admin = source.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: SOURCE_TOPIC, numPartitions: fed.topology.partitions, replicationFactor: 1 }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: Object.values(topicOf).map((topic) => ({ topic, numPartitions: fed.topology.partitions, replicationFactor: 1 })),
+  });
   await admin.disconnect();
   const producer = source.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const value = 'x'.repeat(1024);
-  for (let i = 0; i < options.records; i += 2000) {
-    await producer.send({
-      topic: SOURCE_TOPIC,
-      acks: -1,
-      messages: Array.from({ length: Math.min(2000, options.records - i) }, (_, j) => ({ key: `k${i + j}`, value })),
-    });
+  for (const topic of Object.values(topicOf)) {
+    for (let i = 0; i < options.records; i += 2000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: Math.min(2000, options.records - i) }, (_, j) => ({ key: `k${i + j}`, value })),
+      });
+    }
   }
   await producer.disconnect();
-  options.log(`MM2 throughput: ${options.records} records of 1 KB on ${from.name}/${SOURCE_TOPIC}`);
+  options.log(`MM2 throughput: ${options.records} records of 1 KB on each of ${Object.values(topicOf).join(', ')} at ${from.name}`);
 
   const rt = await fed.launcher.prepare();
   const certs = certPaths(fed.certsDir);
@@ -56,7 +70,9 @@ export async function mm2Throughput(
   mkdirSync(dir, { recursive: true });
   const runs: Mm2Run[] = [];
   // Only mTLS: every listener requires a client certificate (there is no plaintext listener to compare).
-  for (const mode of ['mtls'] as const) {
+  for (const mode of ['mtls', 'mtls-eos'] as const) {
+    const SOURCE_TOPIC = topicOf[mode];
+    const eos = mode === 'mtls-eos';
     const alias = from.name;
     const props = join(dir, `${mode}.properties`);
     const tls: Array<[string, string]> = [
@@ -101,6 +117,18 @@ export async function mm2Throughput(
         // The federation's MM2 client settings (federation/mm2-config.ts).
         [`${to.name}.producer.linger.ms`, String(MM2_PRODUCER_LINGER_MS)],
         ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${alias}.consumer.${k}`, String(v)] as [string, string]),
+        ['offset.storage.topic', `mm2-offsets.${alias}-${mode}.internal`],
+        ['config.storage.topic', `mm2-configs.${alias}-${mode}.internal`],
+        ['status.storage.topic', `mm2-status.${alias}-${mode}.internal`],
+        // Exactly once as federation/mm2-config.ts renders it.
+        ...(eos
+          ? ([
+              ['dedicated.mode.enable.internal.rest', 'true'],
+              ['listeners', `http://${to.address}:${to.ports.mm2Rest}`],
+              [`${to.name}.exactly.once.source.support`, 'enabled'],
+              [`${alias}.consumer.isolation.level`, 'read_committed'],
+            ] as Array<[string, string]>)
+          : []),
       ]),
     );
     const log4j = join(dir, `log4j-${mode}.properties`);
@@ -140,7 +168,8 @@ export async function mm2Throughput(
           // Not created yet.
         }
         samples.push({ t: performance.now(), n });
-        if (n >= options.records) break;
+        // Exactly once, the end offsets also count each transaction's commit markers: done when a committed read has every record.
+        if (n >= options.records && (!eos || (await committedRecords(fed.local(to.name), `${alias}.${SOURCE_TOPIC}`)) >= options.records)) break;
         if (performance.now() > deadline) throw new Error(`MM2 ${mode}: ${n} of ${options.records} copied after 10 minutes`);
         if (!isOurProcess(pid, fed.runDir)) throw new Error(`MM2 ${mode} exited after copying ${n} of ${options.records}; see ${join(dir, `${mode}.log`)}`);
         await sleep(100);

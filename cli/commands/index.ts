@@ -4,6 +4,7 @@ import { certsCommand } from './certs.ts';
 import { composeCommand } from './compose.ts';
 import { downCommand } from './down.ts';
 import { drillCommand } from './drill.ts';
+import { failoverCommand } from './failover.ts';
 import { kafkaCommand } from './kafka.ts';
 import { publishCommand } from './publish.ts';
 import { restartCommand } from './restart.ts';
@@ -29,5 +30,6 @@ export const COMMANDS: readonly Command[] = [
   tokenCommand,
   aclCommand,
   drillCommand,
+  failoverCommand,
   publishCommand,
 ];

@@ -2,7 +2,7 @@ import { issueToken, READ_SCOPE } from '../../certs/index.ts';
 import type { SiteStatus } from '../../deploy/index.ts';
 import { type Command, launcherFrom, type Out, parse, pathsFrom, topologyFrom } from '../context.ts';
 
-type FlowRow = { from: string; to: string; records?: number; seconds?: number; unknown?: true };
+type FlowRow = { from: string; to: string; records?: number; seconds?: number; lostToRetention?: number; unknown?: true };
 
 export const statusCommand: Command = {
   name: 'status',
@@ -33,7 +33,10 @@ export const statusCommand: Command = {
       ctx.out.data('\nflow lag: no gateway is up to compute it');
       return 0;
     }
-    const rows = flows.map((f) => `${`${f.from} -> ${f.to}`.padEnd(22)}${String(f.records ?? '?').padStart(7)}  ${f.seconds ?? '?'}`);
+    const rows = flows.map(
+      (f) =>
+        `${`${f.from} -> ${f.to}`.padEnd(22)}${String(f.records ?? '?').padStart(7)}  ${String(f.seconds ?? '?').padStart(7)}${f.lostToRetention ? `  LOST ${f.lostToRetention} records to retention at ${f.from}` : ''}`,
+    );
     ctx.out.data(`\n${'flow'.padEnd(22)}records  seconds\n${rows.join('\n')}`);
     return 0;
   },

@@ -14,29 +14,34 @@ export interface SiteLayout {
   dir: string;
   dataDir: string;
   logDir: string;
-  brokerProps: string;
   mm2Props: string;
   clusterIdFile: string;
-  pidFile(c: Component): string;
-  log4jFile(c: Component): string;
-  logFile(c: Component): string;
-  outFile(c: Component): string;
+  /** A component's pid file; a site's broker n > 1 has its own (`broker-2.pid`). */
+  pidFile(c: Component, node?: number): string;
+  log4jFile(c: Component, node?: number): string;
+  logFile(c: Component, node?: number): string;
+  outFile(c: Component, node?: number): string;
+  /** Broker n's data folder and server.properties (broker 1 keeps the one-broker names). */
+  brokerDataDir(node: number): string;
+  brokerProps(node: number): string;
 }
 
 export function siteLayout(runDir: string, site: string): SiteLayout {
   const dir = join(runDir, site);
   const logDir = join(dir, 'logs');
+  const named = (c: Component, node = 1) => (node === 1 ? c : `${c}-${node}`);
   return {
     dir,
     dataDir: join(dir, 'kafka-data'),
     logDir,
-    brokerProps: join(dir, 'broker.properties'),
     mm2Props: join(dir, 'mm2.properties'),
     clusterIdFile: join(dir, 'cluster.id'),
-    pidFile: (c) => join(dir, `${c}.pid`),
-    log4jFile: (c) => join(dir, `log4j-${c}.properties`),
-    logFile: (c) => join(logDir, `${c}.log`),
-    outFile: (c) => join(logDir, `${c}.out`),
+    pidFile: (c, node) => join(dir, `${named(c, node)}.pid`),
+    log4jFile: (c, node) => join(dir, `log4j-${named(c, node)}.properties`),
+    logFile: (c, node) => join(logDir, `${named(c, node)}.log`),
+    outFile: (c, node) => join(logDir, `${named(c, node)}.out`),
+    brokerDataDir: (node) => join(dir, node === 1 ? 'kafka-data' : `kafka-data-${node}`),
+    brokerProps: (node) => join(dir, `${named('broker', node)}.properties`),
   };
 }
 
@@ -65,19 +70,21 @@ export interface ComponentModule {
   name: Component;
   /** Why it does not run at this site (MM2 with no flow into the site), or null. */
   skip(site: Site): string | null;
-  /** The listeners it binds: each must be free before it starts. */
-  ports(site: Site): Array<[keyof Site['ports'], number]>;
-  /** Writes what it needs (configs, formatted storage) and says how to run it. */
-  command(site: Site): Promise<CommandLine>;
-  /** Where its stdout and stderr go. */
-  stdoutFile(site: Site): string;
+  /** Its processes at the site, by node number (default: one, node 1): a site's brokers. They start together and are ready together. */
+  nodes?(site: Site): number[];
+  /** The listeners a node binds: each must be free before it starts. */
+  ports(site: Site, node: number): Array<[keyof Site['ports'], number]>;
+  /** Writes what a node needs (configs, formatted storage) and says how to run it. */
+  command(site: Site, node: number): Promise<CommandLine>;
+  /** Where a node's stdout and stderr go. */
+  stdoutFile(site: Site, node: number): string;
   /** Answers once it serves (a probe of its listener or of what it writes). */
   ready(site: Site): Promise<boolean>;
   readyTimeoutMs: number;
   /** How often readiness is probed (default: the probe helper's). */
   readyIntervalMs?: number;
   /** The logs whose last lines explain a process that died at start. */
-  logs(site: Site): string[];
+  logs(site: Site, node: number): string[];
   /** An admin step once it is ready (idempotent: it also runs when the component was already running). */
   afterReady?(site: Site): Promise<void>;
   /** What to tell the person watching once it is spawned. */

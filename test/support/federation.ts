@@ -27,15 +27,29 @@ export interface SiteSpec {
  * never collides with `npm start`'s 127.0.x.1). No flows are written: they
  * are derived, full mesh, each carrying exactly what its target serves.
  */
-export function testTopology(octet: number, specs: SiteSpec[]): Topology {
+export function testTopology(octet: number, specs: SiteSpec[], options: { exactlyOnce?: boolean; brokers?: 1 | 3 } = {}): Topology {
   const sites = specs.map((s, i) => ({
     name: s.name,
     regions: s.regions,
     countries: s.countries ?? [],
     address: `127.${octet + i}.0.1`,
-    ports: { kafka: 19092, interSite: 19093, controller: 19094, instance: 18081, gateway: 18080, peer: 18443 },
+    ...(options.brokers ? { brokers: options.brokers } : {}),
+    ports: {
+      kafka: 19092,
+      interSite: 19093,
+      controller: 19094,
+      instance: 18081,
+      gateway: 18080,
+      peer: 18443,
+      ...(options.exactlyOnce ? { mm2Rest: 18083 } : {}),
+    },
   }));
-  return parseTopology({ federation: `test-${octet}`, sites, heap: { broker: '256m', mm2: '256m' } });
+  return parseTopology({
+    federation: `test-${octet}`,
+    sites,
+    heap: { broker: '256m', mm2: '256m' },
+    ...(options.exactlyOnce ? { mm2: { exactlyOnce: true } } : {}),
+  });
 }
 
 export interface TestFederation {
@@ -162,6 +176,38 @@ export async function waitForRecords(kafka: Kafka, topic: string, count: number,
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The records a committed reader gets from `topic` up to `offsets` (as
+ * fetchTopicOffsets gave them). A partition is read when a batch ends at its
+ * last offset, which may be a transaction marker that no reader sees.
+ */
+export async function countRecords(
+  kafka: Kafka,
+  topic: string,
+  offsets: { partition: number; high: string; low: string }[],
+  timeoutMs = 30_000,
+): Promise<number> {
+  const pending = new Set(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => o.partition));
+  const high = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  let records = 0;
+  const consumer = kafka.consumer({ groupId: `test-count-${randomUUID()}` });
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (Number(payload.lastOffset) >= high.get(payload.partition)! - 1) pending.delete(payload.partition);
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      if (Number(message.offset) < high.get(partition)!) records++;
+    },
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await consumer.disconnect();
+  if (pending.size > 0) throw new Error(`${topic}: partitions ${[...pending].join(', ')} not read to their end in ${timeoutMs} ms`);
+  return records;
 }
 
 export async function topicsOf(kafka: Kafka): Promise<string[]> {
