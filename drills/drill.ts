@@ -457,9 +457,9 @@ async function resumeGroupElsewhere(o: DrillOptions, p: PausedGroup): Promise<Co
 
   // The group itself, from its committed offsets at the survivor, until it reaches the copy's end.
   const ends = await endOffsets(kafka, p.copy);
-  const pending = new Set(
-    [...ends].filter(([partition, high]) => (moved?.partitions.find((x) => x.partition === partition)?.resumesAt ?? 0) < high).map(([x]) => x),
-  );
+  // A partition without a translated offset starts at its end (nothing to wait for); what it held counts as skipped.
+  const resumesAt = new Map((moved?.partitions ?? []).map((x) => [x.partition, x.resumesAt]));
+  const pending = new Set([...ends].filter(([partition, high]) => resumesAt.has(partition) && resumesAt.get(partition)! < high).map(([x]) => x));
   const consumer = kafka.consumer({ groupId: p.group, sessionTimeout: 10_000, heartbeatInterval: 1000 });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (Number(payload.lastOffset) >= ends.get(payload.partition)! - 1) pending.delete(payload.partition);
