@@ -362,8 +362,13 @@ async function pauseWithBacklog(
   const publishPrices = async (count: number, label: string) => {
     for (let sent = 0; sent < count; ) {
       const events = Array.from({ length: Math.min(500, count - sent) }, () => ({ ...gen.price(undefined, region), id: `drill-${label}-${randomUUID()}` }));
-      const r = await post(o.site, events);
-      if (!r.ok) throw new Error(`the drill could not publish its ${label} at ${o.site}: the gateway refused a batch`);
+      // The drill's publisher shares the gateway's rate limit with the drill's load: a refused batch waits and goes again.
+      let r = await post(o.site, events);
+      for (let attempt = 1; !r.ok && attempt < 10; attempt++) {
+        await sleep(1000);
+        r = await post(o.site, events);
+      }
+      if (!r.ok) throw new Error(`the drill could not publish its ${label} at ${o.site}: the gateway refused a batch 10 times`);
       accepted.push(...r.body.events.map((e) => ({ id: e.id, writtenAt: e.writtenAt, routedTo: e.routedTo })));
       sent += events.length;
     }
