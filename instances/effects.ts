@@ -3,12 +3,14 @@ import { type CountryData, type DiscountData, type PriceData, type ProductEvent,
 import type { EventKind } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, priceBook } from './db/schema.ts';
+import { isoOrNull, unnestRows } from './db/unnest.ts';
 
 /**
  * The downstream effects of product events on a site's database. Each is an
  * idempotent upsert, last writer wins by (event time, event id): applying the
  * same event twice, or an older event after a newer one, changes nothing.
- * Applied a batch at a time: one statement per batch.
+ * Applied a batch at a time: one statement per batch, its rows as one array
+ * parameter per column (instances/db/unnest.ts).
  */
 export type ApplyEffects = (db: SiteDb, events: ProductEvent[]) => Promise<void>;
 
@@ -46,21 +48,21 @@ const applyPrices: ApplyEffects = async (db, events) => {
     },
   );
   if (rows.length === 0) return;
-  await db
-    .insert(priceBook)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [priceBook.productId, priceBook.region],
-      set: {
-        currency: sql`excluded.currency`,
-        amountMinor: sql`excluded.amount_minor`,
-        eventId: sql`excluded.event_id`,
-        eventTime: sql`excluded.event_time`,
-        sourceSite: sql`excluded.source_site`,
-        updatedAt: sql`now()`,
-      },
-      setWhere: newer(priceBook),
-    });
+  await db.execute(sql`
+    INSERT INTO ${priceBook} (product_id, region, currency, amount_minor, event_id, event_time, source_site)
+    ${unnestRows([
+      { type: 'text', values: rows.map((r) => r.productId) },
+      { type: 'text', values: rows.map((r) => r.region) },
+      { type: 'text', values: rows.map((r) => r.currency) },
+      { type: 'bigint', values: rows.map((r) => r.amountMinor) },
+      { type: 'text', values: rows.map((r) => r.eventId) },
+      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.eventTime)) },
+      { type: 'text', values: rows.map((r) => r.sourceSite) },
+    ])}
+    ON CONFLICT (product_id, region) DO UPDATE SET
+      currency = excluded.currency, amount_minor = excluded.amount_minor, event_id = excluded.event_id,
+      event_time = excluded.event_time, source_site = excluded.source_site, updated_at = now()
+    WHERE ${newer(priceBook)}`);
 };
 
 const applyCountries: ApplyEffects = async (db, events) => {
@@ -81,20 +83,21 @@ const applyCountries: ApplyEffects = async (db, events) => {
     },
   );
   if (rows.length === 0) return;
-  await db
-    .insert(availability)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [availability.productId, availability.country],
-      set: {
-        available: sql`excluded.available`,
-        reason: sql`excluded.reason`,
-        eventId: sql`excluded.event_id`,
-        eventTime: sql`excluded.event_time`,
-        sourceSite: sql`excluded.source_site`,
-      },
-      setWhere: newer(availability),
-    });
+  await db.execute(sql`
+    INSERT INTO ${availability} (product_id, country, available, reason, event_id, event_time, source_site)
+    ${unnestRows([
+      { type: 'text', values: rows.map((r) => r.productId) },
+      { type: 'text', values: rows.map((r) => r.country) },
+      { type: 'boolean', values: rows.map((r) => r.available) },
+      { type: 'text', values: rows.map((r) => r.reason) },
+      { type: 'text', values: rows.map((r) => r.eventId) },
+      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.eventTime)) },
+      { type: 'text', values: rows.map((r) => r.sourceSite) },
+    ])}
+    ON CONFLICT (product_id, country) DO UPDATE SET
+      available = excluded.available, reason = excluded.reason, event_id = excluded.event_id,
+      event_time = excluded.event_time, source_site = excluded.source_site
+    WHERE ${newer(availability)}`);
 };
 
 const applyDiscounts: ApplyEffects = async (db, events) => {
@@ -123,24 +126,28 @@ const applyDiscounts: ApplyEffects = async (db, events) => {
     },
   );
   if (rows.length === 0) return;
-  await db
-    .insert(discounts)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [discounts.productId, discounts.region, discounts.discountId],
-      set: {
-        percent: sql`excluded.percent`,
-        amountOffMinor: sql`excluded.amount_off_minor`,
-        currency: sql`excluded.currency`,
-        validFrom: sql`excluded.valid_from`,
-        validTo: sql`excluded.valid_to`,
-        active: sql`excluded.active`,
-        eventId: sql`excluded.event_id`,
-        eventTime: sql`excluded.event_time`,
-        sourceSite: sql`excluded.source_site`,
-      },
-      setWhere: newer(discounts),
-    });
+  await db.execute(sql`
+    INSERT INTO ${discounts}
+      (product_id, region, discount_id, percent, amount_off_minor, currency, valid_from, valid_to, active, event_id, event_time, source_site)
+    ${unnestRows([
+      { type: 'text', values: rows.map((r) => r.productId) },
+      { type: 'text', values: rows.map((r) => r.region) },
+      { type: 'text', values: rows.map((r) => r.discountId) },
+      { type: 'text', values: rows.map((r) => r.percent) },
+      { type: 'bigint', values: rows.map((r) => r.amountOffMinor) },
+      { type: 'text', values: rows.map((r) => r.currency) },
+      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.validFrom)) },
+      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.validTo)) },
+      { type: 'boolean', values: rows.map((r) => r.active) },
+      { type: 'text', values: rows.map((r) => r.eventId) },
+      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.eventTime)) },
+      { type: 'text', values: rows.map((r) => r.sourceSite) },
+    ])}
+    ON CONFLICT (product_id, region, discount_id) DO UPDATE SET
+      percent = excluded.percent, amount_off_minor = excluded.amount_off_minor, currency = excluded.currency,
+      valid_from = excluded.valid_from, valid_to = excluded.valid_to, active = excluded.active, event_id = excluded.event_id,
+      event_time = excluded.event_time, source_site = excluded.source_site
+    WHERE ${newer(discounts)}`);
 };
 
 export const EFFECTS: Record<EventKind, ApplyEffects> = { price: applyPrices, country: applyCountries, discount: applyDiscounts };

@@ -1,11 +1,40 @@
+import { sql } from 'drizzle-orm';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { MonitoringRecordSchema, printable } from '../contract/index.ts';
 import { consumerGroup, MONITORING_TOPIC } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
+import { isoOrNull, unnestRows } from './db/unnest.ts';
 
-const CHUNK = 1000;
+const CHUNK = 2000;
+
+type MonitoringRow = Omit<typeof monitoringEvents.$inferInsert, 'id'> & { at: Date };
+
+/** One statement per chunk, whatever its size (instances/db/unnest.ts). The unique key (event, stage, site, consumer) keeps it idempotent. */
+export async function insertMonitoringRows(db: SiteDb, rows: MonitoringRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = <T>(pick: (r: MonitoringRow) => T) => rows.map(pick);
+  await db.execute(sql`
+    INSERT INTO ${monitoringEvents}
+      (event_id, stage, site, consumer, product_id, event_type, source_site, topic, partition, "offset", at, latency_ms, detail)
+    ${unnestRows([
+      { type: 'text', values: values((r) => r.eventId) },
+      { type: 'text', values: values((r) => r.stage) },
+      { type: 'text', values: values((r) => r.site) },
+      { type: 'text', values: values((r) => r.consumer ?? '') },
+      { type: 'text', values: values((r) => r.productId ?? null) },
+      { type: 'text', values: values((r) => r.eventType ?? null) },
+      { type: 'text', values: values((r) => r.sourceSite ?? null) },
+      { type: 'text', values: values((r) => r.topic ?? null) },
+      { type: 'int', values: values((r) => r.partition ?? null) },
+      { type: 'bigint', values: values((r) => r.offset ?? null) },
+      { type: 'timestamptz', values: values((r) => isoOrNull(r.at)) },
+      { type: 'int', values: values((r) => r.latencyMs ?? null) },
+      { type: 'jsonb', values: values((r) => (r.detail == null ? null : JSON.stringify(r.detail))) },
+    ])}
+    ON CONFLICT DO NOTHING`);
+}
 
 /**
  * Reads the site's monitoring topic into the site DB. Inserts are batched
@@ -21,7 +50,7 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
 
   async function handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale()) return;
-    const rows = [];
+    const rows: MonitoringRow[] = [];
     for (const message of batch.messages) {
       let parsed: ReturnType<typeof MonitoringRecordSchema.safeParse> | null;
       try {
@@ -52,10 +81,7 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
       }
     }
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await db
-        .insert(monitoringEvents)
-        .values(rows.slice(i, i + CHUNK))
-        .onConflictDoNothing();
+      await insertMonitoringRows(db, rows.slice(i, i + CHUNK));
       await heartbeat();
     }
     for (const message of batch.messages) resolveOffset(message.offset);
