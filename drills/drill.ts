@@ -406,12 +406,24 @@ async function pauseWithBacklog(
 
   // Wait until the survivor holds every owed event and MM2 has checkpointed the paused position there.
   const atSurvivor = new Kafka({ ...o.launcher.adminKafka(survivor.name), clientId: 'fedgate-drill-pause', logLevel: logLevel.NOTHING });
+  // MM2 emits a checkpoint only when the translated offset moves, so the paused position C may never get its own
+  // (it translates like an earlier checkpoint's). Either a checkpoint at C, or one within offset.lag.max + 1 of C
+  // that has not changed for three checkpoint intervals, is the translation MM2 will keep.
+  const lagMax = o.topology.mm2.offsetLagMax;
+  const settleMs = 3 * o.topology.mm2.checkpointSeconds * 1000;
+  let lastSeen = '';
+  let seenSince = Date.now();
   const deadline = Date.now() + 90_000;
   for (;;) {
     const copied = new Set<string>();
     await readTopicToEnd(atSurvivor, copy, (_p, m) => void copied.add(m.headers?.ce_id?.toString() ?? '')).catch(() => {});
     const checkpoints = await translatedOffsets(atSurvivor, o.site, [group]).catch(() => []);
-    const checkpointed = [...committed].every(([p, offset]) => checkpoints.some((c) => c.topic === copy && c.partition === p && c.upstreamOffset === offset));
+    const mine = [...committed].map(([p, offset]) => ({ offset, c: checkpoints.find((c) => c.topic === copy && c.partition === p) }));
+    const seen = JSON.stringify(mine.map((m) => [m.c?.upstreamOffset, m.c?.downstreamOffset]));
+    if (seen !== lastSeen) [lastSeen, seenSince] = [seen, Date.now()];
+    const exact = mine.every((m) => m.c?.upstreamOffset === m.offset);
+    const near = mine.every((m) => m.c !== undefined && m.c.upstreamOffset <= m.offset && m.c.upstreamOffset >= m.offset - lagMax - 1);
+    const checkpointed = exact || (near && Date.now() - seenSince >= settleMs);
     const missing = [...backlog].filter((id) => !copied.has(id)).length;
     if (missing === 0 && checkpointed) break;
     if (Date.now() > deadline)
