@@ -119,7 +119,7 @@ function spawnDetached(command: string, args: string[], spec: ProcessFiles, env?
 }
 
 /** The fields of /proc/<pid>/stat after the command name ([0] state, [19] start time); null when there is no such process. */
-function statFields(pid: number): string[] | null {
+export function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -3,7 +3,7 @@ import { type CountryData, type DiscountData, type PriceData, type ProductEvent,
 import type { EventKind } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { availability, discounts, priceBook } from './db/schema.ts';
-import { isoOrNull, unnestRows } from './db/unnest.ts';
+import { type BulkColumn, bulkInsert, isoOrNull } from './db/unnest.ts';
 
 /**
  * The downstream effects of product events on a site's database. Each is an
@@ -28,7 +28,73 @@ export function newestPerKey<T>(events: ProductEvent[], key: (e: ProductEvent) =
   return [...newest.values()].map(row);
 }
 
-const newer = (table: { eventTime: unknown; eventId: unknown }) => sql`(excluded.event_time, excluded.event_id) > (${table.eventTime}, ${table.eventId})`;
+type Row<T extends { $inferInsert: unknown }> = Required<T['$inferInsert']>;
+
+const PRICE_COLUMNS: readonly BulkColumn<Omit<Row<typeof priceBook>, 'updatedAt'>>[] = [
+  ['product_id', 'text', (r) => r.productId],
+  ['region', 'text', (r) => r.region],
+  ['currency', 'text', (r) => r.currency],
+  ['amount_minor', 'bigint', (r) => r.amountMinor],
+  ['event_id', 'text', (r) => r.eventId],
+  ['event_time', 'timestamptz', (r) => isoOrNull(r.eventTime)],
+  ['source_site', 'text', (r) => r.sourceSite],
+];
+
+const COUNTRY_COLUMNS: readonly BulkColumn<Row<typeof availability>>[] = [
+  ['product_id', 'text', (r) => r.productId],
+  ['country', 'text', (r) => r.country],
+  ['available', 'boolean', (r) => r.available],
+  ['reason', 'text', (r) => r.reason],
+  ['event_id', 'text', (r) => r.eventId],
+  ['event_time', 'timestamptz', (r) => isoOrNull(r.eventTime)],
+  ['source_site', 'text', (r) => r.sourceSite],
+];
+
+const DISCOUNT_COLUMNS: readonly BulkColumn<Row<typeof discounts>>[] = [
+  ['product_id', 'text', (r) => r.productId],
+  ['region', 'text', (r) => r.region],
+  ['discount_id', 'text', (r) => r.discountId],
+  ['percent', 'text', (r) => r.percent],
+  ['amount_off_minor', 'bigint', (r) => r.amountOffMinor],
+  ['currency', 'text', (r) => r.currency],
+  ['valid_from', 'timestamptz', (r) => isoOrNull(r.validFrom)],
+  ['valid_to', 'timestamptz', (r) => isoOrNull(r.validTo)],
+  ['active', 'boolean', (r) => r.active],
+  ['event_id', 'text', (r) => r.eventId],
+  ['event_time', 'timestamptz', (r) => isoOrNull(r.eventTime)],
+  ['source_site', 'text', (r) => r.sourceSite],
+];
+
+/**
+ * One upsert for the batch (instances/db/unnest.ts): on a key already there,
+ * every other column takes the incoming row's value, but only when that row
+ * is newer by (event time, event id).
+ */
+function upsertNewest<R>(
+  db: SiteDb,
+  table: typeof priceBook | typeof availability | typeof discounts,
+  key: readonly string[],
+  columns: readonly BulkColumn<R>[],
+  rows: readonly R[],
+  alsoSet: readonly string[] = [],
+) {
+  const set = [
+    ...columns
+      .map(([name]) => name)
+      .filter((name) => !key.includes(name))
+      .map((name) => `"${name}" = excluded."${name}"`),
+    ...alsoSet,
+  ];
+  return db.execute(
+    bulkInsert(
+      table,
+      columns,
+      rows,
+      sql`ON CONFLICT (${sql.raw(key.join(', '))}) DO UPDATE SET ${sql.raw(set.join(', '))}
+        WHERE (excluded.event_time, excluded.event_id) > (${table.eventTime}, ${table.eventId})`,
+    ),
+  );
+}
 
 const applyPrices: ApplyEffects = async (db, events) => {
   const rows = newestPerKey(
@@ -48,21 +114,7 @@ const applyPrices: ApplyEffects = async (db, events) => {
     },
   );
   if (rows.length === 0) return;
-  await db.execute(sql`
-    INSERT INTO ${priceBook} (product_id, region, currency, amount_minor, event_id, event_time, source_site)
-    ${unnestRows([
-      { type: 'text', values: rows.map((r) => r.productId) },
-      { type: 'text', values: rows.map((r) => r.region) },
-      { type: 'text', values: rows.map((r) => r.currency) },
-      { type: 'bigint', values: rows.map((r) => r.amountMinor) },
-      { type: 'text', values: rows.map((r) => r.eventId) },
-      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.eventTime)) },
-      { type: 'text', values: rows.map((r) => r.sourceSite) },
-    ])}
-    ON CONFLICT (product_id, region) DO UPDATE SET
-      currency = excluded.currency, amount_minor = excluded.amount_minor, event_id = excluded.event_id,
-      event_time = excluded.event_time, source_site = excluded.source_site, updated_at = now()
-    WHERE ${newer(priceBook)}`);
+  await upsertNewest(db, priceBook, ['product_id', 'region'], PRICE_COLUMNS, rows, ['updated_at = now()']);
 };
 
 const applyCountries: ApplyEffects = async (db, events) => {
@@ -83,21 +135,7 @@ const applyCountries: ApplyEffects = async (db, events) => {
     },
   );
   if (rows.length === 0) return;
-  await db.execute(sql`
-    INSERT INTO ${availability} (product_id, country, available, reason, event_id, event_time, source_site)
-    ${unnestRows([
-      { type: 'text', values: rows.map((r) => r.productId) },
-      { type: 'text', values: rows.map((r) => r.country) },
-      { type: 'boolean', values: rows.map((r) => r.available) },
-      { type: 'text', values: rows.map((r) => r.reason) },
-      { type: 'text', values: rows.map((r) => r.eventId) },
-      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.eventTime)) },
-      { type: 'text', values: rows.map((r) => r.sourceSite) },
-    ])}
-    ON CONFLICT (product_id, country) DO UPDATE SET
-      available = excluded.available, reason = excluded.reason, event_id = excluded.event_id,
-      event_time = excluded.event_time, source_site = excluded.source_site
-    WHERE ${newer(availability)}`);
+  await upsertNewest(db, availability, ['product_id', 'country'], COUNTRY_COLUMNS, rows);
 };
 
 const applyDiscounts: ApplyEffects = async (db, events) => {
@@ -126,28 +164,7 @@ const applyDiscounts: ApplyEffects = async (db, events) => {
     },
   );
   if (rows.length === 0) return;
-  await db.execute(sql`
-    INSERT INTO ${discounts}
-      (product_id, region, discount_id, percent, amount_off_minor, currency, valid_from, valid_to, active, event_id, event_time, source_site)
-    ${unnestRows([
-      { type: 'text', values: rows.map((r) => r.productId) },
-      { type: 'text', values: rows.map((r) => r.region) },
-      { type: 'text', values: rows.map((r) => r.discountId) },
-      { type: 'text', values: rows.map((r) => r.percent) },
-      { type: 'bigint', values: rows.map((r) => r.amountOffMinor) },
-      { type: 'text', values: rows.map((r) => r.currency) },
-      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.validFrom)) },
-      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.validTo)) },
-      { type: 'boolean', values: rows.map((r) => r.active) },
-      { type: 'text', values: rows.map((r) => r.eventId) },
-      { type: 'timestamptz', values: rows.map((r) => isoOrNull(r.eventTime)) },
-      { type: 'text', values: rows.map((r) => r.sourceSite) },
-    ])}
-    ON CONFLICT (product_id, region, discount_id) DO UPDATE SET
-      percent = excluded.percent, amount_off_minor = excluded.amount_off_minor, currency = excluded.currency,
-      valid_from = excluded.valid_from, valid_to = excluded.valid_to, active = excluded.active, event_id = excluded.event_id,
-      event_time = excluded.event_time, source_site = excluded.source_site
-    WHERE ${newer(discounts)}`);
+  await upsertNewest(db, discounts, ['product_id', 'region', 'discount_id'], DISCOUNT_COLUMNS, rows);
 };
 
 export const EFFECTS: Record<EventKind, ApplyEffects> = { price: applyPrices, country: applyCountries, discount: applyDiscounts };

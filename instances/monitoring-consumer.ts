@@ -5,35 +5,32 @@ import { MonitoringRecordSchema, printable } from '../contract/index.ts';
 import { consumerGroup, MONITORING_TOPIC } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
-import { isoOrNull, unnestRows } from './db/unnest.ts';
+import { type BulkColumn, bulkInsert, isoOrNull } from './db/unnest.ts';
 
 const CHUNK = 2000;
 
 type MonitoringRow = Omit<typeof monitoringEvents.$inferInsert, 'id'> & { at: Date };
 
+const MONITORING_COLUMNS: readonly BulkColumn<MonitoringRow>[] = [
+  ['event_id', 'text', (r) => r.eventId],
+  ['stage', 'text', (r) => r.stage],
+  ['site', 'text', (r) => r.site],
+  ['consumer', 'text', (r) => r.consumer ?? ''],
+  ['product_id', 'text', (r) => r.productId ?? null],
+  ['event_type', 'text', (r) => r.eventType ?? null],
+  ['source_site', 'text', (r) => r.sourceSite ?? null],
+  ['topic', 'text', (r) => r.topic ?? null],
+  ['partition', 'int', (r) => r.partition ?? null],
+  ['offset', 'bigint', (r) => r.offset ?? null],
+  ['at', 'timestamptz', (r) => isoOrNull(r.at)],
+  ['latency_ms', 'int', (r) => r.latencyMs ?? null],
+  ['detail', 'jsonb', (r) => (r.detail == null ? null : JSON.stringify(r.detail))],
+];
+
 /** One statement per chunk, whatever its size (instances/db/unnest.ts). The unique key (event, stage, site, consumer) keeps it idempotent. */
 export async function insertMonitoringRows(db: SiteDb, rows: MonitoringRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const values = <T>(pick: (r: MonitoringRow) => T) => rows.map(pick);
-  await db.execute(sql`
-    INSERT INTO ${monitoringEvents}
-      (event_id, stage, site, consumer, product_id, event_type, source_site, topic, partition, "offset", at, latency_ms, detail)
-    ${unnestRows([
-      { type: 'text', values: values((r) => r.eventId) },
-      { type: 'text', values: values((r) => r.stage) },
-      { type: 'text', values: values((r) => r.site) },
-      { type: 'text', values: values((r) => r.consumer ?? '') },
-      { type: 'text', values: values((r) => r.productId ?? null) },
-      { type: 'text', values: values((r) => r.eventType ?? null) },
-      { type: 'text', values: values((r) => r.sourceSite ?? null) },
-      { type: 'text', values: values((r) => r.topic ?? null) },
-      { type: 'int', values: values((r) => r.partition ?? null) },
-      { type: 'bigint', values: values((r) => r.offset ?? null) },
-      { type: 'timestamptz', values: values((r) => isoOrNull(r.at)) },
-      { type: 'int', values: values((r) => r.latencyMs ?? null) },
-      { type: 'jsonb', values: values((r) => (r.detail == null ? null : JSON.stringify(r.detail))) },
-    ])}
-    ON CONFLICT DO NOTHING`);
+  await db.execute(bulkInsert(monitoringEvents, MONITORING_COLUMNS, rows, sql`ON CONFLICT DO NOTHING`));
 }
 
 /**

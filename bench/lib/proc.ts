@@ -1,18 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { rssOf } from '../../deploy/index.ts';
+import { readdirSync } from 'node:fs';
+import { rssOf, statFields } from '../../deploy/index.ts';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** Fields of /proc/<pid>/stat after the command name. */
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
 
 /** User + system CPU seconds a process has used so far (10 ms resolution). */
 export function cpuSecondsOf(pid: number): number {

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
 
 /**
  * Rows for a bulk INSERT as one array parameter per column:
@@ -9,15 +10,16 @@ import { type SQL, sql } from 'drizzle-orm';
  * "A 100,000-event backlog, measured"). Works the same on PGlite and
  * node-postgres; a JSON column is passed as text and cast.
  */
-export interface UnnestColumn {
-  /** The Postgres element type of the array, e.g. `text`, `bigint`, `timestamptz`, `jsonb`. */
-  type: 'text' | 'int' | 'bigint' | 'boolean' | 'timestamptz' | 'jsonb';
-  values: unknown[];
-}
+export type UnnestType = 'text' | 'int' | 'bigint' | 'boolean' | 'timestamptz' | 'jsonb';
 
-export function unnestRows(columns: UnnestColumn[]): SQL {
-  const arrays = columns.map((c) => sql`${sql.param(c.values)}::${sql.raw(c.type)}[]`);
-  return sql`SELECT * FROM unnest(${sql.join(arrays, sql`, `)})`;
+/** A column of a bulk write: its name in the table, the Postgres element type of its array, and how to read it from a row. */
+export type BulkColumn<R> = readonly [name: string, type: UnnestType, pick: (row: R) => unknown];
+
+/** `INSERT INTO table (columns) SELECT * FROM unnest($1::type[], …) <onConflict>`: one statement for all `rows`. */
+export function bulkInsert<R>(table: PgTable, columns: readonly BulkColumn<R>[], rows: readonly R[], onConflict: SQL): SQL {
+  const names = sql.raw(columns.map(([name]) => `"${name}"`).join(', '));
+  const arrays = columns.map(([, type, pick]) => sql`${sql.param(rows.map(pick))}::${sql.raw(type)}[]`);
+  return sql`INSERT INTO ${table} (${names}) SELECT * FROM unnest(${sql.join(arrays, sql`, `)}) ${onConflict}`;
 }
 
 /** A timestamp as the driver takes it in an array: ISO-8601 text, or null. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Consumer, Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { inject } from 'vitest';
 import { type CertRole, certPaths } from '../../certs/index.ts';
-import { createLauncher, findManaged, type Launcher } from '../../deploy/index.ts';
+import { createLauncher, findManaged, type Launcher, readTopicToEnd } from '../../deploy/index.ts';
 import { type ClientTls, interSiteKafkaConfig, parseTopology, type Site, siteOf, type Topology } from '../../federation/index.ts';
 import { TEST_ENV } from './env.ts';
 import { STATE_DIR } from './paths.ts';
@@ -178,35 +178,10 @@ export async function waitForRecords(kafka: Kafka, topic: string, count: number,
   }
 }
 
-/**
- * The records a committed reader gets from `topic` up to `offsets` (as
- * fetchTopicOffsets gave them). A partition is read when a batch ends at its
- * last offset, which may be a transaction marker that no reader sees.
- */
-export async function countRecords(
-  kafka: Kafka,
-  topic: string,
-  offsets: { partition: number; high: string; low: string }[],
-  timeoutMs = 30_000,
-): Promise<number> {
-  const pending = new Set(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => o.partition));
-  const high = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+/** The records a committed reader gets from `topic` up to its end offsets now (transaction markers take offsets but are no records). */
+export async function countRecords(kafka: Kafka, topic: string): Promise<number> {
   let records = 0;
-  const consumer = kafka.consumer({ groupId: `test-count-${randomUUID()}` });
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (Number(payload.lastOffset) >= high.get(payload.partition)! - 1) pending.delete(payload.partition);
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      if (Number(message.offset) < high.get(partition)!) records++;
-    },
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  await consumer.disconnect();
-  if (pending.size > 0) throw new Error(`${topic}: partitions ${[...pending].join(', ')} not read to their end in ${timeoutMs} ms`);
+  await readTopicToEnd(kafka, topic, () => void records++);
   return records;
 }
 
