@@ -389,9 +389,17 @@ async function pauseWithBacklog(
     if (Date.now() > caughtUpBy) throw new Error(`${group} did not process ${local} to its end at ${o.site} within 60 s`);
     await sleep(500);
   }
-  o.log(`pausing ${group}: stopping ${o.site}'s instance, then publishing a backlog of ${backlogEvents} ${region} prices at ${o.site}`);
+  o.log(
+    `pausing ${group}: stopping ${o.site}'s instance, waiting for MM2's checkpoint of its position at ${survivor.name}, then publishing a backlog of ${backlogEvents} ${region} prices at ${o.site}`,
+  );
   await o.launcher.stop(o.site, 'instance', { hard: false });
   const committed = await committedOffsets(atSite, group, local);
+  const atSurvivor = new Kafka({ ...o.launcher.adminKafka(survivor.name), clientId: 'fedgate-drill-pause', logLevel: logLevel.NOTHING });
+  // The checkpoint is awaited before the backlog: MM2's checkpoint task keeps a sparse history of offset syncs
+  // (KAFKA-14666), so once thousands of newer syncs arrive, a position behind them translates less precisely,
+  // and MM2 never moves a checkpoint backwards to correct it. Checkpointed first, the translation is the one
+  // within offset.lag.max of the position.
+  await waitForCheckpoint(o, atSurvivor, group, copy, committed);
   await publishPrices(backlogEvents, 'backlog');
 
   // The group's ledger, from the site's own topic: below its committed offset, processed; at or above, owed.
@@ -404,36 +412,43 @@ async function pauseWithBacklog(
     else backlog.add(id);
   });
 
-  // Wait until the survivor holds every owed event and MM2 has checkpointed the paused position there.
-  const atSurvivor = new Kafka({ ...o.launcher.adminKafka(survivor.name), clientId: 'fedgate-drill-pause', logLevel: logLevel.NOTHING });
-  // MM2 emits a checkpoint only when the translated offset moves, so the paused position C may never get its own
-  // (it translates like an earlier checkpoint's). Either a checkpoint at C, or one within offset.lag.max + 1 of C
-  // that has not changed for three checkpoint intervals, is the translation MM2 will keep.
+  // Wait until the survivor holds every owed event.
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const copied = new Set<string>();
+    await readTopicToEnd(atSurvivor, copy, (_p, m) => void copied.add(m.headers?.ce_id?.toString() ?? '')).catch(() => {});
+    const missing = [...backlog].filter((id) => !copied.has(id)).length;
+    if (missing === 0) break;
+    if (Date.now() > deadline) throw new Error(`${survivor.name} did not receive ${o.site}'s backlog within 90 s (${missing} missing)`);
+    await sleep(1000);
+  }
+  o.log(`${group} paused with ${backlog.size} events owed and ${before.size} processed; ${survivor.name} holds them all, checkpointed`);
+  return { group, survivor: survivor.name, copy, before, backlog };
+}
+
+/**
+ * Wait until MM2 has checkpointed a paused group's position at the survivor. MM2 emits a checkpoint only when
+ * the translated offset moves, so the position may never get its own (it translates like an earlier commit's).
+ * Either a checkpoint at the position, or one within offset.lag.max + 1 of it that has not changed for three
+ * checkpoint intervals, is the translation MM2 will keep.
+ */
+async function waitForCheckpoint(o: DrillOptions, atSurvivor: Kafka, group: string, copy: string, committed: Map<number, number>): Promise<void> {
   const lagMax = o.topology.mm2.offsetLagMax;
   const settleMs = 3 * o.topology.mm2.checkpointSeconds * 1000;
   let lastSeen = '';
   let seenSince = Date.now();
   const deadline = Date.now() + 90_000;
   for (;;) {
-    const copied = new Set<string>();
-    await readTopicToEnd(atSurvivor, copy, (_p, m) => void copied.add(m.headers?.ce_id?.toString() ?? '')).catch(() => {});
     const checkpoints = await translatedOffsets(atSurvivor, o.site, [group]).catch(() => []);
     const mine = [...committed].map(([p, offset]) => ({ offset, c: checkpoints.find((c) => c.topic === copy && c.partition === p) }));
     const seen = JSON.stringify(mine.map((m) => [m.c?.upstreamOffset, m.c?.downstreamOffset]));
     if (seen !== lastSeen) [lastSeen, seenSince] = [seen, Date.now()];
     const exact = mine.every((m) => m.c?.upstreamOffset === m.offset);
     const near = mine.every((m) => m.c !== undefined && m.c.upstreamOffset <= m.offset && m.c.upstreamOffset >= m.offset - lagMax - 1);
-    const checkpointed = exact || (near && Date.now() - seenSince >= settleMs);
-    const missing = [...backlog].filter((id) => !copied.has(id)).length;
-    if (missing === 0 && checkpointed) break;
-    if (Date.now() > deadline)
-      throw new Error(
-        `${survivor.name} did not receive ${o.site}'s backlog (${missing} missing) or MM2's checkpoint of ${group} (${checkpointed}) within 90 s`,
-      );
+    if (exact || (near && Date.now() - seenSince >= settleMs)) return;
+    if (Date.now() > deadline) throw new Error(`MM2 did not checkpoint ${group}'s position at ${o.site} within 90 s (last seen ${seen})`);
     await sleep(1000);
   }
-  o.log(`${group} paused with ${backlog.size} events owed and ${before.size} processed; ${survivor.name} holds them all, checkpointed`);
-  return { group, survivor: survivor.name, copy, before, backlog };
 }
 
 /** The end offsets of `topic`'s partitions. */
