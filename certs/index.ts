@@ -1,3 +1,5 @@
 export * from './certs.ts';
+export * from './expiry.ts';
 export * from './jwt-keys.ts';
+export * from './metrics-secret.ts';
 export * from './read-api-secret.ts';

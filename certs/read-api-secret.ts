@@ -10,15 +10,20 @@ import { join } from 'node:path';
  * first writer wins, so a concurrent start cannot end with two secrets.
  */
 export function readApiSecret(secretsDir: string, site: string): string {
+  return siteSecret(secretsDir, site, 'read-api.secret');
+}
+
+/** A random secret of a site, in `<secretsDir>/<site>/<file>` (mode 0600): created on first use, and the first writer wins. */
+export function siteSecret(secretsDir: string, site: string, file: string): string {
   const dir = join(secretsDir, site);
-  const file = join(dir, 'read-api.secret');
+  const path = join(dir, file);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
-    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  return readFileSync(file, 'utf8').trim();
+  return readFileSync(path, 'utf8').trim();
 }
 
 /** The header that carries it. */
@@ -28,6 +33,11 @@ export function readApiAuthorization(secret: string): { authorization: string } 
 
 /** Constant-time check of an Authorization header against the secret. */
 export function isReadApiAuthorization(header: string | undefined, secret: string): boolean {
+  return isBearerSecret(header, secret);
+}
+
+/** Constant-time check of an Authorization header against a bearer secret. */
+export function isBearerSecret(header: string | undefined, secret: string): boolean {
   const expected = Buffer.from(`Bearer ${secret}`);
   const given = Buffer.from(header ?? '');
   return given.length === expected.length && timingSafeEqual(given, expected);

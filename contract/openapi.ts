@@ -166,7 +166,6 @@ export function publicApiDocument(site: string) {
       responses: { 200: json(answer, 'the merged answer; `partial` when a site did not answer'), ...problems(codes) },
     });
   }
-  const text = (type: string, description: string) => ({ description, content: { [type]: { schema: z.string() } } });
   r.registerPath({
     method: 'get',
     path: '/v1/federation/live',
@@ -202,7 +201,7 @@ export function publicApiDocument(site: string) {
   r.registerPath({
     method: 'get',
     path: '/metrics',
-    summary: 'Prometheus metrics; the scrape credential is a token with read:metrics',
+    summary: "Prometheus metrics; the scrape credential is the site's metrics secret, or a token with read:metrics",
     security: [{ [bearer.name]: [] }],
     responses: { 200: text('text/plain', 'text exposition format'), ...problems(ROUTE_PROBLEMS.metrics) },
   });
@@ -258,6 +257,8 @@ export function peerApiDocument(site: string) {
   return document(r, `fedgate peer API (${site})`, 'Gateway to gateway, over mutual TLS: failover writes, the federated read proxy, signing keys.');
 }
 
+const text = (type: string, description: string) => ({ description, content: { [type]: { schema: z.string() } } });
+
 /** A site's read API: what the federated view asks each site. */
 export function readApiDocument(site: string) {
   const r = new OpenAPIRegistry();
@@ -289,6 +290,12 @@ export function readApiDocument(site: string) {
   get('/v1/overview', 'Stats, consumer lag and offsets in one answer', OverviewBodySchema, { query: StatsQuerySchema });
   get('/v1/recent', 'Monitoring rows after a cursor (the live flow)', RecentBodySchema, { query: RecentQuerySchema });
   get('/v1/dead-letters', 'Dead-lettered messages here', RowsBodySchema, { query: LimitQuerySchema });
+  r.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: "Prometheus metrics of the instance; the scrape credential is the site's metrics secret (not the read API's)",
+    responses: { 200: text('text/plain', 'text exposition format'), ...problems(ROUTE_PROBLEMS.metrics) },
+  });
   r.registerPath({
     method: 'post',
     path: '/v1/delivered',

@@ -1,5 +1,6 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { requestId } from 'hono/request-id';
+import { routePath } from 'hono/route';
 import { Problem, problemErrorHandler } from '../contract/index.ts';
 import type { GatewayDeps } from './deps.ts';
 import { federationRoutes } from './routes/federation.ts';
@@ -10,13 +11,22 @@ import { publishRoute } from './routes/publish.ts';
 function base(deps: GatewayDeps) {
   const app = new Hono();
   app.use(requestId());
+  const unmatched = new WeakSet<Context>();
+  app.use(async (c, next) => {
+    await next();
+    // The route pattern that answered (bounded: never the raw path), after any error handler set the answer.
+    deps.metrics.response(unmatched.has(c) ? 'unmatched' : routePath(c, -1), c.res.status);
+  });
   const onError = problemErrorHandler(deps.log);
-  app.onError((err, c) => {
+  const answerError = (err: Error, c: Context) => {
     deps.metrics.rejected(err instanceof Problem ? err.code : 'internal');
     return onError(err, c);
-  });
-  app.notFound(() => {
-    throw new Problem('not-found', 'no such route; see /docs');
+  };
+  app.onError(answerError);
+  // Answered here, not thrown: a throw from notFound would skip the middleware above that counts answers.
+  app.notFound((c) => {
+    unmatched.add(c);
+    return answerError(new Problem('not-found', 'no such route; see /docs'), c);
   });
   return app;
 }

@@ -17,6 +17,8 @@ export interface GatewayDeps {
   view: FederatedView;
   jwks(): Promise<JSONWebKeySet>;
   metrics: GatewayMetrics;
+  /** The site's scrape credential (certs/metrics-secret.ts): opens /metrics and nothing else. Never logged. */
+  metricsSecret: string;
   /** Answers replayed for a repeated Idempotency-Key. */
   requestKeys: { get(k: string): PublishResult | undefined; set(k: string, v: PublishResult): void | Promise<void> };
   limits: { maxBodyBytes: number; maxBatchEvents: number; liveStreamsPerClient: number };

@@ -1,4 +1,5 @@
 import type { OverviewBody, RecentBody, RowsBody, TraceBody } from '../contract/index.ts';
+import { flowLags, type SiteOffsets } from '../federation/index.ts';
 import { createFanOut, type FanOutDeps } from './fan-out.ts';
 import { mergeHealth, mergeNewestFirst, mergeRecent, mergeStats, mergeTrace } from './federated-merge.ts';
 
@@ -23,6 +24,12 @@ export function createFederatedView(deps: FanOutDeps) {
     },
     async stats(windowSeconds: number) {
       return mergeStats(deps.topology, windowSeconds, await fanOut<OverviewBody>(`/overview?windowSeconds=${windowSeconds}`), now());
+    },
+    /** The lag of every MM2 flow, from each site's offsets only (lighter than stats: no stage counts). */
+    async flows() {
+      const f = await fanOut<SiteOffsets>('/offsets');
+      const offsets = new Map(f.sites.flatMap((s) => (s.reachable ? [[s.site, s.body] as const] : [])));
+      return flowLags(deps.topology, offsets, now());
     },
     async health() {
       return mergeHealth(await fanOut<Record<string, unknown>>('/health'));

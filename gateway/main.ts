@@ -3,9 +3,20 @@ import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
-import { audienceOf, certPaths, clientTls, ensureSigningKeys, issuerOf, publicJwks, readApiAuthorization, readApiSecret } from '../certs/index.ts';
+import {
+  audienceOf,
+  certificateExpiries,
+  certPaths,
+  clientTls,
+  ensureSigningKeys,
+  issuerOf,
+  metricsSecret,
+  publicJwks,
+  readApiAuthorization,
+  readApiSecret,
+} from '../certs/index.ts';
 import type { ProductEvent, Publisher } from '../contract/index.ts';
-import { IDEMPOTENCY_TOPIC, loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
+import { IDEMPOTENCY_TOPIC, isKnownLag, loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import type { GatewayDeps } from './deps.ts';
@@ -46,6 +57,7 @@ producer.on(producer.events.DISCONNECT, () => (connected = false));
 const distribute = createDistributor({ producer, topology, monitorSite: site.name, timeoutMs: 5000, window: true });
 const peers = createPeerClient({ topology, site: site.name, certsDir: env.FEDGATE_CERTS_DIR });
 
+const view = createFederatedView({ topology, site: site.name, peers, instanceUrl, instanceHeaders, deadlineMs: env.PEER_DEADLINE_MS });
 let metrics: ReturnType<typeof createPromMetrics>;
 const batcher = createBatcher<{ event: ProductEvent; publisher: Publisher }>({
   async send(items) {
@@ -67,11 +79,8 @@ const pendingEvents = () => {
 metrics = createPromMetrics({
   site: site.name,
   inFlight: pendingEvents,
-  lag: async () => {
-    const res = await fetch(`${instanceUrl}/v1/lag`, { headers: instanceHeaders, signal: AbortSignal.timeout(1000) });
-    const body = (await res.json()) as { groups: Record<string, { records: number }> };
-    return Object.fromEntries(Object.entries(body.groups).map(([g, v]) => [g, v.records]));
-  },
+  flowsIn: async () => (await view.flows()).filter(isKnownLag).filter((f) => f.to === site.name),
+  certificates: () => certificateExpiries(env.FEDGATE_CERTS_DIR, site.name),
 });
 
 // The idempotency window: in memory for lookups, durable in site.idempotency (read back before serving).
@@ -125,9 +134,10 @@ const deps: GatewayDeps = {
     seen,
     onOutcome: (o, n) => metrics.published(o, n),
   }),
-  view: createFederatedView({ topology, site: site.name, peers, instanceUrl, instanceHeaders, deadlineMs: env.PEER_DEADLINE_MS }),
+  view,
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,
+  metricsSecret: metricsSecret(env.FEDGATE_CERTS_DIR, site.name),
   requestKeys,
   limits: { maxBodyBytes: env.MAX_BODY_BYTES, maxBatchEvents: env.MAX_BATCH_EVENTS, liveStreamsPerClient: site.limits.liveStreamsPerClient },
   publishLimiter: createRateLimiter({ perSecond: site.limits.publishPerSecond, burst: site.limits.publishBurst }),

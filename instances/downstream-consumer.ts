@@ -5,6 +5,7 @@ import { DecodeError, fromKafkaRecord, type MonitoringEvent, monitoringRecord, t
 import { consumedTopics, consumerGroup, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, parseRemoteTopic, type Topology } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
+import type { ConsumerMetrics } from './metrics.ts';
 
 export interface RetryPolicy {
   attempts: number;
@@ -23,6 +24,7 @@ export interface DownstreamConsumerOptions {
   name: string;
   kind: EventKind;
   log: Logger;
+  metrics?: ConsumerMetrics;
   now?: () => number;
 }
 
@@ -78,6 +80,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
         return;
       } catch (err) {
         if (!isRetriable(err) || attempt >= retry.attempts) throw Object.assign(err as Error, { attempts: attempt });
+        options.metrics?.retried(name);
         const wait = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
         log.warn({ consumer: name, attempt, waitMs: wait, err: (err as Error).message }, 'effect failed, retrying');
         await heartbeat();
@@ -202,6 +205,12 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
     const topicMessages: TopicMessages[] = [{ topic: MONITORING_TOPIC, messages: monitoring.map(monitoringRecord) }];
     if (deadLetters.length > 0) topicMessages.push({ topic: DEAD_LETTER_TOPIC, messages: deadLetters });
     await producer.sendBatch({ acks: -1, topicMessages });
+    options.metrics?.batch({
+      consumer: name,
+      applied: applied.length,
+      deadLettered: failures.length,
+      effectLatencySeconds: applied.map(({ event }) => Math.max(0, doneAt - event.publishedat) / 1000),
+    });
 
     for (const message of batch.messages) resolveOffset(message.offset);
     await commitOffsetsIfNecessary();

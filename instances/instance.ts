@@ -18,6 +18,7 @@ import {
 import type { Database } from './db/database.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer } from './downstream-consumer.ts';
 import { createLinkMonitor } from './link-monitor.ts';
+import { createInstanceMetrics } from './metrics.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
 import { createRetentionMonitor } from './retention-monitor.ts';
@@ -30,6 +31,8 @@ export interface InstanceDeps {
   log: Logger;
   /** Every read API route but /v1/health requires it (certs/read-api-secret.ts). */
   readApiSecret: string;
+  /** The site's scrape credential: GET /metrics answers only to it (certs/metrics-secret.ts). */
+  metricsSecret: string;
   /** The instance's client certificate for its site's Kafka. */
   kafkaTls: ClientTls;
 }
@@ -82,7 +85,9 @@ export function createInstance(deps: InstanceDeps) {
   let server: ServerType | null = null;
   let consumers: DownstreamConsumer[] = [];
   let startedAt = 0;
-  const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log });
+  const kafkaView = createSharedReading(readKafka, { freshMs: 1000, staleMs: 10_000 });
+  const metrics = createInstanceMetrics({ site, consumers: CONSUMERS.map((c) => c.name), lag: async () => (await kafkaView()).value.groups });
+  const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log, metrics });
   const linkMonitor = createLinkMonitor({ kafka, topology, site, log });
   const retentionMonitor = createRetentionMonitor({ kafka, topology, site, log });
   const siteNames = topology.sites.map((s) => s.name);
@@ -122,8 +127,9 @@ export function createInstance(deps: InstanceDeps) {
     lag: async () => (admin ? groupLag(admin, groups()) : {}),
     offsets,
     // The federated view asks every site for this on each dashboard poll, from
-    // every gateway: one reading (~70 Kafka requests) per second is shared.
-    kafkaView: createSharedReading(readKafka, { freshMs: 1000, staleMs: 10_000 }),
+    // every gateway, and Prometheus on each scrape: one reading (~70 Kafka requests) per second is shared.
+    kafkaView,
+    metrics: { secret: deps.metricsSecret, render: metrics.render },
     health: async () => ({
       db: database.kind,
       consumers: consumers.map((c) => c.name),
@@ -138,7 +144,7 @@ export function createInstance(deps: InstanceDeps) {
       producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
       await producer.connect();
       consumers = CONSUMERS.map((c) =>
-        createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log }),
+        createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, metrics }),
       );
       await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start(), retentionMonitor.start()]);
       server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });

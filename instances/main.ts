@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { clientTls, readApiSecret } from '../certs/index.ts';
+import { clientTls, metricsSecret, readApiSecret } from '../certs/index.ts';
 import { loadTopology, siteOf } from '../federation/index.ts';
 import { openDatabase } from './db/database.ts';
 import { readInstanceEnv } from './env.ts';
@@ -23,6 +23,7 @@ const instance = createInstance({
   database,
   log,
   readApiSecret: readApiSecret(env.FEDGATE_CERTS_DIR, site),
+  metricsSecret: metricsSecret(env.FEDGATE_CERTS_DIR, site),
   kafkaTls: clientTls(env.FEDGATE_CERTS_DIR, site, 'instance'),
 });
 await instance.start();

@@ -6,6 +6,7 @@ import { consumerGroup, MONITORING_TOPIC } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
 import { type BulkColumn, bulkInsert, isoOrNull } from './db/unnest.ts';
+import type { MonitoringMetrics } from './metrics.ts';
 
 const CHUNK = 2000;
 
@@ -40,7 +41,7 @@ export async function insertMonitoringRows(db: SiteDb, rows: MonitoringRow[]): P
  * delivered twice, by MM2 or after a crash before the offset commit, never
  * adds a second row. Offsets are committed only after the rows are written.
  */
-export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; site: string; log: Logger }) {
+export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; site: string; log: Logger; metrics?: MonitoringMetrics }) {
   const { kafka, db, site, log } = options;
   const groupId = consumerGroup(site, 'monitoring');
   let consumer: Consumer | null = null;
@@ -78,7 +79,9 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
       }
     }
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await insertMonitoringRows(db, rows.slice(i, i + CHUNK));
+      const chunk = rows.slice(i, i + CHUNK);
+      await insertMonitoringRows(db, chunk);
+      options.metrics?.rows(chunk.length);
       await heartbeat();
     }
     for (const message of batch.messages) resolveOffset(message.offset);

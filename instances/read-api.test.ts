@@ -8,6 +8,7 @@ import { createReadApi } from './read-api.ts';
 
 /** Route tests: the read API over an in-memory PGlite, no Kafka. */
 const SECRET = 'test-secret-of-this-site';
+const METRICS_SECRET = 'test-metrics-secret-of-this-site';
 const auth = { authorization: `Bearer ${SECRET}` };
 
 describe('site read API routes', () => {
@@ -36,6 +37,7 @@ describe('site read API routes', () => {
       kafkaView: async () => ({ value: kafkaView, at: Date.parse('2026-11-01T10:00:01Z') }),
       health: async () => ({ db: 'pglite' }),
       secret: SECRET,
+      metrics: { secret: METRICS_SECRET, render: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'fedgate_up 1\n' }) },
     });
   });
   afterAll(() => database.close());
@@ -47,6 +49,15 @@ describe('site read API routes', () => {
     const doc = readApiDocument('s');
     const documented = Object.entries(doc.paths ?? {}).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
     expect([...new Set(routes)].sort()).toEqual(documented.sort());
+  });
+
+  it('answers /metrics only to the site’s scrape credential, which opens no other route', async () => {
+    expect((await app.request('/metrics')).status).toBe(401);
+    expect((await app.request('/metrics', { headers: { authorization: `Bearer ${SECRET}` } })).status).toBe(401);
+    const ok = await app.request('/metrics', { headers: { authorization: `Bearer ${METRICS_SECRET}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('fedgate_up 1\n');
+    expect((await app.request('/v1/lag', { headers: { authorization: `Bearer ${METRICS_SECRET}` } })).status).toBe(401);
   });
 
   it('pages a product history newest first', async () => {

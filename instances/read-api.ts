@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
-import { isReadApiAuthorization } from '../certs/index.ts';
+import { isBearerSecret, isReadApiAuthorization } from '../certs/index.ts';
 import {
   DeliveredBodySchema,
   EventIdSchema,
@@ -32,6 +32,8 @@ export interface ReadApiDeps {
   health(): Promise<Record<string, unknown>>;
   /** The credential every route but /v1/health requires: only this site's gateway (and the operator's tools) hold it. */
   secret: string;
+  /** GET /metrics, answered only to the site's scrape credential (not the read API's). */
+  metrics?: { secret: string; render(): Promise<{ contentType: string; body: string }> };
 }
 
 /**
@@ -49,6 +51,14 @@ export function createReadApi(deps: ReadApiDeps) {
 
   // Health stays open: the launcher's readiness probe and container health checks use it.
   app.get('/v1/health', async (c) => c.json({ site, ...(await deps.health()) }));
+  app.get('/metrics', async (c) => {
+    const header = c.req.header('authorization');
+    if (!deps.metrics) throw new Problem('not-found', 'this instance serves no metrics');
+    if (!header) throw new Problem('missing-token', "send the site's scrape credential: Authorization: Bearer <the site's metrics.secret>");
+    if (!isBearerSecret(header, deps.metrics.secret)) throw new Problem('invalid-token', "not this site's scrape credential");
+    const m = await deps.metrics.render();
+    return c.body(m.body, 200, { 'content-type': m.contentType });
+  });
   app.use('/v1/*', async (c, next) => {
     const header = c.req.header('authorization');
     if (!header) throw new Problem('missing-token', "the site read API answers only this site's gateway: send its credential");

@@ -12,7 +12,7 @@ const deps = {
   topology,
   site: 'cloud-a',
   log: pino({ level: 'silent' }),
-  metrics: { published() {}, rejected() {}, publishSeconds() {}, batch() {}, render: async () => ({ contentType: 'text/plain', body: '' }) },
+  metrics: { published() {}, rejected() {}, publishSeconds() {}, batch() {}, response() {}, render: async () => ({ contentType: 'text/plain', body: '' }) },
   limits: { maxBodyBytes: 4096, maxBatchEvents: 10 },
 } as unknown as GatewayDeps;
 

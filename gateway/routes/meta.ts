@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Hono } from 'hono';
-import { METRICS_SCOPE } from '../../certs/index.ts';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { isBearerSecret, METRICS_SCOPE } from '../../certs/index.ts';
 import { type AuthEnv, requireScope, requireToken } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { docsRoutes } from './docs.ts';
@@ -22,8 +22,16 @@ export function metaRoutes(deps: GatewayDeps) {
   app.get('/healthz', (c) => c.json({ site: deps.site, ok: true }));
   app.route('/', docsRoutes(deps.site));
   app.get('/.well-known/jwks.json', async (c) => c.json(await deps.jwks()));
-  // A scrape credential: a token with read:metrics (Prometheus sends it as `authorization` from a credentials file).
-  app.get('/metrics', requireToken(deps.verify), requireScope(METRICS_SCOPE), async (c) => {
+  // Two scrape credentials: the site's metrics secret (certs/metrics-secret.ts; what the rendered prometheus.yml
+  // sends from a credentials file), or a token with read:metrics.
+  const metricsSecret: MiddlewareHandler<AuthEnv> = async (c, next) => {
+    if (isBearerSecret(c.req.header('authorization'), deps.metricsSecret)) {
+      const m = await deps.metrics.render();
+      return c.body(m.body, 200, { 'content-type': m.contentType });
+    }
+    await next();
+  };
+  app.get('/metrics', metricsSecret, requireToken(deps.verify), requireScope(METRICS_SCOPE), async (c) => {
     const m = await deps.metrics.render();
     return c.body(m.body, 200, { 'content-type': m.contentType });
   });

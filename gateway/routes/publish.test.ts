@@ -37,6 +37,9 @@ const token = (site = 'cloud-a', scopes = ['publish:price', 'publish:country', '
 /** Every problem answered in this file, checked against the API document at the end. */
 const problems: { status: number; body: { code: string } }[] = [];
 
+const METRICS_SECRET = 'a-test-metrics-secret';
+const responses: Array<[string, number]> = [];
+
 async function post(body: string | unknown, headers: Record<string, string> = {}) {
   const res = await app.request('/v1/events', {
     method: 'POST',
@@ -50,7 +53,14 @@ async function post(body: string | unknown, headers: Record<string, string> = {}
 beforeAll(async () => {
   for (const s of topology.sites) await ensureSigningKeys(dir, s.name);
   const log = pino({ level: 'silent' });
-  const metrics = { published() {}, rejected() {}, publishSeconds() {}, batch() {}, render: async () => ({ contentType: 'text/plain', body: '' }) };
+  const metrics = {
+    published() {},
+    rejected() {},
+    publishSeconds() {},
+    batch() {},
+    response: (route: string, status: number) => void responses.push([route, status]),
+    render: async () => ({ contentType: 'text/plain', body: '' }),
+  };
   deps = {
     topology,
     site: 'cloud-a',
@@ -74,6 +84,7 @@ beforeAll(async () => {
     view: {} as GatewayDeps['view'],
     jwks: () => publicJwks(dir, 'cloud-a'),
     metrics,
+    metricsSecret: METRICS_SECRET,
     requestKeys: createIdempotencyStore<PublishResult>({ maxEntries: 100, ttlMs: 60_000 }),
     limits: { maxBodyBytes: 4096, maxBatchEvents: 10, liveStreamsPerClient: 2 },
     publishLimiter: createRateLimiter({ perSecond: 1_000_000, burst: 1_000_000 }),
@@ -438,10 +449,28 @@ describe('the read side needs a token with a read scope', () => {
     for (const path of paths) expect((await read.request(path, { headers: { authorization: reader } })).status, path).toBe(200);
   });
 
-  it('answers /metrics only to the scrape credential (read:metrics)', async () => {
+  it('answers /metrics only to a scrape credential: the site’s metrics secret, or a token with read:metrics', async () => {
     expect((await read.request('/metrics')).status).toBe(401);
     expect((await read.request('/metrics', { headers: { authorization: `Bearer ${await token('cloud-a', ['read:federation'])}` } })).status).toBe(403);
     expect((await read.request('/metrics', { headers: { authorization: `Bearer ${await token('cloud-a', ['read:metrics'])}` } })).status).toBe(200);
+    expect((await read.request('/metrics', { headers: { authorization: `Bearer ${METRICS_SECRET}` } })).status).toBe(200);
+    const wrong = await read.request('/metrics', { headers: { authorization: `Bearer ${METRICS_SECRET}x` } });
+    expect(wrong.status).toBe(401);
+    expect((await wrong.json()).code).toBe('invalid-token');
+    // The metrics secret opens nothing else.
+    expect((await read.request('/v1/federation/stats', { headers: { authorization: `Bearer ${METRICS_SECRET}` } })).status).toBe(401);
+  });
+
+  it('counts every answer by its route pattern, never the raw path (bounded labels), errors included', async () => {
+    responses.length = 0;
+    await read.request('/v1/federation/events/some-event-id/trace');
+    await read.request('/no/such/route/abc123');
+    await post([]);
+    expect(responses).toEqual([
+      ['/v1/federation/events/:eventId/trace', 401],
+      ['unmatched', 404],
+      ['/v1/events', 401],
+    ]);
   });
 
   it('keeps the docs, the API documents, the JWKS, health and the dashboard page public (the page holds no data)', async () => {

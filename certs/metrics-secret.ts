@@ -1,0 +1,12 @@
+import { siteSecret } from './read-api-secret.ts';
+
+/**
+ * The scrape credential of a site: a random bearer secret in the site's
+ * git-ignored secrets folder (`<certsDir>/<site>/metrics.secret`, mode 0600).
+ * It opens /metrics of the site's gateway and instance and nothing else, so
+ * Prometheus holds no token that can publish or read events. Prometheus reads
+ * it from that file at every scrape (`credentials_file`).
+ */
+export function metricsSecret(secretsDir: string, site: string): string {
+  return siteSecret(secretsDir, site, 'metrics.secret');
+}
