@@ -1,5 +1,17 @@
+import { join } from 'node:path';
 import { issueToken, SCOPES } from '../certs/index.ts';
-import { assertPortsFree, checkJava, checkMaven, LaunchError, type Launcher, type StatePaths } from '../deploy/index.ts';
+import {
+  assertPortsFree,
+  checkJava,
+  checkMaven,
+  LaunchError,
+  type Launcher,
+  prometheusConfig,
+  prometheusMissing,
+  RULES_FILE,
+  type StatePaths,
+  startPrometheus,
+} from '../deploy/index.ts';
 import type { Topology } from '../federation/index.ts';
 import type { Out } from './context.ts';
 import { createDemoPis } from './demo-pis.ts';
@@ -14,6 +26,8 @@ export async function startFederation(options: {
   home: StatePaths;
   demo: boolean;
   rate: number;
+  /** Also start a Prometheus scraping the federation (Debian's binary), at 127.0.0.1:9090. */
+  prometheus?: boolean;
   out: Out;
 }): Promise<number> {
   const { topology, launcher, out } = options;
@@ -34,6 +48,8 @@ export async function startFederation(options: {
   step(1, 'checking Java, Maven and the ports of every site');
   checkJava();
   checkMaven();
+  const noPrometheus = options.prometheus ? prometheusMissing() : null;
+  if (noPrometheus) throw new LaunchError(`--prometheus: ${noPrometheus}`);
   const running = (await launcher.status()).filter((s) => s.broker.running || s.gateway.running);
   if (running.length > 0)
     throw new LaunchError(
@@ -75,6 +91,18 @@ export async function startFederation(options: {
   const demo = options.demo ? createDemoPis({ topology, tokens, ratePerSecond: options.rate, log: out.info }) : null;
   demo?.start();
 
+  const prom = options.prometheus
+    ? await startPrometheus({
+        dir: join(options.home.runDir, 'prometheus'),
+        config: prometheusConfig(topology, { certsDir: options.home.certsDir, ruleFiles: [RULES_FILE] }),
+        listen: '127.0.0.1:9090',
+      }).catch(async (err) => {
+        demo?.stop();
+        await launcher.down();
+        throw err;
+      })
+    : null;
+
   step(5, `ready in ${readySeconds.toFixed(1)} s`);
   const first = topology.sites[0]!;
   const userToken = await issueToken({
@@ -97,6 +125,7 @@ export async function startFederation(options: {
       'Dashboards (each shows every site):',
       ...topology.sites.map((s) => `  ${s.name.padEnd(10)} http://${s.address}:${s.ports.gateway}/dashboard`),
       `API docs:   http://${first.address}:${first.ports.gateway}/docs`,
+      ...(prom ? [`Prometheus: ${prom.url} (targets, alerts; every site's gateway and instance)`] : []),
       '',
       `A token of ${first.name} (12 h, every scope: publish, and read:federation to sign in on a dashboard):`,
       `  export TOKEN=${userToken}`,
@@ -118,6 +147,7 @@ export async function startFederation(options: {
   process.off('SIGTERM', stopRequested);
   out.info('stopping…');
   demo?.stop();
+  await prom?.stop();
   await launcher.down();
   out.info(`stopped${demo ? `; the demo published ${demo.counts.accepted} events` : ''}. \`npm start\` again resumes with the same data.`);
   return 0;

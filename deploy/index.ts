@@ -6,4 +6,6 @@ export * from './kafka-runtime.ts';
 export * from './launcher.ts';
 export * from './paths.ts';
 export * from './process.ts';
+export * from './prometheus/config.ts';
+export * from './prometheus/server.ts';
 export * from './site-setup.ts';

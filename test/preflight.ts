@@ -15,4 +15,6 @@ if (missing.length > 0) {
   );
   process.exit(1);
 }
-process.stderr.write(`preflight: Java, Maven, openssl, Chromium, a compose tool and PostgreSQL are there (${Math.round(performance.now() - started)} ms)\n`);
+process.stderr.write(
+  `preflight: Java, Maven, openssl, Chromium, a compose tool, Prometheus with promtool and PostgreSQL are there (${Math.round(performance.now() - started)} ms)\n`,
+);

@@ -6,6 +6,7 @@ import { downCommand } from './down.ts';
 import { drillCommand } from './drill.ts';
 import { failoverCommand } from './failover.ts';
 import { kafkaCommand } from './kafka.ts';
+import { prometheusCommand } from './prometheus.ts';
 import { publishCommand } from './publish.ts';
 import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   composeCommand,
   downCommand,
   statusCommand,
+  prometheusCommand,
   tokenCommand,
   aclCommand,
   drillCommand,

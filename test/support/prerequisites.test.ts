@@ -26,6 +26,7 @@ describe('test prerequisites', () => {
     expect(text).toContain('apt-get install chromium');
     expect(text).toContain('apt-get install docker-compose');
     expect(text).toContain('apt-get install openssl');
+    expect(text).toContain('apt-get install prometheus');
     expect(text).toContain('FEDGATE_TEST_DATABASE_URL');
     expect(text).not.toContain('secret');
   });

@@ -69,6 +69,12 @@ export async function missingPrerequisites(options: {
   if (!findCompose(run)) {
     missing.push({ what: 'a compose tool (docker-compose.multi.yml is validated with `config`; no engine is needed)', fix: 'apt-get install docker-compose' });
   }
+  if (!run('promtool', ['--version']) || !run('prometheus', ['--version'])) {
+    missing.push({
+      what: 'Prometheus and promtool (the alert rules are checked with promtool; a real Prometheus scrapes a test federation)',
+      fix: 'apt-get install prometheus (or put prometheus and promtool on the PATH)',
+    });
+  }
   if (!(await (options.canConnect ?? canConnect)(options.databaseUrl))) {
     missing.push({
       what: `a PostgreSQL server at ${redact(options.databaseUrl)}`,
