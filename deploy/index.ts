@@ -1,6 +1,7 @@
 export * from './broker-config.ts';
 export * from './cert-reload.ts';
 export * from './consumer-failover.ts';
+export * from './jmx-exporter.ts';
 export * from './kafka-probe.ts';
 export * from './kafka-runtime.ts';
 export * from './launcher.ts';

@@ -23,6 +23,8 @@ export interface KafkaRuntime {
   /** For `java -cp`: every jar of the runtime. */
   classpath: string;
   version: string;
+  /** The Prometheus JMX exporter's Java agent (`-javaagent:`), kept off the classpath. */
+  jmxAgent: string;
 }
 
 export interface FetchResult extends KafkaRuntime {
@@ -80,7 +82,17 @@ export function cachedKafkaRuntime(stateDir: string): KafkaRuntime | null {
   const stampFile = join(dir, 'stamp');
   if (!existsSync(stampFile) || !existsSync(libDir)) return null;
   if (readFileSync(stampFile, 'utf8').trim() !== pomStamp()) return null;
-  return { libDir, classpath: join(libDir, '*'), version: kafkaVersion() };
+  const jmxAgent = jmxAgentIn(dir);
+  if (!jmxAgent) return null;
+  return { libDir, classpath: join(libDir, '*'), version: kafkaVersion(), jmxAgent };
+}
+
+const AGENT_JAR = /^jmx_prometheus_javaagent-.*\.jar$/;
+
+function jmxAgentIn(dir: string): string | null {
+  const agents = join(dir, 'agents');
+  const jar = existsSync(agents) ? readdirSync(agents).find((f) => AGENT_JAR.test(f)) : undefined;
+  return jar ? join(agents, jar) : null;
 }
 
 /**
@@ -91,7 +103,7 @@ export async function fetchKafka(stateDir: string, onProgress: (line: string) =>
   const started = Date.now();
   const cached = cachedKafkaRuntime(stateDir);
   if (cached) {
-    return { ...cached, fetched: false, seconds: 0, jars: readdirSync(cached.libDir).length };
+    return { ...cached, fetched: false, seconds: 0, jars: readdirSync(cached.libDir).length + 1 };
   }
   checkJava();
   checkMaven();
@@ -124,12 +136,19 @@ export async function fetchKafka(stateDir: string, onProgress: (line: string) =>
     });
   });
 
+  // The JMX exporter is a Java agent, not a library of the JVMs: it goes beside the classpath, not on it.
+  const agents = join(dir, 'agents');
+  rmSync(agents, { recursive: true, force: true });
+  mkdirSync(agents);
+  for (const f of readdirSync(staging).filter((f) => AGENT_JAR.test(f))) renameSync(join(staging, f), join(agents, f));
+  const jmxAgent = jmxAgentIn(dir);
+  if (!jmxAgent) throw new PrerequisiteError(`Maven fetched no JMX exporter agent (io.prometheus.jmx:jmx_prometheus_javaagent); see ${logFile}`);
   const libDir = join(dir, 'lib');
   rmSync(libDir, { recursive: true, force: true });
   renameSync(staging, libDir);
   writeFileSync(join(dir, 'stamp'), `${pomStamp()}\n`);
-  const jars = readdirSync(libDir).length;
+  const jars = readdirSync(libDir).length + 1;
   const seconds = (Date.now() - started) / 1000;
   onProgress(`fetched ${jars} jars in ${seconds.toFixed(1)} s into ${libDir}`);
-  return { libDir, classpath: join(libDir, '*'), version: kafkaVersion(), fetched: true, seconds, jars };
+  return { libDir, classpath: join(libDir, '*'), version: kafkaVersion(), jmxAgent, fetched: true, seconds, jars };
 }

@@ -121,10 +121,18 @@ describe('topology validation', () => {
   it('gives each of three brokers its own listeners (ports + 100·(n−1)) and refuses one that collides', () => {
     const three = parseTopology(variant((t) => (t.sites[0].brokers = 3)));
     expect(brokerNodes(three.sites[0]!)).toEqual([
-      { id: 1, kafka: 9092, interSite: 9093, controller: 9094 },
-      { id: 2, kafka: 9192, interSite: 9193, controller: 9194 },
-      { id: 3, kafka: 9292, interSite: 9293, controller: 9294 },
+      { id: 1, kafka: 9092, interSite: 9093, controller: 9094, metrics: 9404 },
+      { id: 2, kafka: 9192, interSite: 9193, controller: 9194, metrics: 9504 },
+      { id: 3, kafka: 9292, interSite: 9293, controller: 9294, metrics: 9604 },
     ]);
+    // The JMX exporter's port is optional: without it, no exporter runs.
+    const bare = parseTopology(
+      variant((t) => {
+        t.sites[0].brokers = 3;
+        delete t.sites[0].ports.brokerMetrics;
+      }),
+    );
+    expect(brokerNodes(bare.sites[0]!).map((n) => n.metrics)).toEqual([undefined, undefined, undefined]);
     expect(replicationOf(three.sites[0]!)).toEqual({ factor: 3, minInsync: 2 });
     expect(replicationOf(three.sites[1]!)).toEqual({ factor: 1, minInsync: 1 });
     const problems = problemsOf(
@@ -140,6 +148,16 @@ describe('topology validation', () => {
       }),
     );
     expect(problemsOf(variant((t) => (t.sites[0].brokers = 2)))[0]).toMatchObject({ field: 'sites[0].brokers' });
+    // An exporter port of broker 2 that collides is caught too.
+    const exporter = problemsOf(
+      variant((t) => {
+        t.sites[0].brokers = 3;
+        t.sites[0].ports.mm2Metrics = 9504;
+      }),
+    );
+    expect(exporter).toContainEqual(
+      expect.objectContaining({ message: "127.0.1.1:9504 (cloud-a's broker 2 (ports.brokerMetrics + 100)) is already used by cloud-a.ports.mm2Metrics" }),
+    );
   });
 
   it('accepts the documented three-broker topology: the default sites, each with three brokers', () => {

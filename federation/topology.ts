@@ -35,6 +35,13 @@ export const SitePortsSchema = z
      * and receives task configs through it.
      */
     mm2Rest: port.optional(),
+    /**
+     * The Prometheus JMX exporter of the site's broker (broker n: this + 100·(n−1)), site-local, behind the
+     * site's scrape credential. Without it the broker runs without an exporter.
+     */
+    brokerMetrics: port.optional(),
+    /** The Prometheus JMX exporter of the site's MM2 node, site-local, behind the site's scrape credential. */
+    mm2Metrics: port.optional(),
   })
   .strict();
 export type SitePorts = z.infer<typeof SitePortsSchema>;
@@ -174,7 +181,7 @@ export class TopologyError extends Error {
 }
 
 /** Each broker of a site has its own Kafka listeners: broker n uses these ports + BROKER_PORT_STRIDE·(n−1). */
-export const BROKER_PORTS = ['kafka', 'interSite', 'controller'] as const;
+export const BROKER_PORTS = ['kafka', 'interSite', 'controller', 'brokerMetrics'] as const;
 export const BROKER_PORT_STRIDE = 100;
 
 /** One broker of a site: its node id (1-based) and its listeners' ports. */
@@ -183,6 +190,8 @@ export interface BrokerNode {
   kafka: number;
   interSite: number;
   controller: number;
+  /** The node's JMX exporter, when the site has `ports.brokerMetrics`. */
+  metrics?: number;
 }
 
 export function brokerNodes(site: Pick<Site, 'brokers' | 'ports'>): BrokerNode[] {
@@ -191,6 +200,7 @@ export function brokerNodes(site: Pick<Site, 'brokers' | 'ports'>): BrokerNode[]
     kafka: site.ports.kafka + BROKER_PORT_STRIDE * i,
     interSite: site.ports.interSite + BROKER_PORT_STRIDE * i,
     controller: site.ports.controller + BROKER_PORT_STRIDE * i,
+    ...(site.ports.brokerMetrics === undefined ? {} : { metrics: site.ports.brokerMetrics + BROKER_PORT_STRIDE * i }),
   }));
 }
 
@@ -266,8 +276,11 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
     // Every listener, the extra brokers' included (their ports are the site's + 100·(n−1)).
     const used: Array<[string, number, string]> = Object.entries(site.ports).map(([key, value]) => [key, value as number, `${site.name}.ports.${key}`]);
     for (let n = 2; n <= site.brokers; n++)
-      for (const key of BROKER_PORTS)
-        used.push([key, site.ports[key] + BROKER_PORT_STRIDE * (n - 1), `${site.name}'s broker ${n} (ports.${key} + ${BROKER_PORT_STRIDE * (n - 1)})`]);
+      for (const key of BROKER_PORTS) {
+        const base = site.ports[key];
+        if (base !== undefined)
+          used.push([key, base + BROKER_PORT_STRIDE * (n - 1), `${site.name}'s broker ${n} (ports.${key} + ${BROKER_PORT_STRIDE * (n - 1)})`]);
+      }
     for (const [key, value, name] of used) {
       const endpoint = `${bindAddressOf(site, key as keyof SitePorts)}:${value}`;
       const owner = listeners.get(endpoint);

@@ -41,7 +41,7 @@ describe('Prometheus scrapes the federation', () => {
       config: prometheusConfig(topology, {
         certsDir: fed.certsDir,
         ruleFiles: [join(dir, 'rules.yml')],
-        scrapeIntervalSeconds: 1,
+        scrapeIntervalSeconds: 2,
         evaluationIntervalSeconds: 1,
       }),
     });
@@ -82,21 +82,31 @@ describe('Prometheus scrapes the federation', () => {
     const targets = await eventually(
       'every target up',
       () => prom.targets(),
-      (t) => t.length === 4 && t.every((x) => x.health === 'up'),
+      (t) => t.length === 8 && t.every((x) => x.health === 'up'),
     );
     expect(targets.map((t) => `${t.labels.job}@${t.labels.site}`).sort()).toEqual([
+      'fedgate-broker@a',
+      'fedgate-broker@b',
       'fedgate-gateway@a',
       'fedgate-gateway@b',
       'fedgate-instance@a',
       'fedgate-instance@b',
+      'fedgate-mm2@a',
+      'fedgate-mm2@b',
     ]);
   });
 
-  it('without the credential, /metrics of the gateway and the instance answer 401', async () => {
+  it('without the credential, /metrics of the gateway and the instance answer 401, and so do the JMX exporters', async () => {
     for (const url of [fed.launcher.gatewayUrl('a'), fed.launcher.instanceUrl('a')]) {
       const res = await fetch(`${url}/metrics`);
       expect(res.status).toBe(401);
       expect((await res.json()).code).toBe('missing-token');
+    }
+    const { address, ports } = fed.site('a');
+    for (const port of [ports.brokerMetrics, ports.mm2Metrics]) {
+      expect((await fetch(`http://${address}:${port}/metrics`)).status).toBe(401);
+      const wrong = Buffer.from('prometheus:not-the-secret').toString('base64');
+      expect((await fetch(`http://${address}:${port}/metrics`, { headers: { authorization: `Basic ${wrong}` } })).status).toBe(401);
     }
   });
 
@@ -136,6 +146,19 @@ describe('Prometheus scrapes the federation', () => {
     expect(value(await prom.query('sum(fedgate_dead_letter_events_total)'))).toEqual([0]);
     expect(value(await prom.query('count(fedgate_consumer_lag_records)'))[0]).toBeGreaterThanOrEqual(6);
     expect(value(await prom.query('count(fedgate_monitoring_rows_total > 0)'))).toEqual([2]);
+    // The brokers and MM2 nodes, through the JMX exporters.
+    await eventually(
+      'messages in at a’s broker',
+      () => prom.query('kafka_server_messages_in_total{site="a"}'),
+      (r) => value(r)[0]! >= 40,
+    );
+    expect(value(await prom.query('sum(kafka_server_replicamanager_underreplicatedpartitions)'))).toEqual([0]);
+    await eventually(
+      'MM2 at b copied a’s eu prices',
+      () => prom.query('sum(kafka_connect_mirror_source_connector_record_count_total{site="b",topic="a.fed.price.eu"})'),
+      (r) => value(r)[0]! >= 40,
+    );
+    expect(value(await prom.query('count(kafka_connect_mirror_source_connector_replication_latency_ms_max{site="b",topic="a.fed.price.eu"})'))).toEqual([3]);
     // Nothing fires on a healthy federation.
     expect(await prom.alerts()).toEqual([]);
   });

@@ -8,7 +8,7 @@ import { renderBrokerProperties } from '../broker-config.ts';
 import { brokerAnswers } from '../kafka-probe.ts';
 import { javaCommand } from '../process.ts';
 import { setUpSite } from '../site-setup.ts';
-import { type ComponentModule, JVM_COMMON, type LaunchContext, writeLog4j } from './component.ts';
+import { type ComponentModule, JVM_COMMON, jmxExporterOptions, type LaunchContext, writeLog4j } from './component.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -28,6 +28,7 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
         ['kafka', n.kafka],
         ['interSite', n.interSite],
         ['controller', n.controller],
+        ...(n.metrics === undefined ? [] : [['brokerMetrics', n.metrics] as ['brokerMetrics', number]]),
       ];
     },
     async command(site, node) {
@@ -57,7 +58,13 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
         classpath: rt.classpath,
         mainClass: 'kafka.Kafka',
         args: [l.brokerProps(node)],
-        jvmOptions: ['-Xms64m', `-Xmx${ctx.topology.heap.broker}`, ...JVM_COMMON, ...jvmLog],
+        jvmOptions: [
+          '-Xms64m',
+          `-Xmx${ctx.topology.heap.broker}`,
+          ...JVM_COMMON,
+          ...jvmLog,
+          ...jmxExporterOptions(ctx, rt, site, 'broker', brokerNodes(site)[node - 1]!.metrics, node),
+        ],
         env: ctx.systemEnv,
       });
     },

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CertPaths } from '../../certs/index.ts';
+import { type CertPaths, metricsSecret } from '../../certs/index.ts';
 import { renderProperties, type Site, type Topology } from '../../federation/index.ts';
+import { renderJmxExporterConfig } from '../jmx-exporter.ts';
 import type { ProbeTarget } from '../kafka-probe.ts';
 import type { KafkaRuntime } from '../kafka-runtime.ts';
 import type { CommandLine } from '../process.ts';
@@ -24,6 +25,8 @@ export interface SiteLayout {
   /** Broker n's data folder and server.properties (broker 1 keeps the one-broker names). */
   brokerDataDir(node: number): string;
   brokerProps(node: number): string;
+  /** A JVM's JMX exporter config (rules and its hashed credential). */
+  jmxExporterFile(c: Component, node?: number): string;
 }
 
 export function siteLayout(runDir: string, site: string): SiteLayout {
@@ -42,6 +45,7 @@ export function siteLayout(runDir: string, site: string): SiteLayout {
     outFile: (c, node) => join(logDir, `${named(c, node)}.out`),
     brokerDataDir: (node) => join(dir, node === 1 ? 'kafka-data' : `kafka-data-${node}`),
     brokerProps: (node) => join(dir, `${named('broker', node)}.properties`),
+    jmxExporterFile: (c, node) => join(dir, `jmx-exporter-${named(c, node)}.yml`),
   };
 }
 
@@ -89,6 +93,18 @@ export interface ComponentModule {
   afterReady?(site: Site): Promise<void>;
   /** What to tell the person watching once it is spawned. */
   started(site: Site): string;
+}
+
+/**
+ * The JVM option that runs the Prometheus JMX exporter agent in a broker or
+ * MM2 node, bound to the site's local address and `port`, answering only to
+ * the site's scrape credential; none when the topology gives no port.
+ */
+export function jmxExporterOptions(ctx: LaunchContext, rt: KafkaRuntime, site: Site, c: 'broker' | 'mm2', port: number | undefined, node = 1): string[] {
+  if (port === undefined) return [];
+  const file = ctx.layout(site.name).jmxExporterFile(c, node);
+  writeFileSync(file, renderJmxExporterConfig(c, metricsSecret(ctx.certsDir, site.name)), { mode: 0o600 });
+  return [`-javaagent:${rt.jmxAgent}=${site.address}:${port}:${file}`];
 }
 
 /** A reload4j config writing the JVM's log to one rolling file. */

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { renderMm2Properties, upstreamSites } from '../../federation/index.ts';
 import { topicHasRecentRecords } from '../kafka-probe.ts';
 import { javaCommand } from '../process.ts';
-import { type ComponentModule, JVM_COMMON, type LaunchContext, writeLog4j } from './component.ts';
+import { type ComponentModule, JVM_COMMON, jmxExporterOptions, type LaunchContext, writeLog4j } from './component.ts';
 
 /**
  * A site's MirrorMaker 2 node (dedicated mode, `--clusters <site>`): it
@@ -14,7 +14,7 @@ export function mm2Module(ctx: LaunchContext): ComponentModule {
   return {
     name: 'mm2',
     skip: (site) => (upstream(site.name).length === 0 ? 'no flows into this site, so no MirrorMaker 2 node' : null),
-    ports: () => [],
+    ports: (site) => (site.ports.mm2Metrics === undefined ? [] : [['mm2Metrics', site.ports.mm2Metrics]]),
     async command(site) {
       const rt = await ctx.prepare();
       const l = ctx.layout(site.name);
@@ -30,7 +30,13 @@ export function mm2Module(ctx: LaunchContext): ComponentModule {
         classpath: rt.classpath,
         mainClass: 'org.apache.kafka.connect.mirror.MirrorMaker',
         args: [l.mm2Props, '--clusters', site.name],
-        jvmOptions: ['-Xms64m', `-Xmx${ctx.topology.heap.mm2}`, ...JVM_COMMON, `-Dlog4j.configuration=file:${l.log4jFile('mm2')}`],
+        jvmOptions: [
+          '-Xms64m',
+          `-Xmx${ctx.topology.heap.mm2}`,
+          ...JVM_COMMON,
+          `-Dlog4j.configuration=file:${l.log4jFile('mm2')}`,
+          ...jmxExporterOptions(ctx, rt, site, 'mm2', site.ports.mm2Metrics),
+        ],
         env: ctx.systemEnv,
       });
     },

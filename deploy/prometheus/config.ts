@@ -1,7 +1,8 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { Topology } from '../../federation/index.ts';
+import { brokerNodes, type Topology, upstreamSites } from '../../federation/index.ts';
+import { JMX_EXPORTER_USER } from '../jmx-exporter.ts';
 
 /** The file, beside each site's certificates, that holds the site's metrics credential (certs/metrics-secret.ts). */
 export const METRICS_SECRET_FILE = 'metrics.secret';
@@ -17,32 +18,42 @@ export interface PrometheusConfigOptions {
 
 /**
  * prometheus.yml for a federation, from its topology: per site, its gateway's
- * and its instance's /metrics, each scraped with the site's metrics credential
- * (a bearer secret, read by Prometheus from the file at every scrape, so a
+ * and its instance's /metrics, and the JMX exporters of its brokers and its
+ * MM2 node where the topology gives them ports, each scraped with the site's
+ * metrics credential (read by Prometheus from the file at every scrape, so a
  * rotated secret needs no reload). Every series carries `site`, and `job` is
- * the component (fedgate-gateway, fedgate-instance) whichever site it is: the
- * alert rules and dashboards group by them.
+ * the component (fedgate-gateway, fedgate-instance, fedgate-broker,
+ * fedgate-mm2) whichever site it is: the alert rules and dashboards group by
+ * them.
  */
 export function prometheusConfig(topology: Topology, o: PrometheusConfigOptions): string {
   const scrape = o.scrapeIntervalSeconds ?? 15;
   const jobs = topology.sites.flatMap((site) => {
-    const credentials = { type: 'Bearer', credentials_file: join(o.certsDir, site.name, METRICS_SECRET_FILE) };
-    return [
-      { component: 'fedgate-gateway', port: site.ports.gateway },
-      { component: 'fedgate-instance', port: site.ports.instance },
-    ].map(({ component, port }) => ({
+    const secretFile = join(o.certsDir, site.name, METRICS_SECRET_FILE);
+    const bearer = { authorization: { type: 'Bearer', credentials_file: secretFile } };
+    // The JMX exporters take the same secret as an HTTP basic password.
+    const basic = { basic_auth: { username: JMX_EXPORTER_USER, password_file: secretFile } };
+    const job = (component: string, targets: string[], auth: object) => ({
       job_name: `${component}-${site.name}`,
       metrics_path: '/metrics',
       scheme: 'http',
-      authorization: credentials,
-      static_configs: [{ targets: [`${site.address}:${port}`], labels: { job: component, site: site.name } }],
-    }));
+      ...auth,
+      static_configs: [{ targets, labels: { job: component, site: site.name } }],
+    });
+    const brokers = brokerNodes(site).flatMap((n) => (n.metrics === undefined ? [] : [`${site.address}:${n.metrics}`]));
+    const mm2 = site.ports.mm2Metrics !== undefined && upstreamSites(topology, site.name).length > 0;
+    return [
+      job('fedgate-gateway', [`${site.address}:${site.ports.gateway}`], bearer),
+      job('fedgate-instance', [`${site.address}:${site.ports.instance}`], bearer),
+      ...(brokers.length > 0 ? [job('fedgate-broker', brokers, basic)] : []),
+      ...(mm2 ? [job('fedgate-mm2', [`${site.address}:${site.ports.mm2Metrics}`], basic)] : []),
+    ];
   });
   return stringify(
     {
       global: {
         scrape_interval: `${scrape}s`,
-        scrape_timeout: `${Math.max(1, Math.min(10, scrape - 1))}s`,
+        scrape_timeout: `${Math.min(10, scrape)}s`,
         evaluation_interval: `${o.evaluationIntervalSeconds ?? scrape}s`,
         external_labels: { federation: topology.federation },
       },

@@ -37,7 +37,7 @@ describe('alert rules (promtool)', () => {
     };
     const alerts = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
     const firing = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => (a.exp_alerts ?? []).length > 0).map((a) => a.alertname)));
-    expect(alerts.length).toBeGreaterThanOrEqual(9);
+    expect(alerts.length).toBeGreaterThanOrEqual(10);
     expect(alerts.filter((a) => !firing.has(a))).toEqual([]);
   });
 

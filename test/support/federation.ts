@@ -41,6 +41,8 @@ export function testTopology(octet: number, specs: SiteSpec[], options: { exactl
       instance: 18081,
       gateway: 18080,
       peer: 18443,
+      brokerMetrics: 19404,
+      mm2Metrics: 19405,
       ...(options.exactlyOnce ? { mm2Rest: 18083 } : {}),
     },
   }));
