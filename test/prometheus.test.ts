@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../certs/index.ts';
+import { asPromQL, dashboards } from '../deploy/grafana/dashboards.ts';
 import { prometheusConfig } from '../deploy/prometheus/config.ts';
 import { type PrometheusServer, startPrometheus } from '../deploy/prometheus/server.ts';
 import { createTestFederation, REPO, type TestFederation, testTopology } from './support/federation.ts';
@@ -161,6 +162,29 @@ describe('Prometheus scrapes the federation', () => {
     expect(value(await prom.query('count(kafka_connect_mirror_source_connector_replication_latency_ms_max{site="b",topic="a.fed.price.eu"})'))).toEqual([3]);
     // Nothing fires on a healthy federation.
     expect(await prom.alerts()).toEqual([]);
+  });
+
+  it('every Grafana panel’s query returns data (site a for the site view, b for the MM2 node pulling a’s prices)', async () => {
+    // Fresh traffic, so every rate over the last minute has something to show.
+    await publish('a', euPrices(30));
+    await eventually(
+      'the new events applied at b',
+      () => prom.query('sum(fedgate_consumer_processed_events_total{site="b",consumer="price-book"})'),
+      (r) => value(r)[0] === 70,
+    );
+    const variables: Record<string, Record<string, string>> = { 'fedgate-site': { site: 'a' }, 'fedgate-mm2': { site: 'b' } };
+    const empty: string[] = [];
+    let queries = 0;
+    for (const d of dashboards())
+      for (const p of d.panels)
+        for (const t of p.targets) {
+          queries++;
+          const promql = asPromQL(t.expr, variables[d.uid] ?? {});
+          const r = await prom.query(promql);
+          if (!value(r).some((v) => Number.isFinite(v))) empty.push(`${d.uid} / ${p.title}: ${promql}`);
+        }
+    expect(queries).toBeGreaterThanOrEqual(25);
+    expect(empty).toEqual([]);
   });
 
   it('cutting the flow a -> b (b’s MM2 node stopped) puts the flow-lag alert in pending, then firing', async () => {
