@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findTopologyProblems, parseTopology, WAN_PORTS } from '../federation/index.ts';
-import { COMPONENTS, COMPOSE_FILE, COMPOSE_TOPOLOGY, COMPOSE_USER, composeTopology, renderCompose } from './compose.ts';
+import { COMPONENTS, COMPOSE_FILE, COMPOSE_TOPOLOGY, COMPOSE_USER, composeTopology, POSTGRES_IMAGE, renderCompose, SITE_DATABASE_URL } from './compose.ts';
 
 const root = new URL('../', import.meta.url);
 const topology = parseTopology(JSON.parse(readFileSync(new URL('topology.json', root), 'utf8')));
@@ -25,9 +25,26 @@ describe('docker-compose.multi.yml', () => {
     for (const site of topology.sites) {
       for (const c of COMPONENTS) {
         const svc = doc.services[`${site.name}-${c}`];
-        expect(svc.command).toEqual(['run', c, '--site', site.name]);
+        // The JVMs log to stdout, as containers do (Node components always log JSON lines there).
+        expect(svc.command).toEqual(['run', c, '--site', site.name, ...(c === 'broker' || c === 'mm2' ? ['--log-stdout'] : [])]);
         expect(svc.network_mode).toBe(`service:${site.name}`);
       }
+    }
+  });
+
+  it('gives every site its own PostgreSQL, reachable only inside the site, and the instance uses it once it is healthy', () => {
+    const doc = parse(renderCompose(topology));
+    for (const site of topology.sites) {
+      const db = doc.services[`${site.name}-db`];
+      expect(db.image).toBe(POSTGRES_IMAGE);
+      expect(db.network_mode).toBe(`service:${site.name}`);
+      expect(db.command).toEqual(['postgres', '-c', 'listen_addresses=127.0.0.1']);
+      expect(db.user).toBe('postgres');
+      expect(db.ports).toBeUndefined();
+      expect(db.volumes).toEqual([`${site.name}-db:/var/lib/postgresql/data`]);
+      const instance = doc.services[`${site.name}-instance`];
+      expect(instance.environment.DATABASE_URL).toBe(SITE_DATABASE_URL);
+      expect(instance.depends_on[`${site.name}-db`]).toEqual({ condition: 'service_healthy' });
     }
   });
 

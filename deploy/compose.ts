@@ -38,6 +38,11 @@ export function composeTopology(topology: Topology): Topology {
   );
 }
 
+/** Each site's database container (Debian's PostgreSQL 15 is what the native federation and the tests use). */
+export const POSTGRES_IMAGE = 'postgres:15';
+/** The instance's database in compose: the site's PostgreSQL, on the loopback of the site's namespace. */
+export const SITE_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/fedgate';
+
 export function renderCompose(topology: Topology): string {
   const multi = topology.sites.findIndex((s) => s.brokers > 1);
   if (multi >= 0)
@@ -88,19 +93,35 @@ export function renderCompose(topology: Topology): string {
       Object.fromEntries(deps.map((d) => [d, { condition: d === 'certs' ? 'service_completed_successfully' : 'service_started' }]));
     services[`${site.name}-broker`] = {
       ...common(site.name),
-      command: ['run', 'broker', '--site', site.name],
+      // Logs to stdout (`docker compose logs`), like every container.
+      command: ['run', 'broker', '--site', site.name, '--log-stdout'],
       depends_on: after(['certs', site.name]),
       restart: 'unless-stopped',
     };
+    // The site's database: PostgreSQL in the site's own network namespace, on its loopback only, so only the
+    // site's own containers reach it (trust there; nothing outside the namespace can connect).
+    services[`${site.name}-db`] = {
+      image: POSTGRES_IMAGE,
+      user: 'postgres',
+      network_mode: `service:${site.name}`,
+      command: ['postgres', '-c', 'listen_addresses=127.0.0.1'],
+      environment: { POSTGRES_DB: 'fedgate', POSTGRES_HOST_AUTH_METHOD: 'trust' },
+      volumes: [`${site.name}-db:/var/lib/postgresql/data`],
+      healthcheck: { test: ['CMD', 'pg_isready', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'fedgate'], interval: '2s', timeout: '2s', retries: 30 },
+      depends_on: after([site.name]),
+      restart: 'unless-stopped',
+    };
+    const base = common(site.name);
     services[`${site.name}-instance`] = {
-      ...common(site.name),
+      ...base,
+      environment: { ...base.environment, DATABASE_URL: SITE_DATABASE_URL },
       command: ['run', 'instance', '--site', site.name],
-      depends_on: after([`${site.name}-broker`]),
+      depends_on: { ...after([`${site.name}-broker`]), [`${site.name}-db`]: { condition: 'service_healthy' } },
       restart: 'on-failure',
     };
     services[`${site.name}-mm2`] = {
       ...common(site.name),
-      command: ['run', 'mm2', '--site', site.name],
+      command: ['run', 'mm2', '--site', site.name, '--log-stdout'],
       depends_on: after([`${site.name}-instance`]),
       restart: 'on-failure',
     };
@@ -119,6 +140,7 @@ export function renderCompose(topology: Topology): string {
   for (const site of ct.sites) {
     volumes[`${site.name}-secrets`] = null;
     volumes[`${site.name}-state`] = null;
+    volumes[`${site.name}-db`] = null;
   }
 
   return (

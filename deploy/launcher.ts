@@ -15,14 +15,14 @@ import {
 import { brokerListeners } from './broker-config.ts';
 import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
-import { COMPONENTS, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
+import { COMPONENTS, type CommandOptions, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
 import { mm2Module } from './components/mm2.ts';
 import { nodeProcessModule, nodeUrl } from './components/node-process.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
 
-export { COMPONENTS, type Component, type SiteLayout } from './components/component.ts';
+export { COMPONENTS, type CommandOptions, type Component, type SiteLayout } from './components/component.ts';
 
 export interface LauncherOptions {
   topology: Topology;
@@ -198,7 +198,7 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   /** Runs one component of a site in the foreground, attached to this terminal: the main process of a container (docker-compose.multi.yml). */
-  async function runForeground(siteName: string, c: Component): Promise<number> {
+  async function runForeground(siteName: string, c: Component, options: CommandOptions = {}): Promise<number> {
     const site = siteOf(topology, siteName);
     await prepare();
     // In a container the broker runs attached, so its admin step runs before the instance, which needs the topics and ACLs.
@@ -208,7 +208,7 @@ export function createLauncher(options: LauncherOptions) {
     }
     if (site.brokers > 1 && c === 'broker')
       throw new LaunchError(`\`run broker\` runs a one-broker site; ${siteName} has ${site.brokers} brokers (use \`up\`, or set "brokers": 1 for containers)`);
-    return runAttached(await modules[c].command(site, 1));
+    return runAttached(await modules[c].command(site, 1, options));
   }
 
   /**

@@ -31,7 +31,7 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
         ...(n.metrics === undefined ? [] : [['brokerMetrics', n.metrics] as ['brokerMetrics', number]]),
       ];
     },
-    async command(site, node) {
+    async command(site, node, options) {
       const rt = await ctx.prepare();
       const l = ctx.layout(site.name);
       mkdirSync(l.logDir, { recursive: true });
@@ -41,7 +41,7 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
         l.brokerProps(node),
         renderBrokerProperties(ctx.topology, site.name, { dataDir, keystoreFile: keys.keystore, caFile: ctx.certs.caCert }, node),
       );
-      writeLog4j(l.log4jFile('broker', node), l.logFile('broker', node));
+      writeLog4j(l.log4jFile('broker', node), options?.logToStdout ? null : l.logFile('broker', node));
       const jvmLog = [`-Dlog4j.configuration=file:${l.log4jFile('broker', node)}`];
       const java = (args: string[]) => execFileAsync('java', [...jvmLog, '-cp', rt.classpath, 'kafka.tools.StorageTool', ...args], { env: ctx.systemEnv });
       // KRaft storage is formatted once, every broker of the site with the same cluster id; after that the data survives restarts.

@@ -15,7 +15,7 @@ export function mm2Module(ctx: LaunchContext): ComponentModule {
     name: 'mm2',
     skip: (site) => (upstream(site.name).length === 0 ? 'no flows into this site, so no MirrorMaker 2 node' : null),
     ports: (site) => (site.ports.mm2Metrics === undefined ? [] : [['mm2Metrics', site.ports.mm2Metrics]]),
-    async command(site) {
+    async command(site, _node, options) {
       const rt = await ctx.prepare();
       const l = ctx.layout(site.name);
       mkdirSync(l.logDir, { recursive: true });
@@ -23,7 +23,7 @@ export function mm2Module(ctx: LaunchContext): ComponentModule {
         l.mm2Props,
         renderMm2Properties(ctx.topology, site.name, { caFile: ctx.certs.caCert, keystoreFile: ctx.certs.role(site.name, 'mm2').keystore }),
       );
-      writeLog4j(l.log4jFile('mm2'), l.logFile('mm2'));
+      writeLog4j(l.log4jFile('mm2'), options?.logToStdout ? null : l.logFile('mm2'));
       return javaCommand({
         role: `${site.name}/mm2`,
         runDir: ctx.runDir,
