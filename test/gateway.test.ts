@@ -288,6 +288,7 @@ describe('federation gateway on three real sites', () => {
     const auth = await token('a');
     const outcomes: Array<Promise<{ id: string; outcome: 'accepted' | 'refused' | 'connection-error' }>> = [];
     let running = true;
+    let acceptedSoFar = 0;
     const loadStart = Date.now();
     const load = (async () => {
       for (let i = 0; running; i++) {
@@ -296,6 +297,7 @@ describe('federation gateway on three real sites', () => {
           publish('a', apacPrice(id), auth).then(
             async (res) => {
               await res.body?.cancel();
+              if (res.status === 202) acceptedSoFar++;
               return { id, outcome: res.status === 202 ? ('accepted' as const) : ('refused' as const) };
             },
             () => ({ id, outcome: 'connection-error' as const }),
@@ -305,7 +307,9 @@ describe('federation gateway on three real sites', () => {
         await new Promise((r) => setTimeout(r, Math.max(0, loadStart + (i + 1) * 5 - Date.now())));
       }
     })();
-    await new Promise((r) => setTimeout(r, 2000));
+    // Under load before the stop: more than 100 accepted (however long a busy machine takes to get there).
+    const loaded = Date.now() + 60_000;
+    while (acceptedSoFar <= 100 && Date.now() < loaded) await new Promise((r) => setTimeout(r, 50));
     const stopped = await fed.launcher.stop('a', 'gateway');
     await new Promise((r) => setTimeout(r, 1000));
     running = false;
