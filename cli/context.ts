@@ -82,7 +82,10 @@ export function requireSite(topology: Topology, name: string | undefined): Site 
 /** Resolves on the first SIGINT or SIGTERM. */
 export function waitForSignal(): Promise<void> {
   return new Promise((resolve) => {
+    // A signal listener does not keep Node running: with only detached children left, it would exit at once.
+    const keepAlive = setInterval(() => {}, 60_000);
     const done = () => {
+      clearInterval(keepAlive);
       process.off('SIGINT', done);
       process.off('SIGTERM', done);
       resolve();

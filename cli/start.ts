@@ -139,10 +139,13 @@ export async function startFederation(options: {
     ].join('\n'),
   );
 
+  // Signal listeners do not keep Node running (with --no-demo nothing else would): wait on a timer too.
+  const keepAlive = setInterval(() => {}, 60_000);
   await new Promise<void>((resolve) => {
     onStop = resolve;
     if (interrupted) resolve();
   });
+  clearInterval(keepAlive);
   process.off('SIGINT', stopRequested);
   process.off('SIGTERM', stopRequested);
   out.info('stopping…');
