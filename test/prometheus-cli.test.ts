@@ -27,8 +27,8 @@ describe('fedgate prometheus run', () => {
   });
   afterAll(() => {
     // Whatever happened to the CLI, its Prometheus does not outlive the test.
-    const pidFile = join(home, 'run', 'prometheus', 'prometheus.pid');
-    if (existsSync(pidFile)) {
+    for (const pidFile of [join(home, 'run', 'prometheus', 'prometheus.pid'), join(home, 'second', 'run', 'prometheus', 'prometheus.pid')]) {
+      if (!existsSync(pidFile)) continue;
       try {
         process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
       } catch {
@@ -72,6 +72,17 @@ describe('fedgate prometheus run', () => {
       ]);
       const rules = (await (await fetch(`http://${listen}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: unknown[] }> } };
       expect(rules.data.groups.flatMap((g) => g.rules).length).toBe(10);
+
+      // A second one on the same address fails and says why, rather than taking the first one's answers for its own.
+      const second = spawn(
+        process.execPath,
+        [join(REPO, 'bin/fedgate.mjs'), 'prometheus', 'run', '--listen', listen, '--topology', topologyFile, '--home', join(home, 'second')],
+        { cwd: REPO },
+      );
+      let secondErr = '';
+      second.stderr.on('data', (d) => (secondErr += d));
+      expect(await new Promise<number>((resolve) => second.on('close', (c) => resolve(c ?? -1)))).not.toBe(0);
+      expect(secondErr).toContain('Prometheus exited at start');
     } finally {
       child.kill('SIGINT');
     }

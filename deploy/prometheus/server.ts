@@ -46,7 +46,6 @@ export async function startPrometheus(o: { dir: string; config: string; listen: 
         `--storage.tsdb.path=${join(o.dir, 'data')}`,
         `--web.listen-address=${o.listen}`,
         '--storage.tsdb.retention.time=2d',
-        '--web.enable-lifecycle',
       ],
     },
     { role: 'prometheus', logFile, pidFile },
@@ -73,11 +72,16 @@ export async function startPrometheus(o: { dir: string; config: string; listen: 
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
+    // Ours must still run: another server on the address could answer the probe while ours failed to bind.
+    if (hasExited(pid, started)) {
+      removePidFile(pidFile);
+      throw new Error(`Prometheus exited at start (is ${o.listen} taken?); its log ends:\n${tailOf(logFile)}`);
+    }
     const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then(
       (r) => r.ok,
       () => false,
     );
-    if (ready) break;
+    if (ready && !hasExited(pid, started)) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`Prometheus did not become ready at ${url} within 30 s; its log ends:\n${tailOf(logFile)}`);
