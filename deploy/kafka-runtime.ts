@@ -139,7 +139,7 @@ export async function fetchKafka(stateDir: string, onProgress: (line: string) =>
   // The JMX exporter is a Java agent, not a library of the JVMs: it goes beside the classpath, not on it.
   const agents = join(dir, 'agents');
   rmSync(agents, { recursive: true, force: true });
-  mkdirSync(agents);
+  mkdirSync(agents, { recursive: true });
   for (const f of readdirSync(staging).filter((f) => AGENT_JAR.test(f))) renameSync(join(staging, f), join(agents, f));
   const jmxAgent = jmxAgentIn(dir);
   if (!jmxAgent) throw new PrerequisiteError(`Maven fetched no JMX exporter agent (io.prometheus.jmx:jmx_prometheus_javaagent); see ${logFile}`);
