@@ -407,15 +407,20 @@ export interface RotationResult {
   restartToRenew: Component[];
 }
 
+/** Why `host:port` cannot be bound now (`EADDRINUSE`…), or null when it is free: a listen and close. */
+export function bindProblem(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
+  });
+}
+
 /** Fails with a message naming the fix when a listener's address and port are taken. */
 export async function assertPortsFree(site: Site, ports: Array<[string, number]>): Promise<void> {
   for (const [name, port] of ports) {
     const host = bindAddressOf(site, name as keyof Site['ports']);
-    const problem = await new Promise<string | null>((resolve) => {
-      const server = createServer();
-      server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-      server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
-    });
+    const problem = await bindProblem(host, port);
     if (problem === 'EADDRINUSE') {
       throw new LaunchError(
         `${host}:${port} (${site.name}.ports.${name}) is already in use. ` +

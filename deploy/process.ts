@@ -205,7 +205,8 @@ export function hasExited(pid: number, started: string | null): boolean {
   }
 }
 
-async function waitGone(pid: number, started: string | null, timeoutMs: number): Promise<boolean> {
+/** Waits until the process is gone (true), or `timeoutMs` passes (false). */
+export async function waitGone(pid: number, started: string | null, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (hasExited(pid, started)) return true;

@@ -82,7 +82,7 @@ describe('fedgate prometheus run', () => {
       let secondErr = '';
       second.stderr.on('data', (d) => (secondErr += d));
       expect(await new Promise<number>((resolve) => second.on('close', (c) => resolve(c ?? -1)))).not.toBe(0);
-      expect(secondErr).toContain('Prometheus exited at start');
+      expect(secondErr).toContain(`Prometheus cannot listen on ${listen} (EADDRINUSE)`);
     } finally {
       child.kill('SIGINT');
     }

@@ -1,11 +1,9 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { METRICS_SECRET_FILE } from '../../certs/index.ts';
 import { brokerNodes, type Topology, upstreamSites } from '../../federation/index.ts';
 import { JMX_EXPORTER_USER } from '../jmx-exporter.ts';
-
-/** The file, beside each site's certificates, that holds the site's metrics credential (certs/metrics-secret.ts). */
-export const METRICS_SECRET_FILE = 'metrics.secret';
 
 export interface PrometheusConfigOptions {
   /** The certificates folder: `<certsDir>/<site>/metrics.secret` is each site's scrape credential. */

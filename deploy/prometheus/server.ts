@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hasExited, removePidFile, spawnCommand, startTimeOf, tailOf } from '../process.ts';
+import { bindProblem } from '../launcher.ts';
+import { hasExited, removePidFile, spawnCommand, startTimeOf, tailOf, waitGone } from '../process.ts';
 
 /** Debian's Prometheus (`apt-get install prometheus`), or any `prometheus` on the PATH. */
 const PROMETHEUS = 'prometheus';
@@ -33,6 +34,10 @@ export interface PrometheusServer {
  * until it is ready.
  */
 export async function startPrometheus(o: { dir: string; config: string; listen: string }): Promise<PrometheusServer> {
+  // Checked before the start: once another server holds the address, its answers to the probe below would pass for ours.
+  const [host, port] = [o.listen.slice(0, o.listen.lastIndexOf(':')), Number(o.listen.slice(o.listen.lastIndexOf(':') + 1))];
+  const taken = await bindProblem(host, port);
+  if (taken) throw new Error(`Prometheus cannot listen on ${o.listen} (${taken}): stop what holds it, or pick another address`);
   mkdirSync(join(o.dir, 'data'), { recursive: true });
   const configFile = join(o.dir, 'prometheus.yml');
   writeFileSync(configFile, o.config);
@@ -66,13 +71,12 @@ export async function startPrometheus(o: { dir: string; config: string; listen: 
     ] as const) {
       if (hasExited(pid, started)) break;
       process.kill(pid, signal);
-      for (const until = Date.now() + waitMs; Date.now() < until && !hasExited(pid, started); ) await sleep(50);
+      await waitGone(pid, started, waitMs);
     }
     removePidFile(pidFile);
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
-    // Ours must still run: another server on the address could answer the probe while ours failed to bind.
     if (hasExited(pid, started)) {
       removePidFile(pidFile);
       throw new Error(`Prometheus exited at start (is ${o.listen} taken?); its log ends:\n${tailOf(logFile)}`);
@@ -81,7 +85,7 @@ export async function startPrometheus(o: { dir: string; config: string; listen: 
       (r) => r.ok,
       () => false,
     );
-    if (ready && !hasExited(pid, started)) break;
+    if (ready) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`Prometheus did not become ready at ${url} within 30 s; its log ends:\n${tailOf(logFile)}`);
