@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PROBLEM_CODES } from './problem.ts';
-import { FlowLagSchema, StageRowSchema, StageStatsSchema, UnknownFlowLagSchema } from './read-api.ts';
+import { FlowLagSchema, StageRowSchema, StageStatsSchema, SubscriptionStatusSchema, UnknownFlowLagSchema } from './read-api.ts';
 
 /**
  * The gateway's public API beyond the events themselves: the federated
@@ -56,7 +56,15 @@ export const FederatedStatsSchema = z.object({
   sites: z.array(
     SiteSummary.extend({
       stages: z.array(StageStatsSchema).nullable(),
-      consumerLag: z.record(z.number().int()).nullable().describe('records per consumer group'),
+      consumerLag: z.record(z.number().int()).nullable().describe("records per consumer group of the site's effect consumers (subscriptions report theirs)"),
+      subscriptions: z
+        .array(
+          SubscriptionStatusSchema.extend({
+            lagRecords: z.number().int().nullable().describe('records its group has not delivered yet'),
+            state: z.enum(['up to date', 'catching up', 'retrying']).describe('retrying: an event is waiting for another attempt now'),
+          }),
+        )
+        .nullable(),
       kafkaReadAt: z.string().nullable(),
     }),
   ),

@@ -79,7 +79,20 @@ export const TraceBodySchema = z.object({ site: z.string(), eventId: z.string(),
 export type TraceBody = z.infer<typeof TraceBodySchema>;
 export const RowsBodySchema = z.object({ site: z.string(), items: z.array(StageRowSchema), next: z.string().nullable().optional() });
 export type RowsBody = z.infer<typeof RowsBodySchema>;
+export const SubscriptionStatusSchema = z.object({
+  name: z.string().describe('`<protocol>:<name>`, as in monitoring rows'),
+  protocol: z.enum(['webhook', 'amqp', 'mqtt']),
+  group: z.string().describe("the subscription's consumer group"),
+  delivered: z.number().int().describe('events delivered and acknowledged since the instance started'),
+  deadLettered: z.number().int().describe('events dead-lettered since the instance started'),
+  retrying: z.number().int().describe('events waiting now for another attempt'),
+  lastError: z.string().nullable(),
+  lastErrorAt: z.string().datetime().nullable(),
+  lastDeliveredAt: z.string().datetime().nullable(),
+});
+export type SubscriptionStatus = z.infer<typeof SubscriptionStatusSchema>;
 export const OverviewBodySchema = z.object({
+  subscriptions: z.array(SubscriptionStatusSchema).default([]).describe("the site's delivery subscriptions, each with its own consumer group"),
   site: z.string(),
   windowSeconds: z.number().int(),
   stages: z.array(StageStatsSchema),

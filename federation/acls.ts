@@ -1,3 +1,4 @@
+import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
 import {
   allRoutedTopics,
@@ -79,7 +80,9 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     allow(instance, 'topic', topic, 'literal', 'read', 'describe');
   }
   for (const topic of allRoutedTopics(topology)) allow(instance, 'topic', topic, 'literal', 'describe');
-  for (const topic of [MONITORING_TOPIC, DEAD_LETTER_TOPIC]) allow(instance, 'topic', topic, 'literal', 'write', 'describe');
+  for (const topic of [MONITORING_TOPIC, DEAD_LETTER_TOPIC, ...site.delivery.subscriptions.map((s) => deliveryDeadLetterTopic(s.name))]) {
+    allow(instance, 'topic', topic, 'literal', 'write', 'describe');
+  }
   allow(instance, 'group', groupPrefix(site.name), 'prefixed', 'read', 'describe');
 
   // This site's MM2 node writes here: the copies and checkpoints of each upstream (`<upstream>.`), the heartbeats, its internal

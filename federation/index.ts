@@ -1,5 +1,6 @@
 export * from './acls.ts';
 export * from './checkpoints.ts';
+export * from './delivery.ts';
 export * from './flow-lags.ts';
 export * from './kafka-endpoints.ts';
 export * from './lag.ts';

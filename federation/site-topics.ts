@@ -1,4 +1,5 @@
 import type { ITopicConfig } from 'kafkajs';
+import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
 import {
   allRoutedTopics,
@@ -19,7 +20,8 @@ import { replicationOf, siteOf, type Topology, upstreamSites } from './topology.
  * - the copies MM2 will write here (`<upstream>.<topic>`) for what the site
  *   serves, created up front so consumers can subscribe before the first copy;
  * - the storage, monitoring and dead-letter streams;
- * - the gateways' idempotency window (compacted, kept for the site's window).
+ * - the gateways' idempotency window (compacted, kept for the site's window);
+ * - one dead-letter topic per delivery subscription.
  */
 export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfig[] {
   const site = siteOf(topology, siteName);
@@ -60,6 +62,8 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
       replicationFactor,
       configEntries: windowTopicConfig(site.limits.idempotencyWindowSeconds),
     },
+    // Each subscription's dead letters: what it gave up on, with the last error.
+    ...site.delivery.subscriptions.map((s) => ({ topic: deliveryDeadLetterTopic(s.name), numPartitions: 1, replicationFactor })),
   );
   return topics;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DeliverySchema, findDeliveryProblems } from './delivery.ts';
 import { allRoutedTopics, routedTopicsForSite } from './topics.ts';
 
 /**
@@ -114,6 +115,8 @@ export const SiteSchema = z
     flows: z.array(FlowSchema).optional(),
     /** Abuse limits of this site's gateway. */
     limits: SiteLimitsSchema.default({}),
+    /** Downstream systems this site delivers its events to (federation/delivery.ts). */
+    delivery: DeliverySchema.default({}),
   })
   .strict();
 /** A site as the federation runs it: its flows given or derived (never absent). */
@@ -377,6 +380,10 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
       }
     }
   }
+
+  topology.sites.forEach((site, i) => {
+    problems.push(...findDeliveryProblems(site, `sites[${i}]`));
+  });
 
   // Exactly-once MM2 needs the node's internal REST listener wherever a flow arrives.
   if (topology.mm2.exactlyOnce) {

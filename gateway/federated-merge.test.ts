@@ -58,9 +58,34 @@ describe('federated merges', () => {
   it('stats: a flow whose source or target did not answer has unknown lag, with the reason', () => {
     const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
     const offsets = { ends: {}, heartbeats: {} };
-    const overview = { stages: [], groups: { g: { records: 7, partitions: 1, byTopic: {} } }, offsets, kafkaReadAt: '2026-11-26T10:00:00.000Z' };
+    const sub = (name: string, retrying: number) => ({
+      name: `webhook:${name}`,
+      protocol: 'webhook' as const,
+      group: `fedgate.cloud-a.delivery.${name}`,
+      delivered: 5,
+      deadLettered: 0,
+      retrying,
+      lastError: null,
+      lastErrorAt: null,
+      lastDeliveredAt: null,
+    });
+    const lag = (records: number) => ({ records, partitions: 1, byTopic: {} });
+    const overview = {
+      stages: [],
+      groups: { g: lag(7), 'fedgate.cloud-a.delivery.erp': lag(3), 'fedgate.cloud-a.delivery.crm': lag(0), 'fedgate.cloud-a.delivery.ops': lag(0) },
+      subscriptions: [sub('erp', 0), sub('crm', 0), sub('ops', 1)],
+      offsets,
+      kafkaReadAt: '2026-11-26T10:00:00.000Z',
+    };
     const s = mergeStats(topology, 60, fanOutOf([ok('cloud-a', overview), ok('cloud-b', overview), down('onprem')]), Date.parse('2026-11-26T10:00:01Z'));
+    // Subscriptions report their own lag and state; the site's consumer lag is its effect consumers'.
     expect(s.sites.find((x) => x.site === 'cloud-a')).toMatchObject({ reachable: true, consumerLag: { g: 7 } });
+    expect(Object.keys(s.sites.find((x) => x.site === 'cloud-a')!.consumerLag!)).toEqual(['g']);
+    expect(s.sites.find((x) => x.site === 'cloud-a')!.subscriptions!.map((x) => [x.name, x.lagRecords, x.state])).toEqual([
+      ['webhook:erp', 3, 'catching up'],
+      ['webhook:crm', 0, 'up to date'],
+      ['webhook:ops', 0, 'retrying'],
+    ]);
     expect(s.sites.find((x) => x.site === 'onprem')).toMatchObject({ reachable: false, stages: null, consumerLag: null });
     const intoOnprem = s.links.filter((l) => l.to === 'onprem');
     expect(intoOnprem.length).toBeGreaterThan(0);

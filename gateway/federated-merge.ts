@@ -64,11 +64,19 @@ export function mergeStats(topology: Topology, windowSeconds: number, f: FanOut<
           reachable: true,
           ms: s.ms,
           stages: s.body.stages,
-          consumerLag: Object.fromEntries(Object.entries(s.body.groups).map(([g, v]) => [g, v.records])),
+          consumerLag: Object.fromEntries(
+            Object.entries(s.body.groups)
+              .filter(([g]) => !s.body.subscriptions.some((x) => x.group === g))
+              .map(([g, v]) => [g, v.records]),
+          ),
+          subscriptions: s.body.subscriptions.map((x) => {
+            const lagRecords = s.body.groups[x.group]?.records ?? null;
+            return { ...x, lagRecords, state: x.retrying > 0 ? ('retrying' as const) : lagRecords ? ('catching up' as const) : ('up to date' as const) };
+          }),
           // From a reading the site shares among callers (at most ~1 s old while polled).
           kafkaReadAt: s.body.kafkaReadAt,
         }
-      : { site: s.site, reachable: false, ms: s.ms, stages: null, consumerLag: null, kafkaReadAt: null, error: s.error },
+      : { site: s.site, reachable: false, ms: s.ms, stages: null, consumerLag: null, subscriptions: null, kafkaReadAt: null, error: s.error },
   );
   return { windowSeconds, sites, links: flowLags(topology, offsets, now), partial: f.partial, unreachable: f.unreachable };
 }

@@ -3,6 +3,7 @@ import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkaj
 import type { Logger } from 'pino';
 import {
   type ClientTls,
+  deliveryConsumerName,
   isRoutedTopic,
   type LagSummary,
   localKafkaConfig,
@@ -16,6 +17,8 @@ import {
   type Topology,
 } from '../federation/index.ts';
 import type { Database } from './db/database.ts';
+import { createDelivery } from './delivery/index.ts';
+import type { SubscriptionConsumer } from './delivery/subscription-consumer.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer } from './downstream-consumer.ts';
 import { createLinkMonitor } from './link-monitor.ts';
 import { createInstanceMetrics } from './metrics.ts';
@@ -35,6 +38,8 @@ export interface InstanceDeps {
   metricsSecret: string;
   /** The instance's client certificate for its site's Kafka. */
   kafkaTls: ClientTls;
+  /** A webhook subscription's live signing secrets, newest first (certs/webhook-secret.ts). */
+  webhookSecrets: (subscription: string) => string[];
 }
 
 type TopicEnds = Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>;
@@ -84,9 +89,15 @@ export function createInstance(deps: InstanceDeps) {
   let admin: Admin | null = null;
   let server: ServerType | null = null;
   let consumers: DownstreamConsumer[] = [];
+  let subscriptions: SubscriptionConsumer[] = [];
   let startedAt = 0;
   const kafkaView = createSharedReading(readKafka, { freshMs: 1000, staleMs: 10_000 });
-  const metrics = createInstanceMetrics({ site, consumers: CONSUMERS.map((c) => c.name), lag: async () => (await kafkaView()).value.groups });
+  const metrics = createInstanceMetrics({
+    site,
+    consumers: CONSUMERS.map((c) => c.name),
+    subscriptions: siteCfg.delivery.subscriptions.map(deliveryConsumerName),
+    lag: async () => (await kafkaView()).value.groups,
+  });
   const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log, metrics });
   const linkMonitor = createLinkMonitor({ kafka, topology, site, log });
   const retentionMonitor = createRetentionMonitor({ kafka, topology, site, log });
@@ -98,6 +109,7 @@ export function createInstance(deps: InstanceDeps) {
 
   const groups = () => [
     ...consumers.map((c) => ({ groupId: c.groupId, topics: c.topics })),
+    ...subscriptions.map((c) => ({ groupId: c.groupId, topics: c.topics })),
     { groupId: monitoringConsumer.groupId, topics: [MONITORING_TOPIC] },
   ];
 
@@ -130,9 +142,11 @@ export function createInstance(deps: InstanceDeps) {
     // every gateway, and Prometheus on each scrape: one reading (~70 Kafka requests) per second is shared.
     kafkaView,
     metrics: { secret: deps.metricsSecret, render: metrics.render },
+    subscriptions: () => subscriptions.map((c) => c.status()),
     health: async () => ({
       db: database.kind,
       consumers: consumers.map((c) => c.name),
+      subscriptions: subscriptions.map((c) => c.name),
       upSeconds: startedAt ? Math.round((Date.now() - startedAt) / 1000) : 0,
     }),
   });
@@ -146,7 +160,14 @@ export function createInstance(deps: InstanceDeps) {
       consumers = CONSUMERS.map((c) =>
         createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, metrics }),
       );
-      await Promise.all([...consumers.map((c) => c.start()), monitoringConsumer.start(), linkMonitor.start(), retentionMonitor.start()]);
+      subscriptions = createDelivery({ kafka, producer, topology, site, log, metrics, webhookSecrets: deps.webhookSecrets });
+      await Promise.all([
+        ...consumers.map((c) => c.start()),
+        ...subscriptions.map((c) => c.start()),
+        monitoringConsumer.start(),
+        linkMonitor.start(),
+        retentionMonitor.start(),
+      ]);
       server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
       log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
       startedAt = Date.now();
@@ -156,7 +177,7 @@ export function createInstance(deps: InstanceDeps) {
      * committing its offsets), flush the producer, close the API and the DB.
      */
     async stop(): Promise<void> {
-      await Promise.all(consumers.map((c) => c.stop()));
+      await Promise.all([...consumers, ...subscriptions].map((c) => c.stop()));
       await monitoringConsumer.stop();
       await linkMonitor.stop();
       await retentionMonitor.stop();

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { clientTls, metricsSecret, readApiSecret } from '../certs/index.ts';
+import { clientTls, metricsSecret, readApiSecret, webhookSecrets } from '../certs/index.ts';
 import { loadTopology, siteOf } from '../federation/index.ts';
 import { openDatabase } from './db/database.ts';
 import { readInstanceEnv } from './env.ts';
@@ -25,9 +25,22 @@ const instance = createInstance({
   readApiSecret: readApiSecret(env.FEDGATE_CERTS_DIR, site),
   metricsSecret: metricsSecret(env.FEDGATE_CERTS_DIR, site),
   kafkaTls: clientTls(env.FEDGATE_CERTS_DIR, site, 'instance'),
+  webhookSecrets: cachedSecrets((subscription) => webhookSecrets(env.FEDGATE_CERTS_DIR, site, subscription), 5000),
 });
 await instance.start();
 log.info('instance ready');
+
+/** Secrets read from their files at most every `ms` (a rotation is picked up within it, without a read per request). */
+function cachedSecrets(read: (key: string) => string[], ms: number): (key: string) => string[] {
+  const cache = new Map<string, { at: number; value: string[] }>();
+  return (key) => {
+    const hit = cache.get(key);
+    if (hit && Date.now() - hit.at < ms) return hit.value;
+    const value = read(key);
+    cache.set(key, { at: Date.now(), value });
+    return value;
+  };
+}
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { LagSummary } from '../federation/index.ts';
+import type { DeliveryMetrics } from './delivery/index.ts';
 
 /** What a downstream consumer reports after each batch it has applied and acknowledged. */
 export interface ConsumerMetrics {
@@ -12,7 +13,7 @@ export interface MonitoringMetrics {
   rows(count: number): void;
 }
 
-export interface InstanceMetrics extends ConsumerMetrics, MonitoringMetrics {
+export interface InstanceMetrics extends ConsumerMetrics, MonitoringMetrics, DeliveryMetrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -24,6 +25,8 @@ export interface InstanceMetrics extends ConsumerMetrics, MonitoringMetrics {
 export function createInstanceMetrics(options: {
   site: string;
   consumers: readonly string[];
+  /** Delivery subscriptions, as `<protocol>:<name>` (from the topology: bounded). */
+  subscriptions?: readonly string[];
   lag: () => Promise<Record<string, LagSummary>>;
 }): InstanceMetrics {
   const registry = new Registry();
@@ -72,6 +75,32 @@ export function createInstanceMetrics(options: {
       }
     },
   });
+  const delivered = new Counter({
+    name: 'fedgate_delivery_delivered_events_total',
+    help: 'Events a subscription delivered and its receiver acknowledged (2xx, publisher confirm, PUBACK)',
+    labelNames: ['subscription'],
+    registers: [registry],
+  });
+  const deliveryDeadLettered = new Counter({
+    name: 'fedgate_delivery_dead_letter_events_total',
+    help: 'Events a subscription gave up on after its attempts, sent to its dead-letter topic',
+    labelNames: ['subscription'],
+    registers: [registry],
+  });
+  const failedAttempts = new Counter({
+    name: 'fedgate_delivery_failed_attempts_total',
+    help: 'Delivery attempts that failed (each retried or, the last, dead-lettered)',
+    labelNames: ['subscription'],
+    registers: [registry],
+  });
+  const deliveryLatency = new Histogram({
+    name: 'fedgate_delivery_latency_seconds',
+    help: 'From the origin gateway accepting an event to its receiver acknowledging it',
+    labelNames: ['subscription'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  for (const subscription of options.subscriptions ?? []) for (const c of [delivered, deliveryDeadLettered, failedAttempts]) c.inc({ subscription }, 0);
   // Every consumer's counters exist (at 0) before its first event: increase() over a window needs the series.
   for (const consumer of options.consumers) for (const c of [processed, deadLettered, retries]) c.inc({ consumer }, 0);
   return {
@@ -81,6 +110,12 @@ export function createInstanceMetrics(options: {
       for (const s of effectLatencySeconds) latency.observe({ consumer }, s);
     },
     retried: (consumer) => retries.inc({ consumer }),
+    delivery({ subscription, delivered: d, deadLettered: dl, failedAttempts: f, latencySeconds }) {
+      delivered.inc({ subscription }, d);
+      deliveryDeadLettered.inc({ subscription }, dl);
+      failedAttempts.inc({ subscription }, f);
+      for (const s of latencySeconds) deliveryLatency.observe({ subscription }, s);
+    },
     rows: (count) => monitoringRows.inc(count),
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };

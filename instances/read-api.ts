@@ -14,6 +14,7 @@ import {
   problemErrorHandler,
   RecentQuerySchema,
   StatsQuerySchema,
+  type SubscriptionStatus,
 } from '../contract/index.ts';
 import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
@@ -30,6 +31,8 @@ export interface ReadApiDeps {
   /** Consumer lag and offsets together, possibly shared with other callers: `at` says when they were read. */
   kafkaView(): Promise<{ value: { groups: Record<string, LagSummary>; offsets: SiteOffsets }; at: number }>;
   health(): Promise<Record<string, unknown>>;
+  /** The delivery subscriptions' state (in memory, since the instance started). */
+  subscriptions?(): SubscriptionStatus[];
   /** The credential every route but /v1/health requires: only this site's gateway (and the operator's tools) hold it. */
   secret: string;
   /** GET /metrics, answered only to the site's scrape credential (not the read API's). */
@@ -108,6 +111,7 @@ export function createReadApi(deps: ReadApiDeps) {
       windowSeconds: q.windowSeconds,
       stages,
       groups: kafka.value.groups,
+      subscriptions: deps.subscriptions?.() ?? [],
       offsets: kafka.value.offsets,
       kafkaReadAt: new Date(kafka.at).toISOString(),
     });

@@ -15,6 +15,7 @@ import { statusCommand } from './status.ts';
 import { tokenCommand } from './token.ts';
 import { topologyCommand } from './topology.ts';
 import { upCommand } from './up.ts';
+import { webhookCommand } from './webhook.ts';
 
 /** Every command, in the order `fedgate help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   statusCommand,
   prometheusCommand,
   tokenCommand,
+  webhookCommand,
   aclCommand,
   drillCommand,
   failoverCommand,

@@ -3,10 +3,20 @@ import type { SiteStatus } from '../../deploy/index.ts';
 import { type Command, launcherFrom, type Out, parse, pathsFrom, topologyFrom } from '../context.ts';
 
 type FlowRow = { from: string; to: string; records?: number; seconds?: number; lostToRetention?: number; unknown?: true };
+type SubscriptionRow = {
+  site: string;
+  name: string;
+  state: string;
+  lagRecords: number | null;
+  delivered: number;
+  deadLettered: number;
+  lastError: string | null;
+};
+type Stats = { flows: FlowRow[]; subscriptions: SubscriptionRow[] };
 
 export const statusCommand: Command = {
   name: 'status',
-  usage: `  status [--json]          processes, listeners and readiness per site; MM2 lag per flow`,
+  usage: `  status [--json]          processes, listeners and readiness per site; MM2 lag per flow; delivery subscriptions`,
   async run(args, ctx) {
     const { values } = parse(args, { json: { type: 'boolean' } });
     const topology = topologyFrom(values, ctx.env);
@@ -23,9 +33,10 @@ export const statusCommand: Command = {
           ttlSeconds: 60,
         })
       : null;
-    const flows = gateway && read ? await flowLagOf(gateway.gateway.url, read) : null;
+    const stats = gateway && read ? await statsOf(gateway.gateway.url, read) : null;
+    const flows = stats?.flows ?? null;
     if (values.json) {
-      ctx.out.data(JSON.stringify({ sites: status, flows }, null, 2));
+      ctx.out.data(JSON.stringify({ sites: status, flows, subscriptions: stats?.subscriptions ?? null }, null, 2));
       return 0;
     }
     printStatus(status, ctx.out);
@@ -38,19 +49,29 @@ export const statusCommand: Command = {
         `${`${f.from} -> ${f.to}`.padEnd(22)}${String(f.records ?? '?').padStart(7)}  ${String(f.seconds ?? '?').padStart(7)}${f.lostToRetention ? `  LOST ${f.lostToRetention} records to retention at ${f.from}` : ''}`,
     );
     ctx.out.data(`\n${'flow'.padEnd(22)}records  seconds\n${rows.join('\n')}`);
+    if (stats && stats.subscriptions.length > 0) {
+      const subs = stats.subscriptions.map(
+        (x) =>
+          `${`${x.site}/${x.name}`.padEnd(30)}${x.state.padEnd(13)}${String(x.lagRecords ?? '?').padStart(7)}${String(x.delivered).padStart(11)}${String(x.deadLettered).padStart(15)}${x.lastError ? `  last error: ${x.lastError.slice(0, 80)}` : ''}`,
+      );
+      ctx.out.data(
+        `\n${'subscription'.padEnd(30)}${'state'.padEnd(13)}${'lag'.padStart(7)}${'delivered'.padStart(11)}${'dead-lettered'.padStart(15)}\n${subs.join('\n')}`,
+      );
+    }
     return 0;
   },
 };
 
-/** MM2 lag per flow, as a ready gateway's federated view computes it (federation/flow-lags.ts); null when it does not answer. */
-async function flowLagOf(gatewayUrl: string, token: string): Promise<FlowRow[] | null> {
+/** MM2 lag per flow (federation/flow-lags.ts) and every site's subscriptions, from a ready gateway's federated view; null when it does not answer. */
+async function statsOf(gatewayUrl: string, token: string): Promise<Stats | null> {
   try {
     const res = await fetch(`${gatewayUrl}/v1/federation/stats?windowSeconds=60`, {
       headers: { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(5000),
     });
     if (!res.ok) return null;
-    return ((await res.json()) as { links: FlowRow[] }).links;
+    const body = (await res.json()) as { links: FlowRow[]; sites: { site: string; subscriptions: Omit<SubscriptionRow, 'site'>[] | null }[] };
+    return { flows: body.links, subscriptions: body.sites.flatMap((s) => (s.subscriptions ?? []).map((x) => ({ site: s.site, ...x }))) };
   } catch {
     return null;
   }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Site } from '../../federation/index.ts';
+import { deliveryBrokerProblems } from '../delivery-brokers.ts';
 import { nodeCommand } from '../process.ts';
 import type { ComponentModule, LaunchContext } from './component.ts';
 
@@ -65,6 +66,7 @@ export function nodeProcessModule(ctx: LaunchContext, options: NodeProcessOption
     ports: (site) => p.ports.map((port) => [port, site.ports[port]]),
     async command(site) {
       mkdirSync(ctx.layout(site.name).logDir, { recursive: true });
+      if (name === 'instance') for (const problem of await deliveryBrokerProblems(site)) ctx.log(`warning: ${problem}`);
       return nodeCommand({
         role: `${site.name}/${name}`,
         runDir: ctx.runDir,

@@ -20,6 +20,8 @@ export interface SiteSpec {
   name: string;
   regions: string[];
   countries?: string[];
+  /** The site's downstream delivery (federation/delivery.ts). */
+  delivery?: unknown;
 }
 
 /**
@@ -32,6 +34,7 @@ export function testTopology(octet: number, specs: SiteSpec[], options: { exactl
     name: s.name,
     regions: s.regions,
     countries: s.countries ?? [],
+    ...(s.delivery ? { delivery: s.delivery } : {}),
     address: `127.${octet + i}.0.1`,
     ...(options.brokers ? { brokers: options.brokers } : {}),
     ports: {

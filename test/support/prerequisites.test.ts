@@ -21,6 +21,7 @@ describe('test prerequisites', () => {
       exists: () => false,
       run: () => false,
       canConnect: async () => false,
+      listens: async () => false,
     });
     const text = missing.map((m) => `${m.what}: ${m.fix}`).join('\n');
     expect(text).toContain('apt-get install chromium');
@@ -28,6 +29,9 @@ describe('test prerequisites', () => {
     expect(text).toContain('apt-get install openssl');
     expect(text).toContain('apt-get install prometheus');
     expect(text).toContain('FEDGATE_TEST_DATABASE_URL');
+    expect(text).toContain('apt-get install rabbitmq-server');
+    expect(text).toContain('apt-get install mosquitto');
+    expect(text).toContain('rabbitmqctl');
     expect(text).not.toContain('secret');
   });
 });

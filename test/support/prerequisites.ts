@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { chromium } from 'playwright-core';
 import { checkJava, checkMaven, PrerequisiteError } from '../../deploy/index.ts';
 
@@ -48,6 +49,7 @@ export async function missingPrerequisites(options: {
   exists?: Exists;
   run?: Runs;
   canConnect?: (url: string) => Promise<boolean>;
+  listens?: (host: string, port: number) => Promise<boolean>;
 }): Promise<Missing[]> {
   const missing: Missing[] = [];
   const run = options.run ?? runs;
@@ -75,6 +77,18 @@ export async function missingPrerequisites(options: {
       fix: 'apt-get install prometheus (or put prometheus and promtool on the PATH)',
     });
   }
+  for (const [what, port, fix] of [
+    ['RabbitMQ at 127.0.0.1:5672 (the AMQP delivery tests publish to it)', 5672, 'apt-get install rabbitmq-server; systemctl start rabbitmq-server'],
+    ['an MQTT broker at 127.0.0.1:1883 (the MQTT delivery tests publish to it)', 1883, 'apt-get install mosquitto; systemctl start mosquitto'],
+  ] as const) {
+    if (!(await (options.listens ?? listens)('127.0.0.1', port))) missing.push({ what, fix });
+  }
+  if (!run('rabbitmqctl', ['-q', 'status'])) {
+    missing.push({
+      what: "rabbitmqctl, able to reach the local RabbitMQ (a delivery test closes fedgate's connection from the broker side)",
+      fix: 'run the tests as a user that can run rabbitmqctl (root, or one with the Erlang cookie)',
+    });
+  }
   if (!(await (options.canConnect ?? canConnect)(options.databaseUrl))) {
     missing.push({
       what: `a PostgreSQL server at ${redact(options.databaseUrl)}`,
@@ -82,6 +96,21 @@ export async function missingPrerequisites(options: {
     });
   }
   return missing;
+}
+
+function listens(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 async function canConnect(url: string): Promise<boolean> {

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import type { ProductEvent } from '../../contract/index.ts';
+import { parseRetryAfter } from './backoff.ts';
+import { SIGNATURE_HEADER, signatureHeader } from './signature.ts';
+import { CLOUDEVENTS_JSON, DeliveryError, type Sink } from './sink.ts';
+
+export interface WebhookOptions {
+  url: string;
+  /** Allowed origins (the site's delivery.webhookOrigins): checked again here, before every request. */
+  origins: readonly string[];
+  caFile?: string;
+  timeoutMs: number;
+  /** The live signing secrets, newest first (read per request, so a rotation needs no restart). */
+  secrets: () => string[];
+}
+
+/**
+ * HTTPS POST of the structured CloudEvent, signed (signature.ts). A 2xx is
+ * the acknowledgment; anything else, a timeout or a redirect (never
+ * followed: it could lead anywhere) is a failed attempt, with Retry-After
+ * passed on. Keep-alive connections, a few in parallel.
+ */
+export function createWebhookSink(options: WebhookOptions): Sink {
+  const url = new URL(options.url);
+  if (url.protocol !== 'https:' || !options.origins.some((o) => new URL(o).origin === url.origin)) {
+    throw new Error(`webhook ${url.origin} is not an allowed https origin of this site (delivery.webhookOrigins)`);
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets: 8, ...(options.caFile ? { ca: readFileSync(options.caFile, 'utf8') } : {}) });
+
+  function send(event: ProductEvent, body: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          timeout: options.timeoutMs,
+          headers: {
+            'content-type': CLOUDEVENTS_JSON,
+            'content-length': body.length,
+            [SIGNATURE_HEADER]: signatureHeader(options.secrets(), body),
+            'user-agent': 'fedgate-delivery',
+          },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          let answer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (answer.length < 300) answer += chunk;
+          });
+          res.on('end', () => {
+            if (status >= 200 && status < 300) return resolve();
+            const retryAfter = parseRetryAfter(res.headers['retry-after']);
+            const what = status >= 300 && status < 400 ? `redirect ${status} (not followed)` : `HTTP ${status}`;
+            reject(new DeliveryError(`${what} for ${event.id}${answer ? `: ${answer.slice(0, 200)}` : ''}`, retryAfter));
+          });
+          res.on('error', (err) => reject(new DeliveryError(`reading the answer: ${err.message}`)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+      req.on('error', (err) => reject(err instanceof DeliveryError ? err : new DeliveryError(err.message)));
+      req.end(body);
+    });
+  }
+
+  return {
+    send,
+    concurrency: 8,
+    async close() {
+      agent.destroy();
+    },
+  };
+}
