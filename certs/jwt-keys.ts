@@ -16,7 +16,9 @@ export const PUBLISH_SCOPES = ['publish:price', 'publish:discount', 'publish:cou
 /** Reading the federated view (stats, traces, history, dead letters, the live stream) and scraping /metrics. */
 export const READ_SCOPE = 'read:federation';
 export const METRICS_SCOPE = 'read:metrics';
-export const SCOPES = [...PUBLISH_SCOPES, READ_SCOPE, METRICS_SCOPE] as const;
+/** Opens GET /v1/subscribe at any gateway: the business events that reach that gateway's site. */
+export const SUBSCRIBE_SCOPE = 'subscribe:events';
+export const SCOPES = [...PUBLISH_SCOPES, READ_SCOPE, METRICS_SCOPE, SUBSCRIBE_SCOPE] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function issuerOf(site: string): string {

@@ -4,3 +4,4 @@ export * from './monitoring-event.ts';
 export * from './problem.ts';
 export * from './public-api.ts';
 export * from './read-api.ts';
+export * from './selection.ts';

@@ -10,6 +10,7 @@ import {
   FederatedTraceSchema,
   ProblemSchema,
   PublishResultSchema,
+  SubscribeQuerySchema,
   WindowQuerySchema,
 } from './public-api.ts';
 import {
@@ -59,6 +60,7 @@ export const ROUTE_PROBLEMS = {
   /** The federated view: a token with read:federation. */
   federated: ['missing-token', 'invalid-token', 'insufficient-scope', 'invalid-query', 'internal'],
   live: ['missing-token', 'invalid-token', 'insufficient-scope', 'rate-limited', 'internal'],
+  subscribe: ['missing-token', 'invalid-token', 'insufficient-scope', 'invalid-query', 'rate-limited', 'kafka-unavailable', 'internal'],
   metrics: ['missing-token', 'invalid-token', 'insufficient-scope', 'internal'],
   read: ['internal'],
   peerPublish: ['invalid-token', 'insufficient-scope', 'invalid-event', 'kafka-unavailable', 'internal'],
@@ -173,6 +175,19 @@ export function publicApiDocument(site: string) {
     summary: 'Live flow of every site: Server-Sent Events `events`, one JSON object a second; a few streams per client at once',
     security: [{ [bearer.name]: [] }],
     responses: { 200: text('text/event-stream', 'event stream'), ...problems(ROUTE_PROBLEMS.live) },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/subscribe',
+    tags: ['subscribe'],
+    summary:
+      'The business events that reach this site, as Server-Sent Events: `ready` (with the starting cursor), then one event per CloudEvent (`event` = its type, `data` = the structured CloudEvent, `id` = a cursor), `gap` when retention deleted events before a resume; token scope subscribe:events',
+    security: [{ [bearer.name]: [] }],
+    request: {
+      query: SubscribeQuerySchema,
+      headers: z.object({ 'Last-Event-ID': z.string().optional().describe('resume right after the event with this id (a cursor)') }),
+    },
+    responses: { 200: text('text/event-stream', 'event stream'), ...problems(ROUTE_PROBLEMS.subscribe) },
   });
   r.registerPath({ method: 'get', path: '/', summary: 'Redirects to the dashboard', responses: { 302: { description: 'to /dashboard' } } });
   r.registerPath({ method: 'get', path: '/dashboard', summary: 'The dashboard', responses: { 200: text('text/html', 'page') } });

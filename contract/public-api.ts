@@ -9,6 +9,21 @@ import { FlowLagSchema, StageRowSchema, StageStatsSchema, SubscriptionStatusSche
  * (contract/openapi.ts).
  */
 export const FederatedLimitQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
+const commaList = <T extends z.ZodTypeAny>(item: T) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : v.split(',').map((x) => x.trim())))
+    .pipe(z.array(item).min(1).max(64).optional());
+/** GET /v1/subscribe: what the stream carries; each list defaults to everything the site serves. */
+export const SubscribeQuerySchema = z
+  .object({
+    kinds: commaList(z.enum(['price', 'discount', 'country'])).describe('comma-separated: price, discount, country (default: all)'),
+    regions: commaList(z.string().regex(/^[a-z][a-z0-9-]*$/)).describe("comma-separated regions this site serves (default: all the site's)"),
+    countries: commaList(z.string().regex(/^[A-Z]{2}$/)).describe("comma-separated countries this site serves (default: all the site's)"),
+    lastEventId: z.string().max(16_384).optional().describe('the same as the Last-Event-ID header, for clients that cannot set headers'),
+  })
+  .strict();
 export const WindowQuerySchema = z.object({ windowSeconds: z.coerce.number().int().min(1).max(86_400).default(300) }).strict();
 
 export const AcceptedEventSchema = z.object({

@@ -15,18 +15,30 @@ const ops = (rules: AclRule[], name: string) =>
 describe('ACLs rendered from the topology', () => {
   const atA = renderAcls(topology, 'cloud-a');
 
-  it('lets the gateway write its routed topics, storage and monitoring, read only its idempotency window, and nothing else (no delete, no other groups)', () => {
+  it('lets the gateway write its routed topics, storage and monitoring, read its idempotency window and (subscribe streams) what its site serves, and nothing else (no delete, no other groups)', () => {
     const gw = of(atA, principalOf('cloud-a', 'gateway'));
     const window = gw.filter((r) => r.name === 'site.idempotency' || r.resource === 'group');
     const events = gw.filter((r) => !window.includes(r));
-    expect(new Set(events.map((r) => r.operation))).toEqual(new Set(['write', 'describe']));
+    expect(new Set(events.map((r) => r.operation))).toEqual(new Set(['write', 'describe', 'read']));
     expect(events.every((r) => r.resource === 'topic' && r.pattern === 'literal')).toBe(true);
     expect(ops(gw, 'fed.price.apac')).toEqual(['describe', 'write']);
+    expect(ops(gw, 'fed.price.eu')).toEqual(['describe', 'read', 'write']);
+    expect(ops(gw, 'onprem.fed.price.eu')).toEqual(['describe', 'read']);
+    expect(ops(gw, 'onprem.fed.price.apac')).toEqual([]);
+    // It reads exactly what the instance reads of the routed topics and their copies.
+    const readable = (rules: typeof gw) =>
+      rules
+        .filter((r) => r.operation === 'read' && r.name.includes('fed.'))
+        .map((r) => r.name)
+        .sort();
+    expect(readable(gw)).toEqual(readable(of(atA, principalOf('cloud-a', 'instance'))));
     expect(ops(gw, 'site.storage')).toEqual(['describe', 'write']);
     expect(ops(gw, 'site.idempotency')).toEqual(['describe', 'read', 'write']);
     expect(gw.filter((r) => r.resource === 'group')).toEqual([
       expect.objectContaining({ name: 'fedgate-window.cloud-a.', pattern: 'prefixed', operation: 'read' }),
       expect.objectContaining({ name: 'fedgate-window.cloud-a.', pattern: 'prefixed', operation: 'describe' }),
+      expect.objectContaining({ name: 'fedgate-stream.cloud-a.', pattern: 'prefixed', operation: 'read' }),
+      expect.objectContaining({ name: 'fedgate-stream.cloud-a.', pattern: 'prefixed', operation: 'describe' }),
     ]);
   });
 

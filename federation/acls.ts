@@ -9,6 +9,7 @@ import {
   remoteTopic,
   routedTopicsForSite,
   STORAGE_TOPIC,
+  streamGroupPrefix,
   windowGroupPrefix,
 } from './topics.ts';
 import { siteOf, type Topology, upstreamSites } from './topology.ts';
@@ -63,6 +64,15 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   // Its idempotency window, shared by the site's gateways: each writes it and reads it back, in a group of its own.
   allow(gateway, 'topic', IDEMPOTENCY_TOPIC, 'literal', 'write', 'read', 'describe');
   allow(gateway, 'group', windowGroupPrefix(site.name), 'prefixed', 'read', 'describe');
+
+  // Its subscribe streams read the business events that reach the site (what it serves, local and copies), each in a throwaway group.
+  for (const topic of [
+    ...routedTopicsForSite(site),
+    ...upstreamSites(topology, site.name).flatMap((u) => routedTopicsForSite(site).map((t) => remoteTopic(u.name, t))),
+  ]) {
+    allow(gateway, 'topic', topic, 'literal', 'read', 'describe');
+  }
+  allow(gateway, 'group', streamGroupPrefix(site.name), 'prefixed', 'read', 'describe');
 
   // The instance reads what it serves (local and copies), the copied heartbeats, MM2's offset syncs and monitoring; it writes monitoring and
   // dead letters; it reads the offsets of every routed topic and copy here (flow lag); its groups are its own.

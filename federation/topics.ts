@@ -33,6 +33,9 @@ export const IDEMPOTENCY_TOPIC = 'site.idempotency';
 /** The consumer groups of the gateways reading the window (one per process; not `fedgate.<site>.`, which MM2 translates). */
 export const windowGroupPrefix = (site: string) => `fedgate-window.${site}.`;
 
+/** The throwaway consumer groups of the gateways' subscribe streams (never committed; not `fedgate.<site>.`, which MM2 translates). */
+export const streamGroupPrefix = (site: string) => `fedgate-stream.${site}.`;
+
 /** The name MM2's DefaultReplicationPolicy gives a copy of `topic` from `source`. */
 export function remoteTopic(source: string, topic: string): string {
   return `${source}.${topic}`;

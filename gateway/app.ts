@@ -7,6 +7,7 @@ import { federationRoutes } from './routes/federation.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { publishRoute } from './routes/publish.ts';
+import { subscribeRoute } from './routes/subscribe.ts';
 
 function base(deps: GatewayDeps) {
   const app = new Hono();
@@ -36,6 +37,7 @@ export function createApp(deps: GatewayDeps) {
   const app = base(deps);
   app.route('/', publishRoute(deps));
   app.route('/', federationRoutes(deps));
+  app.route('/', subscribeRoute(deps));
   app.route('/', metaRoutes(deps));
   if (deps.benchRoutes) {
     // Same server, same middleware, no auth, no Kafka: what Hono and Node cost on their own.

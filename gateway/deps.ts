@@ -1,6 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import type { Topology } from '../federation/index.ts';
+import type { EventStreams } from './event-stream.ts';
 import type { FederatedView } from './federated-view.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PublishResult, PublishService } from './publish-service.ts';
@@ -28,6 +29,8 @@ export interface GatewayDeps {
   acceptFromPeer(events: unknown, caller: string): Promise<{ writtenAt: string; accepted: number }>;
   /** Peer listener: this site's instance read API, proxied for the federated view. */
   instanceFetch(path: string): Promise<Response>;
+  /** The subscribe streams' Kafka reader (absent in route tests that do not stream). */
+  streams?: EventStreams;
   /** Mounts the no-op baseline route of the publish benchmark. */
   benchRoutes?: boolean;
 }

@@ -23,6 +23,7 @@ import type { GatewayDeps } from './deps.ts';
 import { createDistributor } from './distributor.ts';
 import { keyWindowRecord, startWindowReader } from './durable-window.ts';
 import { readGatewayEnv } from './env.ts';
+import { createEventStreams } from './event-stream.ts';
 import { createFederatedView } from './federated-view.ts';
 import { createIdempotencyStore } from './idempotency.ts';
 import { createPromMetrics } from './metrics.ts';
@@ -49,6 +50,16 @@ const kafka = new Kafka({
   connectionTimeout: 1000,
   requestTimeout: 5000,
   retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+});
+// The subscribe streams read with a client of their own: patient retries, unlike the publish path's.
+const streams = createEventStreams({
+  kafka: new Kafka({
+    ...localKafkaConfig(site, `fedgate-gateway-stream-${site.name}`, clientTls(env.FEDGATE_CERTS_DIR, site.name, 'gateway')),
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 300 },
+  }),
+  site: site.name,
+  siteNames: topology.sites.map((s) => s.name),
 });
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
 let connected = false;
@@ -143,6 +154,7 @@ const deps: GatewayDeps = {
   publishLimiter: createRateLimiter({ perSecond: site.limits.publishPerSecond, burst: site.limits.publishBurst }),
   acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, verify, submit, seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
+  streams,
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { headers: instanceHeaders, signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };
 
@@ -171,6 +183,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));
     await producer.disconnect().catch(() => {});
     await windowReader.stop();
+    await streams.close();
     peers.close();
     process.exit(0);
   });

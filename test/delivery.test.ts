@@ -103,6 +103,8 @@ const EXPECTED: Record<string, (e: Published) => boolean> = {
   shop: (e) => EXPECTED.erp!(e) || (e.kind === 'country' && e.scope === 'DE'),
   poison: (e) => e.kind === 'country' && e.scope === 'DE',
   stock: (e) => (e.kind === 'country' && e.scope === 'US') || (e.kind === 'price' && e.scope === 'us'),
+  /** GET /v1/subscribe?kinds=price,discount at b. */
+  sse: (e) => (e.kind === 'price' && e.scope === 'us') || (e.kind === 'discount' && (e.scope === 'us' || e.scope === '')),
 };
 
 /** The unit whose order delivery keeps: one source site's events of one product on one topic (kind and scope). */
@@ -111,7 +113,7 @@ const orderUnit = (e: Published, regionOfAll: string) => `${e.site}|${e.kind}|${
 describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () => {
   let fed: TestFederation;
   const ledger: Published[] = [];
-  const got: Record<string, Received[]> = { erp: [], shop: [], stock: [] };
+  const got: Record<string, Received[]> = { erp: [], shop: [], stock: [], sse: [] };
   const poisonAttempts = new Map<string, number>();
   const refusedSignatures: string[] = [];
   /** What the AMQP and MQTT receivers found wrong in a message (asserted empty at the end). */
@@ -210,6 +212,60 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     return out;
   }
 
+  /**
+   * A subscribe stream at `site`, read with fetch as a browser's EventSource would: frames of `id:`, `event:`
+   * and `data:` lines. Resolves once `ready` arrived; `lastId` follows every id received.
+   */
+  const sse = { lastId: '', frames: 0, controller: null as AbortController | null, done: null as Promise<void> | null };
+  async function openStream(site: string, query: string): Promise<void> {
+    const token = await issueToken({ secretsDir: fed.certsDir, topology, site, scopes: ['subscribe:events'], ttlSeconds: 900 });
+    sse.controller = new AbortController();
+    const res = await within(
+      fetch(`${fed.launcher.gatewayUrl(site)}/v1/subscribe?${query}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...(sse.lastId ? { 'last-event-id': sse.lastId } : {}) },
+        signal: sse.controller.signal,
+      }),
+      15_000,
+      'the subscribe stream answers',
+    );
+    // (The body of a 200 never ends: read it only to show why a stream was refused.)
+    if (res.status !== 200) throw new Error(`subscribe at ${site}: ${res.status} ${await res.text()}`);
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    sse.done = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let end = buffer.indexOf('\n\n');
+          while (end >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            end = buffer.indexOf('\n\n');
+            const field = (name: string) =>
+              frame
+                .split('\n')
+                .filter((l) => l.startsWith(`${name}:`))
+                .map((l) => l.slice(name.length + 1).replace(/^ /, ''))
+                .join('\n');
+            const event = field('event');
+            if (event === 'ready') ready();
+            else if (event.startsWith('com.fedgate.')) {
+              const e = JSON.parse(field('data'));
+              got.sse!.push({ id: e.id, at: Date.now(), publishedat: e.publishedat });
+            } else if (event) malformed.push(`SSE event ${event}: ${field('data')}`);
+            if (field('id')) sse.lastId = field('id');
+            sse.frames++;
+          }
+        }
+      } catch (err) {
+        if ((err as Error).name !== 'AbortError') malformed.push(`SSE read failed: ${(err as Error).message}`);
+      }
+    })();
+    await within(isReady, 15_000, 'the subscribe stream is ready');
+  }
+
   beforeAll(async () => {
     fed = createTestFederation('delivery', topology, { env: { LOG_LEVEL: 'warn' } });
     // The receiver knows the subscription's secret (it is created on first use; the instance reads the same file).
@@ -252,9 +308,13 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     });
 
     await fed.launcher.up();
+    // A subscriber of b's price and discount events, from the live end (before anything is published).
+    await openStream('b', 'kinds=price,discount');
   });
 
   afterAll(async () => {
+    sse.controller?.abort();
+    await sse.done;
     const pids = fed?.startedPids() ?? [];
     await fed?.stop();
     for (const pid of pids) expect(isOurProcess(pid, fed.runDir)).toBe(false);
@@ -291,7 +351,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       input: { ...generator.next(), id: `dlv-${RUN}-warm-${i}` } as PublishInput,
     }));
     await publishAll(warmUp);
-    await eventually('warm-up delivered', () => ['erp', 'shop', 'stock'].every((s) => has(s, expectedIds(s))), 90_000);
+    await eventually('warm-up delivered', () => ['erp', 'shop', 'stock', 'sse'].every((s) => has(s, expectedIds(s))), 90_000);
 
     // Phase 1: every receiver up, 100 events/s (10 per 100 ms, alternating sites): the latency figures are taken here.
     const before = ledger.length;
@@ -302,7 +362,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       100,
     );
     const phase1 = ledger.slice(before);
-    await eventually('phase 1 delivered', () => ['erp', 'shop', 'stock'].every((s) => has(s, expectedIds(s))), 90_000);
+    await eventually('phase 1 delivered', () => ['erp', 'shop', 'stock', 'sse'].every((s) => has(s, expectedIds(s))), 90_000);
     const phase1Ms = Date.now() - started;
     // The same window's consumed (effects) and delivered stages at a, from its monitoring.
     const stats = (await (
@@ -311,9 +371,9 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     figures.stagesAtA = Object.fromEntries(
       stats.stages.filter((s) => ['consumed', 'delivered'].includes(s.stage)).map((s) => [s.stage, { p50Ms: s.p50, p99Ms: s.p99 }]),
     );
-    const siteOfSub: Record<string, string> = { erp: 'a', shop: 'a', stock: 'b' };
+    const siteOfSub: Record<string, string> = { erp: 'a', shop: 'a', stock: 'b', sse: 'b' };
     const publishedAt = new Map(ledger.map((e) => [e.id, e.site]));
-    for (const sub of ['erp', 'shop', 'stock']) {
+    for (const sub of ['erp', 'shop', 'stock', 'sse']) {
       const ids = expectedIds(sub, phase1);
       const quantiles = (rows: Received[]) => {
         const lat = rows.map((r) => r.at - r.publishedat).sort((x, y) => x - y);
@@ -339,14 +399,19 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     expect(ours.length, listed).toBeGreaterThan(0);
     for (const line of ours)
       execFileSync('rabbitmqctl', ['-q', 'close_connection', line.split('\t')[0]!, 'fedgate test: connection closed by the broker'], { stdio: 'pipe' });
+    // The stream's client goes away too, and comes back with the last id it saw.
+    sse.controller!.abort();
+    await sse.done;
     const outageAt = Date.now();
-    await publishAll(events.slice(half));
+    await publishAll(events.slice(half, half + half / 2));
+    await openStream('b', 'kinds=price,discount');
+    await publishAll(events.slice(half + half / 2));
     await new Promise((r) => setTimeout(r, Math.max(0, 8000 - (Date.now() - outageAt))));
     const backlog = expectedIds('erp').size - new Set(got.erp!.map((r) => r.id)).size;
     const reopenedAt = Date.now();
     erpServer = await startErp(webhookSecrets(fed.certsDir, 'a', 'erp')[0]!);
 
-    await eventually('all delivered', () => ['erp', 'shop', 'stock'].every((s) => has(s, expectedIds(s))), 120_000);
+    await eventually('all delivered', () => ['erp', 'shop', 'stock', 'sse'].every((s) => has(s, expectedIds(s))), 120_000);
     figures.erpBacklogAfterOutage = { events: backlog, drainedInMs: Date.now() - reopenedAt };
     // Isolation, by counts: when the others had everything, the poison subscription was still working through its events.
     const poisonExpected = expectedIds('poison');
@@ -356,7 +421,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
 
     // Exactly the selected events: nothing missing, nothing another filter's.
     const byId = new Map(ledger.map((e) => [e.id, e]));
-    for (const sub of ['erp', 'shop', 'stock']) {
+    for (const sub of ['erp', 'shop', 'stock', 'sse']) {
       const ids = expectedIds(sub);
       const received = got[sub]!.map((r) => r.id);
       expect(
@@ -368,7 +433,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
         `${sub} misses events`,
       ).toEqual([]);
       // Order per unit against the ledger; a duplicate may only repeat the event just before it (a lost acknowledgment).
-      const regionOfAll = sub === 'stock' ? 'us' : 'eu';
+      const regionOfAll = sub === 'stock' || sub === 'sse' ? 'us' : 'eu';
       const position = new Map(ledger.map((e, i) => [e.id, i]));
       const lastInUnit = new Map<string, number>();
       let duplicates = 0;
@@ -389,6 +454,8 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       }
       (figures[sub] as Record<string, unknown>).duplicates = duplicates;
     }
+    // The stream resumed after its disconnect with nothing missing and nothing twice.
+    expect((figures.sse as Record<string, unknown>).duplicates).toBe(0);
     // Every request to the webhook was signed correctly; every message carried its id and topic.
     expect(refusedSignatures).toEqual([]);
     expect(malformed).toEqual([]);
@@ -399,6 +466,17 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     expect(new Set(dead.keys())).toEqual(poisonExpected);
     for (const reason of dead.values()) expect(reason).toMatch(/^HTTP 500 .*always failing/);
     for (const id of poisonExpected) expect(poisonAttempts.get(id), id).toBe(POISON_ATTEMPTS);
+
+    // The stream's bad requests: problem+json with a stable code.
+    const subscribe = async (query: string, scopes: string[], headers: Record<string, string> = {}) => {
+      const token = await issueToken({ secretsDir: fed.certsDir, topology, site: 'b', scopes, ttlSeconds: 60 });
+      const res = await fetch(`${fed.launcher.gatewayUrl('b')}/v1/subscribe?${query}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+      return { status: res.status, code: ((await res.json()) as { code: string }).code };
+    };
+    expect(await subscribe('kinds=price', ['read:federation'])).toEqual({ status: 403, code: 'insufficient-scope' });
+    expect(await subscribe('regions=eu', ['subscribe:events'])).toEqual({ status: 400, code: 'invalid-query' });
+    expect(await subscribe('kinds=prices', ['subscribe:events'])).toEqual({ status: 400, code: 'invalid-query' });
+    expect(await subscribe('kinds=price', ['subscribe:events'], { 'last-event-id': 'not-a-cursor' })).toEqual({ status: 400, code: 'invalid-query' });
 
     // The trace shows the delivery: `delivered` rows in the site's monitoring, one per delivered event and subscription.
     const one = [...expectedIds('erp')][0]!;

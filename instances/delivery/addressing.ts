@@ -1,29 +1,6 @@
-import { KIND_OF_TYPE, type ProductEvent } from '../../contract/index.ts';
-import type { EventKind, Selection } from '../../federation/index.ts';
+import { kindOf, type ProductEvent, scopeOf } from '../../contract/index.ts';
 
-/** The scope of an event: its region (a discount in every region: `_all`) or its country. */
-export function scopeOf(event: ProductEvent): string {
-  if (event.type === 'com.fedgate.pim.country.updated') return event.data.country;
-  return event.data.region ?? ALL_REGIONS;
-}
-/** Region ids start with a letter, so this cannot name one. */
-export const ALL_REGIONS = '_all';
-
-export const kindOf = (event: ProductEvent): EventKind => KIND_OF_TYPE[event.type];
-
-/**
- * Whether a subscription takes an event read from a topic of region or country `topicScope`.
- * A discount for every region is written to each region's topic; a subscription reading several
- * takes it from its first region only, so it is delivered once.
- */
-export function selects(sel: Selection, event: ProductEvent, topicScope: string): boolean {
-  const kind = kindOf(event);
-  if (!sel.kinds.includes(kind)) return false;
-  if (kind === 'country') return sel.countries.includes(scopeOf(event));
-  const region = scopeOf(event);
-  if (region === ALL_REGIONS) return topicScope === [...sel.regions].sort()[0];
-  return sel.regions.includes(region);
-}
+export { ALL_REGIONS, kindOf, scopeOf, selects } from '../../contract/index.ts';
 
 /** The routing key of an event on a topic exchange: `<kind>.<scope>` (bind `price.*`, `*.eu`, `country.DE`). */
 export function amqpRoutingKey(event: ProductEvent): string {

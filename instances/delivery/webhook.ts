@@ -28,7 +28,19 @@ export function createWebhookSink(options: WebhookOptions): Sink {
   }
   const agent = new Agent({ keepAlive: true, maxSockets: 8, ...(options.caFile ? { ca: readFileSync(options.caFile, 'utf8') } : {}) });
 
-  function send(event: ProductEvent, body: Buffer): Promise<void> {
+  async function send(event: ProductEvent, body: Buffer): Promise<void> {
+    try {
+      await post(event, body);
+    } catch (err) {
+      // A kept-alive socket the receiver closed while idle fails at once on reuse; the request almost surely
+      // never reached its handler (and a resend is within the at-least-once contract), so it goes again at
+      // once on a new socket, as Node's documentation recommends, instead of counting as a failed attempt.
+      if (!(err as { staleSocket?: boolean }).staleSocket) throw err;
+      await post(event, body);
+    }
+  }
+
+  function post(event: ProductEvent, body: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       const req = request(
         url,
@@ -60,7 +72,11 @@ export function createWebhookSink(options: WebhookOptions): Sink {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-      req.on('error', (err) => reject(err instanceof DeliveryError ? err : new DeliveryError(err.message)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err instanceof DeliveryError) return reject(err);
+        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(Object.assign(new DeliveryError(err.message), { staleSocket: stale }));
+      });
       req.end(body);
     });
   }
