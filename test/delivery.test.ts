@@ -189,13 +189,13 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
   }
 
   /** Event ids on a subscription's dead-letter topic at `site`, with the reason of each. */
-  async function deadLetters(site: string, subscription: string): Promise<Map<string, string>> {
+  async function deadLetters(site: string, subscription: string): Promise<Map<string, { reason: string; attempts: number }>> {
     const topic = deliveryDeadLetterTopic(subscription);
     const admin = fed.local(site).admin();
     await admin.connect();
     const high = Number((await admin.fetchTopicOffsets(topic))[0]!.high);
     await admin.disconnect();
-    const out = new Map<string, string>();
+    const out = new Map<string, { reason: string; attempts: number }>();
     if (high === 0) return out;
     const consumer = fed.local(site).consumer({ groupId: `test-${randomUUID()}` });
     await consumer.connect();
@@ -203,7 +203,10 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     await new Promise<void>((resolve) => {
       void consumer.run({
         eachMessage: async ({ message }) => {
-          out.set(String(message.headers?.fedgate_dlq_event_id), String(message.headers?.fedgate_dlq_reason));
+          out.set(String(message.headers?.fedgate_dlq_event_id), {
+            reason: String(message.headers?.fedgate_dlq_reason),
+            attempts: Number(String(message.headers?.fedgate_dlq_attempts)),
+          });
           if (Number(message.offset) + 1 >= high) resolve();
         },
       });
@@ -332,7 +335,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     rmSync(tlsDir, { recursive: true, force: true });
   });
 
-  it('delivers exactly the selected events, each at least once and in order per product, through a webhook outage and a killed RabbitMQ connection; a poison subscriber dead-letters alone', async () => {
+  it('delivers exactly the selected events, each at least once and in order per product, through a webhook outage, a killed RabbitMQ connection, a SIGKILLed instance and a stream resume; a poison subscriber dead-letters alone', async () => {
     const generator = createEventGenerator({ topology, products: 150, seed: 7 });
     const events = Array.from({ length: EVENTS }, (_, i) => ({
       site: Math.floor(i / BATCH) % 2 === 0 ? 'a' : 'b',
@@ -404,6 +407,8 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     await sse.done;
     const outageAt = Date.now();
     await publishAll(events.slice(half, half + half / 2));
+    // And a's instance is SIGKILLed while its subscriptions are delivering (and the webhook retrying), then started again.
+    await fed.launcher.restart('a', ['instance'], { hard: true });
     await openStream('b', 'kinds=price,discount');
     await publishAll(events.slice(half + half / 2));
     await new Promise((r) => setTimeout(r, Math.max(0, 8000 - (Date.now() - outageAt))));
@@ -432,30 +437,29 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
         [...ids].filter((id) => !received.includes(id)),
         `${sub} misses events`,
       ).toEqual([]);
-      // Order per unit against the ledger; a duplicate may only repeat the event just before it (a lost acknowledgment).
+      // Order per unit against the ledger: each event's first arrival comes after the first arrival of every earlier
+      // event of its unit. A repeat (at least once: resent after the crash, before its commit) is counted.
       const regionOfAll = sub === 'stock' || sub === 'sse' ? 'us' : 'eu';
       const position = new Map(ledger.map((e, i) => [e.id, i]));
       const lastInUnit = new Map<string, number>();
       let duplicates = 0;
       const seen = new Set<string>();
       for (const id of received) {
-        const e = byId.get(id)!;
-        const unit = orderUnit(e, regionOfAll);
-        const pos = position.get(id)!;
-        const last = lastInUnit.get(unit) ?? -1;
         if (seen.has(id)) {
           duplicates++;
-          expect(pos, `${sub}: a duplicate of ${id} came after a later event of its product`).toBe(last);
           continue;
         }
         seen.add(id);
-        expect(pos, `${sub}: ${id} came after a later event of ${unit}`).toBeGreaterThan(last);
+        const unit = orderUnit(byId.get(id)!, regionOfAll);
+        const pos = position.get(id)!;
+        expect(pos, `${sub}: ${id} came after a later event of ${unit}`).toBeGreaterThan(lastInUnit.get(unit) ?? -1);
         lastInUnit.set(unit, pos);
       }
       (figures[sub] as Record<string, unknown>).duplicates = duplicates;
     }
-    // The stream resumed after its disconnect with nothing missing and nothing twice.
+    // b's receivers saw no crash: nothing twice there. The stream resumed after its disconnect with nothing missing and nothing twice.
     expect((figures.sse as Record<string, unknown>).duplicates).toBe(0);
+    expect((figures.stock as Record<string, unknown>).duplicates).toBe(0);
     // Every request to the webhook was signed correctly; every message carried its id and topic.
     expect(refusedSignatures).toEqual([]);
     expect(malformed).toEqual([]);
@@ -464,8 +468,13 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     await eventually('poison dead-lettered', async () => (await deadLetters('a', 'poison')).size >= poisonExpected.size, 180_000);
     const dead = await deadLetters('a', 'poison');
     expect(new Set(dead.keys())).toEqual(poisonExpected);
-    for (const reason of dead.values()) expect(reason).toMatch(/^HTTP 500 .*always failing/);
-    for (const id of poisonExpected) expect(poisonAttempts.get(id), id).toBe(POISON_ATTEMPTS);
+    for (const { reason, attempts } of dead.values()) {
+      expect(reason).toMatch(/^HTTP 500 .*always failing/);
+      expect(attempts).toBe(POISON_ATTEMPTS);
+    }
+    // The receiver saw each at least that often (more for those in retry when the instance was killed: their count started again).
+    for (const id of poisonExpected) expect(poisonAttempts.get(id), id).toBeGreaterThanOrEqual(POISON_ATTEMPTS);
+    figures.poisonAttemptsAboveTheBound = [...poisonExpected].filter((id) => poisonAttempts.get(id)! > POISON_ATTEMPTS).length;
 
     // The stream's bad requests: problem+json with a stable code.
     const subscribe = async (query: string, scopes: string[], headers: Record<string, string> = {}) => {
@@ -500,13 +509,15 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       await page.click('#signin button');
       const row = (name: string) => page.locator(`#subscriptions tbody tr[data-subscription="${name}"] td`);
       await page.waitForSelector('#subscriptions tbody tr[data-subscription="a/webhook:poison"]', { timeout: 15_000 });
+      // Counts are since a's instance restarted (mid-run); lag is Kafka's.
       const poisonRow = await row('a/webhook:poison').allTextContents();
-      expect(poisonRow.slice(0, 6)).toEqual(['a', 'webhook:poison', 'up to date', '0', '0', String(poisonExpected.size)]);
+      expect(poisonRow.slice(0, 5)).toEqual(['a', 'webhook:poison', 'up to date', '0', '0']);
+      expect(Number(poisonRow[5])).toBeGreaterThan(0);
+      expect(Number(poisonRow[5])).toBeLessThanOrEqual(poisonExpected.size);
       expect(poisonRow[6]).toMatch(/HTTP 500/);
       const erpRow = await row('a/webhook:erp').allTextContents();
       expect(erpRow.slice(0, 4)).toEqual(['a', 'webhook:erp', 'up to date', '0']);
-      expect(Number(erpRow[4])).toBeGreaterThanOrEqual(expectedIds('erp').size);
-      expect(erpRow[6]).not.toBe(''); // the outage's connection errors
+      expect(Number(erpRow[4])).toBeGreaterThan(0);
       expect(await row('b/mqtt:stock').allTextContents()).toEqual(['b', 'mqtt:stock', 'up to date', '0', String(got.stock!.length), '0', '']);
       expect((await row('a/amqp:shop').allTextContents()).slice(0, 4)).toEqual(['a', 'amqp:shop', 'up to date', '0']);
       await page.screenshot({ path: join(out, 'dashboard-subscriptions.png'), fullPage: true });

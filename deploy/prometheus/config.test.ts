@@ -90,6 +90,6 @@ describe('prometheus.yml from the topology', () => {
     writeFileSync(file, prometheusConfig(topology, { certsDir: join(dir, 'certs'), ruleFiles: [join(here, 'rules.yml')], scrapeIntervalSeconds: 2 }));
     const out = execFileSync('promtool', ['check', 'config', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(out).toContain('SUCCESS');
-    expect(out).toContain('10 rules found');
+    expect(out).toContain('11 rules found');
   });
 });
