@@ -35,7 +35,10 @@ const HOOK_IP = '127.221.0.200';
 const ERP_PORT = 18555;
 const POISON_PORT = 18556;
 const POISON_ATTEMPTS = 5;
-const EVENTS = 2000;
+const EVENTS = 5000;
+/** Published at 100 events/s first: the latency figures are taken there. */
+const PACED = 1000;
+const OUTAGE_MS = 20_000;
 const BATCH = 100;
 const tlsDir = mkdtempSync(join(tmpdir(), 'fedgate-delivery-'));
 const receiverTls = issueTestServerCert(tlsDir, HOOK_IP);
@@ -55,8 +58,8 @@ const topology = testTopology(221, [
           url: `https://${HOOK_IP}:${ERP_PORT}/pis/events`,
           caFile: receiverTls.caFile,
           kinds: ['price', 'discount'],
-          // Outlives the 8 s outage below without dead-lettering.
-          retry: { attempts: 60, baseMs: 100, maxMs: 1000 },
+          // Outlives the 20 s outage below without dead-lettering (about 50 s of retries).
+          retry: { attempts: 100, baseMs: 100, maxMs: 1000 },
         },
         { name: 'shop', protocol: 'amqp', exchange: PREFIX, queue: `${PREFIX}.shop` },
         {
@@ -341,7 +344,6 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       site: Math.floor(i / BATCH) % 2 === 0 ? 'a' : 'b',
       input: { ...generator.next(), id: `dlv-${RUN}-${i}` } as PublishInput,
     }));
-    const half = EVENTS / 2;
     const expectedIds = (sub: string, from = ledger) => new Set(from.filter(EXPECTED[sub]!).map((e) => e.id));
     const has = (sub: string, ids: Set<string>) => {
       const seen = new Set(got[sub]!.map((r) => r.id));
@@ -360,7 +362,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     const before = ledger.length;
     const started = Date.now();
     await publishAll(
-      events.slice(0, half).map((e, i) => ({ ...e, site: Math.floor(i / 10) % 2 === 0 ? 'a' : 'b' })),
+      events.slice(0, PACED).map((e, i) => ({ ...e, site: Math.floor(i / 10) % 2 === 0 ? 'a' : 'b' })),
       10,
       100,
     );
@@ -394,7 +396,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       };
     }
 
-    // Phase 2: the webhook receiver goes away for 8 s, and RabbitMQ closes fedgate's connection, while events keep coming.
+    // Phase 2: the webhook receiver goes away for 20 s, and RabbitMQ closes fedgate's connection, while events keep coming.
     erpServer!.closeAllConnections();
     await new Promise((r) => erpServer!.close(r));
     const listed = execFileSync('rabbitmqctl', ['-q', 'list_connections', '--no-table-headers', 'pid', 'client_properties'], { encoding: 'utf8' });
@@ -406,12 +408,13 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     sse.controller!.abort();
     await sse.done;
     const outageAt = Date.now();
-    await publishAll(events.slice(half, half + half / 2));
+    const middle = PACED + (EVENTS - PACED) / 2;
+    await publishAll(events.slice(PACED, middle));
     // And a's instance is SIGKILLed while its subscriptions are delivering (and the webhook retrying), then started again.
     await fed.launcher.restart('a', ['instance'], { hard: true });
     await openStream('b', 'kinds=price,discount');
-    await publishAll(events.slice(half + half / 2));
-    await new Promise((r) => setTimeout(r, Math.max(0, 8000 - (Date.now() - outageAt))));
+    await publishAll(events.slice(middle));
+    await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - outageAt))));
     const backlog = expectedIds('erp').size - new Set(got.erp!.map((r) => r.id)).size;
     const reopenedAt = Date.now();
     erpServer = await startErp(webhookSecrets(fed.certsDir, 'a', 'erp')[0]!);
@@ -527,7 +530,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
 
     writeFileSync(join(out, 'delivery-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
     console.log(`delivery figures: ${JSON.stringify(figures)}`);
-  });
+  }, 480_000);
 
   async function eventually2<T extends { stages: { stage: string; consumer: string }[] }>(read: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + 30_000;

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { REPO, testRunRoot, testTopology } from './support/federation.ts';
 
 /**
@@ -70,8 +71,18 @@ describe('fedgate prometheus run', () => {
         'fedgate-mm2@a',
         'fedgate-mm2@b',
       ]);
-      const rules = (await (await fetch(`http://${listen}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: unknown[] }> } };
-      expect(rules.data.groups.flatMap((g) => g.rules).length).toBe(10);
+      const rules = (await (await fetch(`http://${listen}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: { name: string }[] }> } };
+      // Every alert of rules.yml, as Prometheus loaded it.
+      const written = (parse(readFileSync(join(REPO, 'deploy/prometheus/rules.yml'), 'utf8')) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap(
+        (g) => g.rules.map((r) => r.alert),
+      );
+      expect(written.length).toBeGreaterThanOrEqual(11);
+      expect(
+        rules.data.groups
+          .flatMap((g) => g.rules)
+          .map((r) => r.name)
+          .sort(),
+      ).toEqual(written.sort());
 
       // A second one on the same address fails and says why, rather than taking the first one's answers for its own.
       const second = spawn(
