@@ -52,13 +52,7 @@ export function subscribeRoute(deps: GatewayDeps) {
         { 'retry-after': '5' },
       );
     }
-    let stream: Awaited<ReturnType<NonNullable<GatewayDeps['streams']>['open']>>;
-    try {
-      stream = await deps.streams.open(topics, selection, from);
-    } catch (err) {
-      deps.log.warn({ err: (err as Error).message }, 'subscribe: Kafka not reachable');
-      throw new Problem('kafka-unavailable', "this site's Kafka did not answer; retry", {}, { 'retry-after': '5' });
-    }
+    // Held from here (before any wait), so concurrent requests cannot pass the cap together.
     open.set(client, held + 1);
     let released = false;
     const release = () => {
@@ -68,6 +62,14 @@ export function subscribeRoute(deps: GatewayDeps) {
       if (n > 0) open.set(client, n);
       else open.delete(client);
     };
+    let stream: Awaited<ReturnType<NonNullable<GatewayDeps['streams']>['open']>>;
+    try {
+      stream = await deps.streams.open(topics, selection, from);
+    } catch (err) {
+      release();
+      deps.log.warn({ err: (err as Error).message }, 'subscribe: Kafka not reachable');
+      throw new Problem('kafka-unavailable', "this site's Kafka did not answer; retry", {}, { 'retry-after': '5' });
+    }
     return streamSSE(c, async (sse) => {
       const abort = new AbortController();
       sse.onAbort(() => {

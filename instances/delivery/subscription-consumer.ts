@@ -97,11 +97,8 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
         return { event, result: 'delivered', attempts: attempt, at: now() };
       } catch (err) {
         const reason = err instanceof DeliveryError ? err.message : `unexpected: ${(err as Error).message}`;
-        if (attempt >= subscription.retry.attempts) {
-          lastError = { at: now(), message: printable(reason, 300) };
-          return { event, result: 'dead-lettered', attempts: attempt, at: now(), reason };
-        }
         lastError = { at: now(), message: printable(reason, 300) };
+        if (attempt >= subscription.retry.attempts) return { event, result: 'dead-lettered', attempts: attempt, at: now(), reason };
         const wait = backoffMs(subscription.retry, attempt, err instanceof DeliveryError ? err.retryAfterMs : undefined);
         log.warn({ subscription: name, eventId: event.id, attempt, waitMs: wait, err: printable(reason, 200) }, 'delivery failed, retrying');
         // Wait in steps, heartbeating, and give up the batch at once when the consumer stops or loses the partition.
