@@ -26,6 +26,13 @@ describe('gateway metrics', () => {
     expect(second).toContain('fedgate_flow_lag_readable{site="a"} 0');
   });
 
+  it('has every publish outcome at 0 before the first event (rate() over a window needs the earlier samples)', async () => {
+    const m = createPromMetrics({ site: 'a', inFlight: () => 0, flowsIn: async () => [], certificates: () => [] });
+    const body = (await m.render()).body;
+    for (const outcome of ['accepted', 'failover', 'duplicate', 'rejected'])
+      expect(body).toContain(`fedgate_publish_events_total{outcome="${outcome}",site="a"} 0`);
+  });
+
   it('counts answers by route pattern and status class', async () => {
     const m = createPromMetrics({ site: 'a', inFlight: () => 0, flowsIn: async () => [], certificates: () => [] });
     m.response('/v1/events', 202);

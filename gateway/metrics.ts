@@ -1,8 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the gateway reports; structural, so services do not depend on prom-client. */
+export const PUBLISH_OUTCOMES = ['accepted', 'failover', 'duplicate', 'rejected'] as const;
+
 export interface GatewayMetrics {
-  published(outcome: 'accepted' | 'failover' | 'duplicate' | 'rejected', count: number): void;
+  published(outcome: (typeof PUBLISH_OUTCOMES)[number], count: number): void;
   rejected(code: string): void;
   publishSeconds(seconds: number): void;
   batch(size: number): void;
@@ -34,6 +36,8 @@ export function createPromMetrics(options: GatewayMetricsOptions): GatewayMetric
   registry.setDefaultLabels({ site: options.site });
   collectDefaultMetrics({ register: registry, prefix: 'fedgate_gateway_' });
   const events = new Counter({ name: 'fedgate_publish_events_total', help: 'Events by publish outcome', labelNames: ['outcome'], registers: [registry] });
+  // Every outcome's series exists (at 0) from the start: rate() and increase() over a window need samples from before the first event.
+  for (const outcome of PUBLISH_OUTCOMES) events.inc({ outcome }, 0);
   const rejections = new Counter({
     name: 'fedgate_http_rejections_total',
     help: 'HTTP error answers by problem code',
