@@ -64,7 +64,7 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
       ['b', true, true, true, true],
       ['c', true, true, true, true],
     ]);
-  });
+  }, 360_000); // `up` of three sites takes ~70 s here; CI once needed over 180 s (cause not found yet)
 
   it('publishes events from stdin', async () => {
     const events = [
