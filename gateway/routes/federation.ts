@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { READ_SCOPE } from '../../certs/index.ts';
-import { EventIdSchema, FederatedLimitQuerySchema, Problem, ProductIdSchema, parseQuery, WindowQuerySchema } from '../../contract/index.ts';
+import { EventIdSchema, FederatedLimitQuerySchema, ProductIdSchema, parseQuery, WindowQuerySchema } from '../../contract/index.ts';
 import { type AuthEnv, requireScope, requireToken } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { createStreamSlots } from '../stream-slots.ts';
 
 /** The federated monitoring view: answers for every site, flags the ones that did not answer. */
 export function federationRoutes(deps: GatewayDeps) {
@@ -31,28 +32,11 @@ export function federationRoutes(deps: GatewayDeps) {
    * array per second). Each stream polls every site, so a client (by address)
    * may hold only a few open at once.
    */
-  const open = new Map<string, number>();
+  const slots = createStreamSlots(deps.limits.liveStreamsPerClient, 'live streams');
   app.get('/v1/federation/live', (c) => {
     const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-    const held = open.get(client) ?? 0;
-    if (held >= deps.limits.liveStreamsPerClient) {
-      throw new Problem(
-        'rate-limited',
-        `at most ${deps.limits.liveStreamsPerClient} live streams per client are open at once; close one first`,
-        {},
-        { 'retry-after': '5' },
-      );
-    }
-    open.set(client, held + 1);
-    let released = false;
     // Released on abort at once (the loop may be asleep), or when the stream ends otherwise.
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (open.get(client) ?? 1) - 1;
-      if (n > 0) open.set(client, n);
-      else open.delete(client);
-    };
+    const release = slots.take(client);
     return streamSSE(c, async (stream) => {
       let cursors: Record<string, number> = {};
       let aborted = false;

@@ -6,6 +6,7 @@ import { EVENT_KINDS, type Selection, siteOf, subscriptionTopics, upstreamSites 
 import { type AuthEnv, requireScope, requireToken } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { decodeCursor } from '../stream-cursor.ts';
+import { createStreamSlots } from '../stream-slots.ts';
 
 const KEEP_ALIVE_MS = 15_000;
 
@@ -20,7 +21,7 @@ const KEEP_ALIVE_MS = 15_000;
 export function subscribeRoute(deps: GatewayDeps) {
   const app = new Hono<AuthEnv & { Bindings: { incoming?: { socket?: { remoteAddress?: string } } } }>();
   const site = siteOf(deps.topology, deps.site);
-  const open = new Map<string, number>();
+  const slots = createStreamSlots(deps.limits.liveStreamsPerClient, 'streams');
 
   app.get('/v1/subscribe', requireToken(deps.verify), requireScope(SUBSCRIBE_SCOPE), async (c) => {
     const q = parseQuery(SubscribeQuerySchema, c.req.query());
@@ -43,25 +44,8 @@ export function subscribeRoute(deps: GatewayDeps) {
     if (!deps.streams) throw new Problem('kafka-unavailable', 'this gateway does not stream', {}, { 'retry-after': '5' });
 
     const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-    const held = open.get(client) ?? 0;
-    if (held >= deps.limits.liveStreamsPerClient) {
-      throw new Problem(
-        'rate-limited',
-        `at most ${deps.limits.liveStreamsPerClient} streams per client are open at once; close one first`,
-        {},
-        { 'retry-after': '5' },
-      );
-    }
     // Held from here (before any wait), so concurrent requests cannot pass the cap together.
-    open.set(client, held + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (open.get(client) ?? 1) - 1;
-      if (n > 0) open.set(client, n);
-      else open.delete(client);
-    };
+    const release = slots.take(client);
     let stream: Awaited<ReturnType<NonNullable<GatewayDeps['streams']>['open']>>;
     try {
       stream = await deps.streams.open(topics, selection, from);
