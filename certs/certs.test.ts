@@ -37,9 +37,10 @@ describe('certs init', () => {
     }
   });
 
-  it('gives every certificate a distinct subject', () => {
+  it('gives every certificate a distinct subject that is only its CN (what Strimzi tls-external users require)', () => {
     const subjects = topology.sites.flatMap((s) => CERT_ROLES.map((r) => x509(paths.role(s.name, r).cert, '-subject').trim()));
     expect(new Set(subjects).size).toBe(subjects.length);
+    expect(x509(paths.role('onprem', 'gateway').cert, '-subject', '-nameopt', 'RFC2253').trim()).toBe('subject=CN=onprem.gateway.fedgate');
     expect(x509(paths.role('onprem', 'mm2').cert, '-ext', 'extendedKeyUsage')).toContain('TLS Web Client Authentication');
   });
 

@@ -133,9 +133,14 @@ export function initCerts(options: InitCertsOptions): InitCertsResult {
   return result;
 }
 
-/** The subject of each role's certificate; distinct per site and role. */
+/**
+ * The subject of each role's certificate; distinct per site and role. Only a
+ * CN: the native brokers map it to `User:<CN>`, and Strimzi's `tls-external`
+ * KafkaUsers (deploy/k8s/render.ts) require the subject to be exactly
+ * `CN=<user name>`, so the same certificate serves both.
+ */
 export function subjectOf(site: Pick<Site, 'name'>, role: CertRole): string {
-  return `/O=fedgate/OU=${role}/CN=${site.name}.${role}.fedgate`;
+  return `/CN=${site.name}.${role}.fedgate`;
 }
 
 /**

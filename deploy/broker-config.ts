@@ -80,6 +80,18 @@ export function renderBrokerProperties(topology: Topology, siteName: string, pat
     ['super.users', superUsers(site.name).join(';')],
 
     ['log.dirs', paths.dataDir],
+    ...brokerPolicy(topology, site),
+  ]);
+}
+
+/**
+ * A site's broker settings beyond listeners, security and storage: topic
+ * defaults, durability, retention and threads. The native brokers and the
+ * Strimzi `Kafka` resource (deploy/k8s/render.ts) both render from it.
+ */
+export function brokerPolicy(topology: Topology, site: Site): Array<readonly [string, string | number | boolean]> {
+  const { factor, minInsync } = replicationOf(site);
+  return [
     // The instance creates its topics from the topology; a typo must not invent one.
     ['auto.create.topics.enable', false],
     ['num.partitions', topology.partitions],
@@ -103,5 +115,5 @@ export function renderBrokerProperties(topology: Topology, siteName: string, pat
     ['num.network.threads', 2],
     ['num.io.threads', 4],
     ['controlled.shutdown.enable', true],
-  ]);
+  ];
 }

@@ -79,6 +79,14 @@ const RULES: Record<'broker' | 'mm2', Rule[]> = {
   ],
 };
 
+/**
+ * The rules alone, for an exporter whose HTTP server someone else runs: Strimzi's
+ * `metricsConfig` (deploy/k8s/render.ts) takes a ConfigMap with exactly this.
+ */
+export function renderJmxExporterRules(component: 'broker' | 'mm2'): string {
+  return stringify({ lowercaseOutputName: true, lowercaseOutputLabelNames: true, rules: RULES[component] }, { aliasDuplicateObjects: false });
+}
+
 /** SHA-256(salt:password) in the exporter's own form (hex of a BigInteger: lower case, no leading zeros). */
 export function jmxPasswordHash(salt: string, password: string): string {
   return createHash('sha256').update(`${salt}:${password}`).digest('hex').replace(/^0+/, '');

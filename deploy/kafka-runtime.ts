@@ -114,27 +114,7 @@ export async function fetchKafka(stateDir: string, onProgress: (line: string) =>
   const logFile = join(dir, 'fetch.log');
   onProgress(`fetching Apache Kafka ${kafkaVersion()} (broker, MirrorMaker 2, tools) from Maven Central; log: ${logFile}`);
 
-  await new Promise<void>((resolvePromise, reject) => {
-    const mvn = spawn('mvn', ['-B', '-f', POM_FILE, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const log: Buffer[] = [];
-    let downloads = 0;
-    const onData = (chunk: Buffer) => {
-      log.push(chunk);
-      for (const line of chunk.toString().split('\n')) {
-        if (/Downloaded from/.test(line) && ++downloads % 20 === 0) onProgress(`  … ${downloads} artifacts downloaded`);
-      }
-    };
-    mvn.stdout.on('data', onData);
-    mvn.stderr.on('data', onData);
-    mvn.on('error', reject);
-    mvn.on('close', (code) => {
-      writeFileSync(logFile, Buffer.concat(log));
-      if (code === 0) resolvePromise();
-      else reject(new PrerequisiteError(`Maven could not fetch Kafka (exit ${code}). See ${logFile}; check that Maven Central is reachable.`));
-    });
-  });
+  await copyMavenDependencies(POM_FILE, staging, logFile, 'Kafka', onProgress);
 
   // The JMX exporter is a Java agent, not a library of the JVMs: it goes beside the classpath, not on it.
   const agents = join(dir, 'agents');
@@ -151,4 +131,32 @@ export async function fetchKafka(stateDir: string, onProgress: (line: string) =>
   const seconds = (Date.now() - started) / 1000;
   onProgress(`fetched ${jars} jars in ${seconds.toFixed(1)} s into ${libDir}`);
   return { libDir, classpath: join(libDir, '*'), version: kafkaVersion(), jmxAgent, fetched: true, seconds, jars };
+}
+
+/**
+ * `mvn dependency:copy-dependencies` of a pom's runtime jars into `outDir`;
+ * Maven's output goes to `logFile`, a line per 20 downloads to `onProgress`.
+ */
+export function copyMavenDependencies(pomFile: string, outDir: string, logFile: string, what: string, onProgress: (line: string) => void): Promise<void> {
+  return new Promise<void>((resolvePromise, reject) => {
+    const mvn = spawn('mvn', ['-B', '-f', pomFile, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${outDir}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log: Buffer[] = [];
+    let downloads = 0;
+    const onData = (chunk: Buffer) => {
+      log.push(chunk);
+      for (const line of chunk.toString().split('\n')) {
+        if (/Downloaded from/.test(line) && ++downloads % 20 === 0) onProgress(`  … ${downloads} artifacts downloaded`);
+      }
+    };
+    mvn.stdout.on('data', onData);
+    mvn.stderr.on('data', onData);
+    mvn.on('error', reject);
+    mvn.on('close', (code) => {
+      writeFileSync(logFile, Buffer.concat(log));
+      if (code === 0) resolvePromise();
+      else reject(new PrerequisiteError(`Maven could not fetch ${what} (exit ${code}). See ${logFile}; check that Maven Central is reachable.`));
+    });
+  });
 }

@@ -34,6 +34,77 @@ const POLICIES = {
   identity: 'org.apache.kafka.connect.mirror.IdentityReplicationPolicy',
 } as const;
 
+/** The consumer groups MM2 checkpoints at `upstream` (a Java regex): that site's own groups. */
+export const checkpointedGroups = (upstream: string) => `${escapeRegex(groupPrefix(upstream))}.*`;
+
+/** Settings of one site's MirrorMaker 2, grouped by where they apply; both the native node and Strimzi's KafkaMirrorMaker2 render from it. */
+export interface Mm2Tuning {
+  /** Every connector of every flow. */
+  connectors: Record<string, string | number | boolean>;
+  /** MirrorSourceConnector: the copies and the offset syncs. */
+  source: Record<string, string | number | boolean>;
+  /** MirrorCheckpointConnector: consumer-group checkpoints and their translation. */
+  checkpoint: Record<string, string | number | boolean>;
+  /** MirrorHeartbeatConnector. */
+  heartbeat: Record<string, string | number | boolean>;
+  /** Each flow's Connect worker: its internal topics' replication. */
+  workerStorage: Record<string, string | number | boolean>;
+  /** Each flow's Connect worker: rebalancing and source-offset flushing. */
+  worker: Record<string, string | number | boolean>;
+  /** The producer that writes the copies at this site. */
+  producer: Record<string, string | number | boolean>;
+  /** The consumer that reads each upstream site. */
+  sourceConsumer: Record<string, string | number | boolean>;
+}
+
+/** Pure: the settings of the MirrorMaker 2 that copies into `siteName`. */
+export function mm2Tuning(topology: Topology, siteName: string): Mm2Tuning {
+  const self = siteOf(topology, siteName);
+  // The Connect topics and MM2's own topics live at this site: as many copies as its routed topics.
+  const rf = replicationOf(self).factor;
+  const iv = topology.mm2;
+  return {
+    connectors: { 'replication.policy.class': POLICIES[topology.replicationPolicy], 'tasks.max': 1 },
+    source: {
+      'replication.factor': rf,
+      'offset-syncs.topic.replication.factor': rf,
+      // Offset syncs at the target (KIP-716): a site's MM2 node writes nothing at its sources.
+      'offset-syncs.topic.location': 'target',
+      'refresh.topics.interval.seconds': iv.refreshSeconds,
+      'offset.lag.max': iv.offsetLagMax,
+      'sync.topic.acls.enabled': false,
+    },
+    // Drill-friendly intervals: seconds, not the WAN defaults of 60-600 s.
+    checkpoint: {
+      'checkpoints.topic.replication.factor': rf,
+      'emit.checkpoints.enabled': true,
+      'emit.checkpoints.interval.seconds': iv.checkpointSeconds,
+      'sync.group.offsets.enabled': true,
+      'sync.group.offsets.interval.seconds': iv.syncGroupOffsetsSeconds,
+      'refresh.groups.interval.seconds': iv.refreshSeconds,
+      // The checkpoint connector reads the offset syncs where the source connector writes them.
+      'offset-syncs.topic.location': 'target',
+    },
+    heartbeat: { 'heartbeats.topic.replication.factor': rf, 'emit.heartbeats.interval.seconds': iv.heartbeatSeconds },
+    workerStorage: { 'offset.storage.replication.factor': rf, 'status.storage.replication.factor': rf, 'config.storage.replication.factor': rf },
+    worker: {
+      // Each flow's Connect group has a single worker. When the local broker (its
+      // group coordinator) dies, the worker loses membership, and incremental
+      // cooperative rebalancing holds its "lost" tasks for this long (300000 ms by
+      // default) before handing them back: five minutes without replication after
+      // the broker returns. Nobody else could take them, so hand them back at once.
+      'scheduled.rebalance.max.delay.ms': 0,
+      // A restarted source task resumes from the last flushed source offsets and
+      // re-copies what came after (at-least-once). Flushing every 5 s instead of
+      // Connect's 60 s keeps that replay short. Duplicates are harmless downstream
+      // (idempotent effects and monitoring), and drills count them.
+      'offset.flush.interval.ms': 5000,
+    },
+    producer: { 'linger.ms': MM2_PRODUCER_LINGER_MS },
+    sourceConsumer: { ...MM2_SOURCE_CONSUMER },
+  };
+}
+
 /**
  * The mm2.properties of one site's MirrorMaker 2 node, run with
  * `--clusters <site>`: it consumes every upstream site over mTLS (with this
@@ -45,9 +116,6 @@ const POLICIES = {
 export function renderMm2Properties(topology: Topology, siteName: string, paths: Mm2Paths): string {
   const self = siteOf(topology, siteName);
   const upstream = upstreamSites(topology, siteName);
-  // The Connect topics and MM2's own topics live at this site: as many copies as its routed topics.
-  const brokers = replicationOf(self).factor;
-  const iv = topology.mm2;
 
   // Every cluster, local or upstream, over mTLS with this site's MM2 certificate; hostname
   // verification stays on (a broker certificate's SAN is its address).
@@ -59,49 +127,18 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     [`${alias}.ssl.truststore.location`, paths.caFile],
     [`${alias}.ssl.endpoint.identification.algorithm`, 'https'],
   ];
+  const t = mm2Tuning(topology, siteName);
   const props: Array<readonly [string, string | number | boolean]> = [
     ['clusters', [self.name, ...upstream.map((s) => s.name)].join(', ')],
-    ['replication.policy.class', POLICIES[topology.replicationPolicy]],
-    ['tasks.max', 1],
-
-    // Internal topics: replicated like the site's own topics (3 with three brokers, else 1).
-    ['replication.factor', brokers],
-    ['checkpoints.topic.replication.factor', brokers],
-    ['heartbeats.topic.replication.factor', brokers],
-    ['offset-syncs.topic.replication.factor', brokers],
-    ['offset.storage.replication.factor', brokers],
-    ['status.storage.replication.factor', brokers],
-    ['config.storage.replication.factor', brokers],
-
-    // Drill-friendly intervals: seconds, not the WAN defaults of 60-600 s.
-    ['emit.heartbeats.interval.seconds', iv.heartbeatSeconds],
-    ['emit.checkpoints.enabled', true],
-    ['emit.checkpoints.interval.seconds', iv.checkpointSeconds],
-    ['sync.group.offsets.enabled', true],
-    ['sync.group.offsets.interval.seconds', iv.syncGroupOffsetsSeconds],
-    ['refresh.topics.interval.seconds', iv.refreshSeconds],
-    ['refresh.groups.interval.seconds', iv.refreshSeconds],
-    ['offset.lag.max', iv.offsetLagMax],
-    ['sync.topic.acls.enabled', false],
-    // Offset syncs at the target (KIP-716): a site's MM2 node writes nothing at its sources.
-    ['offset-syncs.topic.location', 'target'],
+    // Top-level settings reach every connector of every flow, and each flow's Connect worker.
+    ...Object.entries({ ...t.connectors, ...t.source, ...t.checkpoint, ...t.heartbeat, ...t.workerStorage }),
 
     // The local cluster, through the site-local listener.
     [`${self.name}.bootstrap.servers`, localBootstraps(self).join(',')],
     ...mtls(self.name),
-    [`${self.name}.producer.linger.ms`, MM2_PRODUCER_LINGER_MS],
-    // Each flow's Connect group has a single worker. When the local broker (its
-    // group coordinator) dies, the worker loses membership, and incremental
-    // cooperative rebalancing holds its "lost" tasks for this long (300000 ms by
-    // default) before handing them back: five minutes without replication after
-    // the broker returns. Nobody else could take them, so hand them back at once.
-    // MM2 builds a herder's worker config from the *target* cluster's prefix.
-    [`${self.name}.scheduled.rebalance.max.delay.ms`, 0],
-    // A restarted source task resumes from the last flushed source offsets and
-    // re-copies what came after (at-least-once). Flushing every 5 s instead of
-    // Connect's 60 s keeps that replay short. Duplicates are harmless downstream
-    // (idempotent effects and monitoring), and drills count them.
-    [`${self.name}.offset.flush.interval.ms`, 5000],
+    ...Object.entries(t.producer).map(([k, v]) => [`${self.name}.producer.${k}`, v] as const),
+    // MM2 builds a flow's worker config from the *target* cluster's prefix.
+    ...Object.entries(t.worker).map(([k, v]) => [`${self.name}.${k}`, v] as const),
   ];
 
   for (const source of upstream) {
@@ -110,19 +147,19 @@ export function renderMm2Properties(topology: Topology, siteName: string, paths:
     props.push(
       [`${source.name}.bootstrap.servers`, interSiteBootstraps(source).join(',')],
       ...mtls(source.name),
-      ...Object.entries(MM2_SOURCE_CONSUMER).map(([k, v]) => [`${source.name}.consumer.${k}`, v] as const),
+      ...Object.entries(t.sourceConsumer).map(([k, v]) => [`${source.name}.consumer.${k}`, v] as const),
       [`${source.name}->${self.name}.enabled`, true],
       [`${source.name}->${self.name}.topics`, flow.topics],
       // Checkpoint only the upstream site's own consumer groups, the ones this node may describe there. With
       // the default (every group), the checkpoint connector's group scan fails on the first group the ACLs
       // hide from it (a gateway's window group, an operator's console group), and it stops checkpointing.
-      [`${source.name}->${self.name}.groups`, `${escapeRegex(groupPrefix(source.name))}.*`],
+      [`${source.name}->${self.name}.groups`, checkpointedGroups(source.name)],
       // Flows out of this site run on the downstream sites' nodes, not here.
       [`${self.name}->${source.name}.enabled`, false],
     );
   }
 
-  if (iv.exactlyOnce) {
+  if (topology.mm2.exactlyOnce) {
     // KIP-618 in dedicated mode (Kafka 3.5+): each flow's worker runs its source
     // task with a transactional producer that commits the copies and the source
     // offsets together, and the leader fences zombie tasks through the internal

@@ -5,6 +5,7 @@ import { composeCommand } from './compose.ts';
 import { downCommand } from './down.ts';
 import { drillCommand } from './drill.ts';
 import { failoverCommand } from './failover.ts';
+import { k8sCommand } from './k8s.ts';
 import { kafkaCommand } from './kafka.ts';
 import { prometheusCommand } from './prometheus.ts';
 import { publishCommand } from './publish.ts';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   restartCommand,
   runCommand,
   composeCommand,
+  k8sCommand,
   downCommand,
   statusCommand,
   prometheusCommand,
