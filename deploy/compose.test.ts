@@ -48,6 +48,17 @@ describe('docker-compose.multi.yml', () => {
     }
   });
 
+  it("runs a site's further instance workers as containers of their own, on the site's database", () => {
+    const scaled = parseTopology({ ...topology, sites: topology.sites.map(({ flows, ...s }, i) => ({ ...s, flows, workers: i === 0 ? 2 : 1 })) });
+    const doc = parse(renderCompose(scaled));
+    const first = scaled.sites[0]!.name;
+    const worker = doc.services[`${first}-instance-2`];
+    expect(worker.command).toEqual(['run', 'instance', '--site', first, '--worker', '2']);
+    expect(worker.environment.DATABASE_URL).toBe(SITE_DATABASE_URL);
+    expect(worker.network_mode).toBe(`service:${first}`);
+    expect(Object.keys(doc.services).filter((n) => /-instance-\d+$/.test(n))).toEqual([`${first}-instance-2`]);
+  });
+
   it('keeps each site on its own network, and the WAN internal, carrying only the inter-site listeners', () => {
     const doc = parse(renderCompose(topology));
     const ct = composeTopology(topology);

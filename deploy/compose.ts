@@ -119,6 +119,13 @@ export function renderCompose(topology: Topology): string {
       depends_on: { ...after([`${site.name}-broker`]), [`${site.name}-db`]: { condition: 'service_healthy' } },
       restart: 'on-failure',
     };
+    // The site's further instance workers (sites[].workers): they share its database and its consumer groups.
+    for (let worker = 2; worker <= site.workers; worker++) {
+      services[`${site.name}-instance-${worker}`] = {
+        ...(services[`${site.name}-instance`] as Record<string, unknown>),
+        command: ['run', 'instance', '--site', site.name, '--worker', String(worker)],
+      };
+    }
     services[`${site.name}-mm2`] = {
       ...common(site.name),
       command: ['run', 'mm2', '--site', site.name, '--log-stdout'],

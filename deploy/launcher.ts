@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
@@ -17,7 +18,7 @@ import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type CommandOptions, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
 import { mm2Module } from './components/mm2.ts';
-import { nodeProcessModule, nodeUrl } from './components/node-process.ts';
+import { instanceWorkers, nodeProcessModule, nodeUrl, workersProblem } from './components/node-process.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
@@ -50,8 +51,10 @@ export interface LauncherOptions {
 
 export interface ComponentStatus {
   pid: number | null;
-  /** Every node's pid, for a site with several brokers. */
+  /** Every running node's pid, for a site with several brokers or instance workers. */
   pids?: number[];
+  /** How many nodes it has (brokers, instance workers), when more than one. */
+  nodes?: number;
   /** Every node runs. */
   running: boolean;
   ready: boolean;
@@ -198,7 +201,7 @@ export function createLauncher(options: LauncherOptions) {
   }
 
   /** Runs one component of a site in the foreground, attached to this terminal: the main process of a container (docker-compose.multi.yml). */
-  async function runForeground(siteName: string, c: Component, options: CommandOptions = {}): Promise<number> {
+  async function runForeground(siteName: string, c: Component, options: CommandOptions = {}, node = 1): Promise<number> {
     const site = siteOf(topology, siteName);
     await prepare();
     // In a container the broker runs attached, so its admin step runs before the instance, which needs the topics and ACLs.
@@ -208,7 +211,7 @@ export function createLauncher(options: LauncherOptions) {
     }
     if (site.brokers > 1 && c === 'broker')
       throw new LaunchError(`\`run broker\` runs a one-broker site; ${siteName} has ${site.brokers} brokers (use \`up\`, or set "brokers": 1 for containers)`);
-    return runAttached(await modules[c].command(site, 1, options));
+    return runAttached(await modules[c].command(site, node, options));
   }
 
   /**
@@ -267,10 +270,37 @@ export function createLauncher(options: LauncherOptions) {
     for (const c of order) await start(siteName, c);
   }
 
-  /** Stops every site in the reverse of START_ORDER, then any stray process of this run. */
+  /**
+   * Runs `workers` instance workers at a site: extra workers drain and stop
+   * (each leaves its groups after committing what it finished), missing ones
+   * (new, or dead) start and are waited for; Kafka rebalances the site's groups over them.
+   * The number holds for this run folder until `down` (then the topology's
+   * `workers` again). A site that is not running just records it.
+   */
+  async function scale(siteName: string, workers: number): Promise<{ from: number; to: number; running: boolean }> {
+    const site = siteOf(topology, siteName);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 8) throw new LaunchError(`workers must be a whole number from 1 to 8 (got ${workers})`);
+    const problem = workersProblem(site, workers, node);
+    if (problem) throw new LaunchError(problem);
+    const from = instanceWorkers(ctx, site);
+    const running = pidOf(siteName, 'instance') !== null;
+    for (let n = from; n > workers; n--) await stop(siteName, 'instance', {}, n);
+    if (workers === site.workers) rmSync(ctx.layout(siteName).workersFile, { force: true });
+    else writeFileSync(ctx.layout(siteName).workersFile, `${workers}\n`);
+    // Every worker up to `workers` that is not running starts (one that died is replaced).
+    if (running) {
+      await prepare();
+      await start(siteName, 'instance');
+    }
+    log(`${siteName}: ${workers} instance worker${workers === 1 ? '' : 's'}${running ? '' : ' when the site starts'} (was ${from})`);
+    return { from, to: workers, running };
+  }
+
+  /** Stops every site in the reverse of START_ORDER, then any stray process of this run; `fedgate scale` numbers are forgotten. */
   async function down(opts: StopOptions = {}): Promise<void> {
     const names = topology.sites.map((s) => s.name);
     for (const c of [...START_ORDER].reverse()) await Promise.all(names.map((s) => stop(s, c, opts)));
+    for (const s of names) rmSync(ctx.layout(s).workersFile, { force: true });
     for (const stray of findManaged(runDir)) {
       log(`stopping stray process ${stray.role} (pid ${stray.pid})`);
       await stopProcess(stray.pid, stray.runDir, opts);
@@ -290,7 +320,8 @@ export function createLauncher(options: LauncherOptions) {
   async function componentStatus(site: Site, c: Component): Promise<ComponentStatus> {
     const pids = pidsOf(site.name, c);
     const running = pids.length === nodesOf(site, c).length;
-    return { pid: pids[0] ?? null, ...(nodesOf(site, c).length > 1 ? { pids } : {}), running, ready: running && (await modules[c].ready(site)) };
+    const nodes = nodesOf(site, c).length;
+    return { pid: pids[0] ?? null, ...(nodes > 1 ? { pids, nodes } : {}), running, ready: running && (await modules[c].ready(site)) };
   }
 
   async function status(): Promise<SiteStatus[]> {
@@ -378,6 +409,7 @@ export function createLauncher(options: LauncherOptions) {
     down,
     stopSites,
     restart,
+    scale,
     status,
     pidOf,
     pidsOf,

@@ -107,6 +107,13 @@ export const SiteSchema = z
      */
     brokers: z.union([z.literal(1), z.literal(3)]).default(1),
     /**
+     * Instance workers of the site. They share the site's consumer groups and
+     * delivery subscription groups (Kafka spreads the partitions over them);
+     * worker 1 also serves the read API and watches the links. More than one
+     * needs a database they share: a PostgreSQL server (DATABASE_URL).
+     */
+    workers: z.number().int().min(1).max(8).default(1),
+    /**
      * Which of this site's local topics flow to which other sites. Optional:
      * left out, the flows follow from what the other sites serve (each gets
      * exactly its regions' and countries' topics: interest-based routing).

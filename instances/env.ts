@@ -14,6 +14,10 @@ const EnvSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/)
     .optional(),
   LOG_LEVEL: LogLevelSchema,
+  /** Which of the site's instance workers this is (1-based): worker 1 also serves the read API and watches the links. */
+  FEDGATE_WORKER: z.coerce.number().int().min(1).max(16).default(1),
+  /** Where a worker without the read API writes its pid once it consumes (the launcher's readiness check). */
+  FEDGATE_READY_FILE: z.string().min(1).optional(),
 });
 export type InstanceEnv = z.infer<typeof EnvSchema>;
 

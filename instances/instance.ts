@@ -40,6 +40,12 @@ export interface InstanceDeps {
   kafkaTls: ClientTls;
   /** A webhook subscription's live signing secrets, newest first (certs/webhook-secret.ts). */
   webhookSecrets: (subscription: string) => string[];
+  /**
+   * Which of the site's workers this is (default 1). Every worker consumes in
+   * the site's groups; only worker 1 serves the read API and runs the link and
+   * retention monitors, whose state the read API reports.
+   */
+  worker?: number;
 }
 
 type TopicEnds = Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>;
@@ -79,9 +85,11 @@ export async function groupLag(admin: Admin, groups: { groupId: string; topics: 
  */
 export function createInstance(deps: InstanceDeps) {
   const { topology, site, database, log } = deps;
+  const worker = deps.worker ?? 1;
+  const serves = worker === 1;
   const siteCfg = siteOf(topology, site);
   const kafka = new Kafka({
-    ...localKafkaConfig(siteCfg, `fedgate-instance-${site}`, deps.kafkaTls),
+    ...localKafkaConfig(siteCfg, worker === 1 ? `fedgate-instance-${site}` : `fedgate-instance-${site}-${worker}`, deps.kafkaTls),
     logLevel: logLevel.WARN,
     retry: { retries: 8, initialRetryTime: 200 },
   });
@@ -165,11 +173,14 @@ export function createInstance(deps: InstanceDeps) {
         ...consumers.map((c) => c.start()),
         ...subscriptions.map((c) => c.start()),
         monitoringConsumer.start(),
-        linkMonitor.start(),
-        retentionMonitor.start(),
+        ...(serves ? [linkMonitor.start(), retentionMonitor.start()] : []),
       ]);
-      server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
-      log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
+      if (serves) {
+        server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
+        log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
+      } else {
+        log.info({ worker }, 'worker consuming (worker 1 serves the read API)');
+      }
       startedAt = Date.now();
     },
     /**
@@ -179,8 +190,10 @@ export function createInstance(deps: InstanceDeps) {
     async stop(): Promise<void> {
       await Promise.all([...consumers, ...subscriptions].map((c) => c.stop()));
       await monitoringConsumer.stop();
-      await linkMonitor.stop();
-      await retentionMonitor.stop();
+      if (serves) {
+        await linkMonitor.stop();
+        await retentionMonitor.stop();
+      }
       await producer?.disconnect();
       await admin?.disconnect();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { clientTls, metricsSecret, readApiSecret, webhookSecrets } from '../certs/index.ts';
@@ -10,7 +11,11 @@ import { createInstance } from './instance.ts';
 const env = readInstanceEnv();
 const topology = loadTopology(env.FEDGATE_TOPOLOGY);
 const site = siteOf(topology, env.FEDGATE_SITE).name;
-const log = pino({ level: env.LOG_LEVEL, base: { site, component: 'instance' } });
+const log = pino({ level: env.LOG_LEVEL, base: { site, component: 'instance', ...(env.FEDGATE_WORKER > 1 ? { worker: env.FEDGATE_WORKER } : {}) } });
+if (env.FEDGATE_WORKER > 1 && !env.DATABASE_URL) {
+  log.fatal("the site's instance workers share one database: set DATABASE_URL to a PostgreSQL server");
+  process.exit(1);
+}
 const database = await openDatabase({
   url: env.DATABASE_URL,
   dataDir: join(env.FEDGATE_RUN_DIR, site, 'pglite'),
@@ -26,8 +31,11 @@ const instance = createInstance({
   metricsSecret: metricsSecret(env.FEDGATE_CERTS_DIR, site),
   kafkaTls: clientTls(env.FEDGATE_CERTS_DIR, site, 'instance'),
   webhookSecrets: cachedSecrets((subscription) => webhookSecrets(env.FEDGATE_CERTS_DIR, site, subscription), 5000),
+  worker: env.FEDGATE_WORKER,
 });
 await instance.start();
+// A worker without the read API tells the launcher it consumes through this file (its pid); worker 1's health URL says so.
+if (env.FEDGATE_READY_FILE) writeFileSync(env.FEDGATE_READY_FILE, `${process.pid}\n`);
 log.info('instance ready');
 
 /** Secrets read from their files at most every `ms` (a rotation is picked up within it, without a read per request). */
@@ -48,6 +56,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining');
+    if (env.FEDGATE_READY_FILE) rmSync(env.FEDGATE_READY_FILE, { force: true });
     instance.stop().then(
       () => process.exit(0),
       (err) => {

@@ -11,6 +11,7 @@ import { prometheusCommand } from './prometheus.ts';
 import { publishCommand } from './publish.ts';
 import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
+import { scaleCommand } from './scale.ts';
 import { startCommand } from './start.ts';
 import { statusCommand } from './status.ts';
 import { tokenCommand } from './token.ts';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   topologyCommand,
   upCommand,
   restartCommand,
+  scaleCommand,
   runCommand,
   composeCommand,
   k8sCommand,

@@ -88,7 +88,7 @@ export function printStatus(sites: SiteStatus[], out: Out): void {
       mark(s.broker),
       s.mm2.upstream.length ? mark(s.mm2) : 'n/a',
       s.mm2.upstream.join(',') || '-',
-      mark(s.instance),
+      s.instance.nodes ? `${mark(s.instance)} (${s.instance.pids?.length ?? 0}/${s.instance.nodes} workers)` : mark(s.instance),
       mark(s.gateway),
       `${s.gateway.url}/dashboard`,
     ]),

@@ -27,6 +27,10 @@ export interface SiteLayout {
   brokerProps(node: number): string;
   /** A JVM's JMX exporter config (rules and its hashed credential). */
   jmxExporterFile(c: Component, node?: number): string;
+  /** Where instance worker n > 1 writes its pid once it consumes (it serves no HTTP). */
+  readyFile(c: Component, node: number): string;
+  /** The number of instance workers `fedgate scale` set for this run (absent: the topology's `workers`). */
+  workersFile: string;
 }
 
 export function siteLayout(runDir: string, site: string): SiteLayout {
@@ -46,6 +50,8 @@ export function siteLayout(runDir: string, site: string): SiteLayout {
     brokerDataDir: (node) => join(dir, node === 1 ? 'kafka-data' : `kafka-data-${node}`),
     brokerProps: (node) => join(dir, `${named('broker', node)}.properties`),
     jmxExporterFile: (c, node) => join(dir, `jmx-exporter-${named(c, node)}.yml`),
+    readyFile: (c, node) => join(dir, `${named(c, node)}.ready`),
+    workersFile: join(dir, 'instance.workers'),
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Site } from '../../federation/index.ts';
@@ -57,29 +57,84 @@ const PROCESSES = {
   gateway: { script: 'gateway/main.ts', health: '/healthz', ports: ['gateway', 'peer'] },
 } as const;
 
-/** A site's instance (consumers, monitoring, read API) or gateway (publish, federated view): ready once its health URL answers. */
+/**
+ * How many instance workers a site runs: what `fedgate scale` set for this
+ * run (`<run>/<site>/instance.workers`, removed by `down`), else the
+ * topology's `workers`.
+ */
+export function instanceWorkers(ctx: Pick<LaunchContext, 'layout'>, site: Site): number {
+  const file = ctx.layout(site.name).workersFile;
+  const scaled = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+  return Number.isInteger(scaled) && scaled >= 1 ? scaled : site.workers;
+}
+
+/** Why a site cannot run `workers` instance workers with these options, or null. */
+export function workersProblem(site: Site, workers: number, options: Pick<NodeProcessOptions, 'databaseUrl'>): string | null {
+  if (workers === 1 || options.databaseUrl) return null;
+  return (
+    `${site.name} runs ${workers} instance workers, and they share one database: set DATABASE_URL to a PostgreSQL server ` +
+    `(for example postgres://postgres@127.0.0.1:5432/postgres) before starting, or run one worker (sites[].workers 1, \`npx fedgate scale --site ${site.name} --workers 1\`)`
+  );
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+/**
+ * A site's instance (consumers, monitoring, read API) or gateway (publish,
+ * federated view). The gateway, and instance worker 1, are ready once their
+ * health URL answers; instance workers 2..n serve no HTTP and are ready once
+ * they write their pid to their ready file.
+ */
 export function nodeProcessModule(ctx: LaunchContext, options: NodeProcessOptions, name: 'instance' | 'gateway'): ComponentModule {
   const p = PROCESSES[name];
+  const nodes = (site: Site) => (name === 'instance' ? range(instanceWorkers(ctx, site)) : [1]);
+  const readyFile = (site: Site, node: number) => ctx.layout(site.name).readyFile(name, node);
+  const pidOf = (site: Site, node: number) => {
+    try {
+      return readFileSync(ctx.layout(site.name).pidFile(name, node), 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
   return {
     name,
     skip: () => null,
-    ports: (site) => p.ports.map((port) => [port, site.ports[port]]),
-    async command(site) {
+    nodes,
+    ports: (site, node) => (node === 1 ? p.ports.map((port) => [port, site.ports[port]]) : []),
+    async command(site, node) {
       mkdirSync(ctx.layout(site.name).logDir, { recursive: true });
-      if (name === 'instance') for (const problem of await deliveryBrokerProblems(site)) ctx.log(`warning: ${problem}`);
+      const worker: Record<string, string> = {};
+      if (name === 'instance') {
+        const problem = workersProblem(site, instanceWorkers(ctx, site), options);
+        if (problem) throw new Error(problem);
+        if (node === 1) for (const warning of await deliveryBrokerProblems(site)) ctx.log(`warning: ${warning}`);
+        worker.FEDGATE_WORKER = String(node);
+        if (node > 1) {
+          rmSync(readyFile(site, node), { force: true });
+          worker.FEDGATE_READY_FILE = readyFile(site, node);
+        }
+      }
       return nodeCommand({
-        role: `${site.name}/${name}`,
+        role: node === 1 ? `${site.name}/${name}` : `${site.name}/${name}-${node}`,
         runDir: ctx.runDir,
         script: join(REPO_ROOT, p.script),
         cwd: REPO_ROOT,
-        env: nodeEnv(ctx, options, site.name),
+        env: { ...nodeEnv(ctx, options, site.name), ...worker },
         nodeArgs: options.nodeArgs,
       });
     },
-    stdoutFile: (site) => ctx.layout(site.name).logFile(name),
-    ready: (site) => httpOk(`${nodeUrl(site, name)}${p.health}`),
+    stdoutFile: (site, node) => ctx.layout(site.name).logFile(name, node),
+    async ready(site) {
+      if (!(await httpOk(`${nodeUrl(site, name)}${p.health}`))) return false;
+      return nodes(site)
+        .slice(1)
+        .every((n) => {
+          const pid = pidOf(site, n);
+          return pid !== '' && existsSync(readyFile(site, n)) && readFileSync(readyFile(site, n), 'utf8').trim() === pid;
+        });
+    },
     readyTimeoutMs: 90_000,
-    logs: (site) => [ctx.layout(site.name).logFile(name)],
-    started: (site) => nodeUrl(site, name),
+    logs: (site, node) => [ctx.layout(site.name).logFile(name, node)],
+    started: (site) => (name === 'instance' && nodes(site).length > 1 ? `${nodeUrl(site, name)} (worker 1 of ${nodes(site).length})` : nodeUrl(site, name)),
   };
 }

@@ -113,9 +113,13 @@ describe('k8s render (Strimzi resources from the topology)', () => {
         const [mm2] = ofKind(resources, 'KafkaMirrorMaker2');
         const upstream = upstreamSites(kt, site.name);
         expect(spec(mm2!).connectCluster).toBe(site.name);
-        expect(spec(mm2!).mirrors.map((m: { sourceCluster: string; targetCluster: string; topicsPattern: string }) => [m.sourceCluster, m.targetCluster, m.topicsPattern])).toEqual(
-          upstream.map((u) => [u.name, site.name, u.flows.find((f) => f.to === site.name)!.topics]),
-        );
+        expect(
+          spec(mm2!).mirrors.map((m: { sourceCluster: string; targetCluster: string; topicsPattern: string }) => [
+            m.sourceCluster,
+            m.targetCluster,
+            m.topicsPattern,
+          ]),
+        ).toEqual(upstream.map((u) => [u.name, site.name, u.flows.find((f) => f.to === site.name)!.topics]));
         const native = parseProperties(renderMm2Properties(kt, site.name, { caFile: '/ca', keystoreFile: '/ks' }));
         const str = (v: unknown) => String(v);
         // The Connect worker: internal topics' replication at top level, the rest under the site's prefix natively.
@@ -152,7 +156,8 @@ describe('k8s render (Strimzi resources from the topology)', () => {
 
   it('renders the three-broker topology file the same way', () => {
     const three = load('topology.three-brokers.json');
-    for (const site of three.sites) expect(ofKind(renderSiteResources(three, site.name), 'KafkaMirrorMaker2')).toHaveLength(upstreamSites(three, site.name).length > 0 ? 1 : 0);
+    for (const site of three.sites)
+      expect(ofKind(renderSiteResources(three, site.name), 'KafkaMirrorMaker2')).toHaveLength(upstreamSites(three, site.name).length > 0 ? 1 : 0);
   });
 
   it('names topics as Kubernetes allows, keeping distinct topics distinct', () => {

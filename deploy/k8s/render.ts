@@ -85,7 +85,10 @@ export function k8sTopology(topology: Topology, options: Pick<K8sOptions, 'broke
       },
     ]);
   }
-  return parseTopology({ ...topology, sites: topology.sites.map(({ flows, ...s }) => ({ ...s, flows, brokers: options.brokers })) }, 'the topology for Kubernetes');
+  return parseTopology(
+    { ...topology, sites: topology.sites.map(({ flows, ...s }) => ({ ...s, flows, brokers: options.brokers })) },
+    'the topology for Kubernetes',
+  );
 }
 
 /** Every resource of one site, in the order they can be applied. */

@@ -53,16 +53,23 @@ async function openPostgres(url: string, schemaName: string): Promise<Database> 
   const pg = (await import('pg')).default;
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+  // A site's workers share its schema and may start together: one at a time creates it and migrates it
+  // (a session advisory lock, per schema), so no two run the same migration.
   const setup = new pg.Client({ connectionString: url });
   await setup.connect();
-  try {
-    await setup.query(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`);
-  } finally {
-    await setup.end();
-  }
   const pool = new pg.Pool({ connectionString: url, max: 5, options: `-c search_path=${schemaName}` });
   const db = drizzle(pool, { schema });
-  await migrate(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema: schemaName });
+  try {
+    await setup.query('SELECT pg_advisory_lock(hashtext($1))', [`fedgate-migrate:${schemaName}`]);
+    await setup.query(`CREATE SCHEMA IF NOT EXISTS "${schemaName}"`);
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR, migrationsSchema: schemaName });
+  } catch (err) {
+    await pool.end();
+    throw err;
+  } finally {
+    // Ending the session releases the lock.
+    await setup.end();
+  }
   const safe = new URL(url);
   safe.password = '';
   return { db: db as unknown as SiteDb, kind: 'postgres', where: `PostgreSQL ${safe.host}${safe.pathname} schema ${schemaName}`, close: () => pool.end() };

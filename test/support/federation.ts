@@ -22,6 +22,8 @@ export interface SiteSpec {
   countries?: string[];
   /** The site's downstream delivery (federation/delivery.ts). */
   delivery?: unknown;
+  /** Instance workers of the site (more than one needs a PostgreSQL server). */
+  workers?: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export function testTopology(octet: number, specs: SiteSpec[], options: { exactl
     regions: s.regions,
     countries: s.countries ?? [],
     ...(s.delivery ? { delivery: s.delivery } : {}),
+    ...(s.workers ? { workers: s.workers } : {}),
     address: `127.${octet + i}.0.1`,
     ...(options.brokers ? { brokers: options.brokers } : {}),
     ports: {
