@@ -128,3 +128,22 @@ describe('certs rotate', () => {
     expect(() => rotateCerts({ dir, caKeyDir, topology, site: 'mars' })).toThrow(/unknown site "mars"; the topology has cloud-a/);
   });
 });
+
+describe('a gateway reached by name (endpoints.peer, on Kubernetes)', () => {
+  it('answers to that name too', () => {
+    const named = parseTopology({
+      ...topology,
+      sites: topology.sites.map(({ flows, ...s }) => ({
+        ...s,
+        flows,
+        ...(s.name === 'cloud-a' ? { endpoints: { peer: 'gateway.cloud-a.fedgate.example:8443' } } : {}),
+      })),
+    });
+    const namedDir = join(root, 'named');
+    initCerts({ dir: join(namedDir, 'certs'), caKeyDir: join(namedDir, 'ca-key'), topology: named, days: 2 });
+    const paths = certPaths(join(namedDir, 'certs'));
+    expect(x509(paths.role('cloud-a', 'gateway').cert, '-ext', 'subjectAltName')).toContain('DNS:gateway.cloud-a.fedgate.example');
+    expect(x509(paths.role('cloud-b', 'gateway').cert, '-ext', 'subjectAltName')).not.toContain('fedgate.example');
+    expect(x509(paths.role('cloud-a', 'instance').cert, '-ext', 'subjectAltName')).not.toContain('fedgate.example');
+  });
+});

@@ -158,7 +158,10 @@ function issue(paths: CertPaths, caKey: string, files: IssuedFiles, site: Site, 
   const usage = CLIENT_ONLY.has(role) ? 'clientAuth' : 'serverAuth,clientAuth';
   // Brokers and gateways are reached by IP; hostname verification checks this SAN.
   const ips = [...new Set([site.address, site.wanAddress ?? site.address])].map((ip) => `IP:${ip}`).join(',');
-  const san = CLIENT_ONLY.has(role) ? `DNS:${site.name}.${role}` : `${ips},DNS:${site.name},DNS:localhost`;
+  // A gateway reached by name (`endpoints.peer`, on Kubernetes) also answers to that name.
+  const peerHost = role === 'gateway' && site.endpoints?.peer ? site.endpoints.peer.slice(0, site.endpoints.peer.lastIndexOf(':')) : null;
+  const peerName = peerHost && !/^\d+\.\d+\.\d+\.\d+$/.test(peerHost) ? `,DNS:${peerHost}` : '';
+  const san = CLIENT_ONLY.has(role) ? `DNS:${site.name}.${role}` : `${ips},DNS:${site.name},DNS:localhost${peerName}`;
   writeFileSync(
     ext,
     ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`, `subjectAltName=${san}`].join(
@@ -297,6 +300,11 @@ function openssl(args: string[]): string {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new CertsError(`openssl ${args[0]} failed: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
   }
+}
+
+/** The same client material trusting `caFile` for the site's Kafka instead (Strimzi's cluster CA on Kubernetes); unchanged without one. */
+export function withKafkaCa(tls: ClientTls, caFile: string | undefined): ClientTls {
+  return caFile ? { ...tls, ca: readFileSync(caFile, 'utf8') } : tls;
 }
 
 /** PEM material of one site role, for a Kafka client (kafkajs `ssl`) or an HTTPS agent. */

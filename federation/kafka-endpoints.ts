@@ -29,10 +29,11 @@ export function interSiteBootstraps(site: Site): string[] {
 
 /**
  * kafkajs config for a site's own services: the site-local listener, which
- * authenticates every client by its certificate (mTLS), like the others.
+ * authenticates every client by its certificate (mTLS), like the others; or
+ * the site's `endpoints.kafka` (names, on Kubernetes).
  */
 export function localKafkaConfig(site: Site, clientId: string, tls: ClientTls): KafkaConfig {
-  return { clientId, brokers: localBootstraps(site), ssl: sslOf(tls) };
+  return { clientId, brokers: site.endpoints?.kafka ?? localBootstraps(site), ssl: sslOf(tls) };
 }
 
 /** Hostname verification stays on: Node checks the broker certificate's IP SAN against the address; SNI may not carry an IP. */

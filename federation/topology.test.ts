@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { localKafkaConfig } from './kafka-endpoints.ts';
 import { routedTopicsForSite } from './topics.ts';
 import {
   brokerNodes,
   compileFlowRegex,
   findTopologyProblems,
+  instanceEndpoint,
+  nodeBindAddress,
   parseTopology,
+  peerEndpoint,
   replicationOf,
   suggestedFlowRegex,
   type Topology,
@@ -252,3 +256,37 @@ describe('topology validation', () => {
 function ports(offset: number) {
   return { kafka: 9092 + offset * 10, interSite: 9093 + offset * 10, controller: 9094 + offset * 10, instance: 8081, gateway: 8080, peer: 8443 };
 }
+
+describe('site endpoints (names instead of addresses, for Kubernetes)', () => {
+  const named = variant((t) => {
+    t.sites[0].endpoints = {
+      kafka: ['cloud-a-kafka-bootstrap:9093'],
+      instance: 'fedgate-cloud-a-instance:8081',
+      peer: 'gateway.cloud-a.fedgate.example:8443',
+      bind: '0.0.0.0',
+    };
+  });
+
+  it("sends the site's own processes to the names, and leaves the other sites on their addresses", () => {
+    const t = parseTopology(named);
+    const [a, b] = t.sites;
+    expect(localKafkaConfig(a!, 'x', { ca: '', cert: '', key: '' }).brokers).toEqual(['cloud-a-kafka-bootstrap:9093']);
+    expect(instanceEndpoint(a!)).toEqual({ host: 'fedgate-cloud-a-instance', port: 8081 });
+    expect(peerEndpoint(a!)).toEqual({ host: 'gateway.cloud-a.fedgate.example', port: 8443 });
+    expect(nodeBindAddress(a!, 'gateway')).toBe('0.0.0.0');
+    expect(nodeBindAddress(a!, 'peer')).toBe('0.0.0.0');
+    expect(localKafkaConfig(b!, 'x', { ca: '', cert: '', key: '' }).brokers).toEqual([`${b!.address}:${b!.ports.kafka}`]);
+    expect(peerEndpoint(b!)).toEqual({ host: b!.wanAddress ?? b!.address, port: b!.ports.peer });
+    expect(instanceEndpoint(b!)).toEqual({ host: b!.address, port: b!.ports.instance });
+    expect(nodeBindAddress(b!, 'instance')).toBe(b!.address);
+  });
+
+  it('refuses an endpoint that is not host:port, naming the field', () => {
+    const problems = problemsOf(
+      variant((t) => {
+        t.sites[1].endpoints = { kafka: ['cloud-b-kafka-bootstrap'] };
+      }),
+    );
+    expect(problems.map((p) => p.field)).toContain('sites[1].endpoints.kafka[0]');
+  });
+});

@@ -47,6 +47,31 @@ export const SitePortsSchema = z
   .strict();
 export type SitePorts = z.infer<typeof SitePortsSchema>;
 
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{2,5}$/, 'use host:port, such as cloud-a-kafka-bootstrap:9093')
+  .refine((v) => Number(v.split(':')[1]) <= 65535, 'the port must be at most 65535');
+
+/**
+ * Where a site's own processes reach what the addresses and ports would
+ * otherwise give, when the site runs where names, not loopback addresses,
+ * lead to its services (Kubernetes: `fedgate k8s render` sets them). Each
+ * field overrides one derivation; natively none is set.
+ */
+export const EndpointsSchema = z
+  .object({
+    /** The Kafka listeners the site's gateway and instance bootstrap from (host:port each). */
+    kafka: z.array(hostPort).min(1).optional(),
+    /** The instance read API, as the site's gateway reaches it (host:port). */
+    instance: hostPort.optional(),
+    /** This site's gateway peer listener, as the other sites' gateways reach it (host:port); the host goes into its certificate. */
+    peer: hostPort.optional(),
+    /** The address the site's gateway and instance listen on ("0.0.0.0" in a pod); else the site's address (and wanAddress for the peer listener). */
+    bind: z.string().ip({ version: 'v4' }).optional(),
+  })
+  .strict();
+export type Endpoints = z.infer<typeof EndpointsSchema>;
+
 export const FlowSchema = z
   .object({
     /** The site that receives the replicated topics. */
@@ -98,6 +123,8 @@ export const SiteSchema = z
      */
     wanAddress: z.string().ip({ version: 'v4' }).optional(),
     ports: SitePortsSchema,
+    /** Names instead of addresses for the site's own processes (Kubernetes); see EndpointsSchema. */
+    endpoints: EndpointsSchema.optional(),
     /**
      * Kafka brokers of the site (KRaft combined mode, each also a controller).
      * 1 (a laptop): one copy of each record. 3: a three-voter quorum, every
@@ -227,6 +254,26 @@ export function wanAddressOf(site: Pick<Site, 'address' | 'wanAddress'>): string
 }
 
 /** The address a listener of the site binds. */
+/** Where the site's gateway (public and peer listeners) and instance listen: `endpoints.bind`, else the native address. */
+export function nodeBindAddress(site: Pick<Site, 'address' | 'wanAddress' | 'endpoints'>, port: 'gateway' | 'peer' | 'instance'): string {
+  return site.endpoints?.bind ?? bindAddressOf(site, port);
+}
+
+/** host and port of the site's read API as its gateway reaches it. */
+export function instanceEndpoint(site: Pick<Site, 'address' | 'ports' | 'endpoints'>): { host: string; port: number } {
+  return site.endpoints?.instance ? splitHostPort(site.endpoints.instance) : { host: site.address, port: site.ports.instance };
+}
+
+/** host and port of the site's gateway peer listener as the other sites reach it. */
+export function peerEndpoint(site: Pick<Site, 'address' | 'wanAddress' | 'ports' | 'endpoints'>): { host: string; port: number } {
+  return site.endpoints?.peer ? splitHostPort(site.endpoints.peer) : { host: wanAddressOf(site), port: site.ports.peer };
+}
+
+function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  return { host: value.slice(0, i), port: Number(value.slice(i + 1)) };
+}
+
 export function bindAddressOf(site: Pick<Site, 'address' | 'wanAddress'>, port: keyof SitePorts): string {
   return WAN_PORTS.includes(port) ? wanAddressOf(site) : site.address;
 }

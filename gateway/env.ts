@@ -20,16 +20,18 @@ export const GatewayTuningSchema = z.object({
 });
 
 /** The gateway's configuration; the launcher builds it (deploy/components/node-process.ts). */
-const EnvSchema = GatewayTuningSchema.extend({
+export const GatewayEnvSchema = GatewayTuningSchema.extend({
   FEDGATE_TOPOLOGY: z.string().min(1, 'set FEDGATE_TOPOLOGY to the topology file'),
   FEDGATE_SITE: z.string().min(1, 'set FEDGATE_SITE to one of the topology sites'),
   FEDGATE_CERTS_DIR: z.string().min(1, 'set FEDGATE_CERTS_DIR to the certificates folder (`npx fedgate certs init`)'),
   LOG_LEVEL: LogLevelSchema,
+  /** A PEM file of the CA of the site's Kafka listener when it is not the federation CA (Strimzi's cluster CA on Kubernetes). */
+  FEDGATE_KAFKA_CA_FILE: z.string().min(1).optional(),
   /** Mounts POST /v1/bench/noop (reads the body, answers 202): the baseline of the publish benchmark. Off unless set to 1. */
   FEDGATE_BENCH_ROUTES: z.enum(['0', '1']).default('0'),
 });
-export type GatewayEnv = z.infer<typeof EnvSchema>;
+export type GatewayEnv = z.infer<typeof GatewayEnvSchema>;
 
 export function readGatewayEnv(env: Record<string, string | undefined> = process.env): GatewayEnv {
-  return readEnvOrExit(EnvSchema, env, 'gateway');
+  return readEnvOrExit(GatewayEnvSchema, env, 'gateway');
 }

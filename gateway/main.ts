@@ -14,9 +14,10 @@ import {
   publicJwks,
   readApiAuthorization,
   readApiSecret,
+  withKafkaCa,
 } from '../certs/index.ts';
 import type { ProductEvent, Publisher } from '../contract/index.ts';
-import { IDEMPOTENCY_TOPIC, isKnownLag, loadTopology, localKafkaConfig, siteOf, wanAddressOf } from '../federation/index.ts';
+import { IDEMPOTENCY_TOPIC, instanceEndpoint, isKnownLag, loadTopology, localKafkaConfig, nodeBindAddress, siteOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import type { GatewayDeps } from './deps.ts';
@@ -39,13 +40,16 @@ const env = readGatewayEnv();
 const topology = loadTopology(env.FEDGATE_TOPOLOGY);
 const site = siteOf(topology, env.FEDGATE_SITE);
 const log = pino({ level: env.LOG_LEVEL, base: { site: site.name, component: 'gateway' } });
-const instanceUrl = `http://${site.address}:${site.ports.instance}`;
+const instanceAt = instanceEndpoint(site);
+const instanceUrl = `http://${instanceAt.host}:${instanceAt.port}`;
 const instanceHeaders = readApiAuthorization(readApiSecret(env.FEDGATE_CERTS_DIR, site.name));
 await ensureSigningKeys(env.FEDGATE_CERTS_DIR, site.name);
+// The gateway's certificate for its site's Kafka; the listener's CA is the federation CA unless told otherwise.
+const kafkaTls = withKafkaCa(clientTls(env.FEDGATE_CERTS_DIR, site.name, 'gateway'), env.FEDGATE_KAFKA_CA_FILE);
 
 // Short retries: a dead local broker must turn into a failover in about a second, not after kafkajs' 30 s default.
 const kafka = new Kafka({
-  ...localKafkaConfig(site, `fedgate-gateway-${site.name}`, clientTls(env.FEDGATE_CERTS_DIR, site.name, 'gateway')),
+  ...localKafkaConfig(site, `fedgate-gateway-${site.name}`, kafkaTls),
   logLevel: logLevel.NOTHING,
   connectionTimeout: 1000,
   requestTimeout: 5000,
@@ -54,7 +58,7 @@ const kafka = new Kafka({
 // The subscribe streams read with a client of their own: patient retries, unlike the publish path's.
 const streams = createEventStreams({
   kafka: new Kafka({
-    ...localKafkaConfig(site, `fedgate-gateway-stream-${site.name}`, clientTls(env.FEDGATE_CERTS_DIR, site.name, 'gateway')),
+    ...localKafkaConfig(site, `fedgate-gateway-stream-${site.name}`, kafkaTls),
     logLevel: logLevel.NOTHING,
     retry: { retries: 5, initialRetryTime: 300 },
   }),
@@ -160,16 +164,19 @@ const deps: GatewayDeps = {
 
 const certs = certPaths(env.FEDGATE_CERTS_DIR);
 const own = certs.role(site.name, 'gateway');
-const publicServer = serve({ fetch: createApp(deps).fetch, hostname: site.address, port: site.ports.gateway });
+const publicServer = serve({ fetch: createApp(deps).fetch, hostname: nodeBindAddress(site, 'gateway'), port: site.ports.gateway });
 const peerServer = serve({
   fetch: createPeerApp(deps).fetch,
-  hostname: wanAddressOf(site),
+  hostname: nodeBindAddress(site, 'peer'),
   port: site.ports.peer,
   createServer: createHttpsServer,
   serverOptions: { key: readFileSync(own.key), cert: readFileSync(own.cert), ca: readFileSync(certs.caCert), requestCert: true, rejectUnauthorized: true },
 });
 producer.connect().catch((err) => log.warn({ err: err.message }, 'local Kafka not reachable at start; publishes will fail over'));
-log.info({ url: `http://${site.address}:${site.ports.gateway}`, peer: `https://${wanAddressOf(site)}:${site.ports.peer}` }, 'gateway listening');
+log.info(
+  { url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`, peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}` },
+  'gateway listening',
+);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { certPaths } from '../certs/index.ts';
-import { type Site, type Topology, wanAddressOf } from '../federation/index.ts';
+import { peerEndpoint, type Site, type Topology } from '../federation/index.ts';
 
 /**
  * Gateway-to-gateway calls: HTTPS to the peer listener, presenting this
@@ -43,8 +43,8 @@ export function createPeerClient(options: { topology: Topology; site: string; ce
       const req = request(
         {
           agent,
-          host: wanAddressOf(peer),
-          port: peer.ports.peer,
+          host: peerEndpoint(peer).host,
+          port: peerEndpoint(peer).port,
           method,
           path,
           headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },

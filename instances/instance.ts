@@ -8,6 +8,7 @@ import {
   type LagSummary,
   localKafkaConfig,
   MONITORING_TOPIC,
+  nodeBindAddress,
   type PartitionOffsets,
   parseRemoteTopic,
   type SiteOffsets,
@@ -176,8 +177,9 @@ export function createInstance(deps: InstanceDeps) {
         ...(serves ? [linkMonitor.start(), retentionMonitor.start()] : []),
       ]);
       if (serves) {
-        server = serve({ fetch: api.fetch, hostname: siteCfg.address, port: siteCfg.ports.instance });
-        log.info({ url: `http://${siteCfg.address}:${siteCfg.ports.instance}` }, 'read API listening');
+        const host = nodeBindAddress(siteCfg, 'instance');
+        server = serve({ fetch: api.fetch, hostname: host, port: siteCfg.ports.instance });
+        log.info({ url: `http://${host}:${siteCfg.ports.instance}` }, 'read API listening');
       } else {
         log.info({ worker }, 'worker consuming (worker 1 serves the read API)');
       }

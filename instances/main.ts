@@ -1,7 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { clientTls, metricsSecret, readApiSecret, webhookSecrets } from '../certs/index.ts';
+import { clientTls, metricsSecret, readApiSecret, webhookSecrets, withKafkaCa } from '../certs/index.ts';
 import { loadTopology, siteOf } from '../federation/index.ts';
 import { openDatabase } from './db/database.ts';
 import { readInstanceEnv } from './env.ts';
@@ -29,7 +29,7 @@ const instance = createInstance({
   log,
   readApiSecret: readApiSecret(env.FEDGATE_CERTS_DIR, site),
   metricsSecret: metricsSecret(env.FEDGATE_CERTS_DIR, site),
-  kafkaTls: clientTls(env.FEDGATE_CERTS_DIR, site, 'instance'),
+  kafkaTls: withKafkaCa(clientTls(env.FEDGATE_CERTS_DIR, site, 'instance'), env.FEDGATE_KAFKA_CA_FILE),
   webhookSecrets: cachedSecrets((subscription) => webhookSecrets(env.FEDGATE_CERTS_DIR, site, subscription), 5000),
   worker: env.FEDGATE_WORKER,
 });

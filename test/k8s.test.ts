@@ -1,9 +1,14 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
+import type { ZodObject, ZodRawShape } from 'zod';
+import { renderSiteResources } from '../deploy/k8s/render.ts';
+import { parseTopology } from '../federation/index.ts';
+import { GatewayEnvSchema } from '../gateway/env.ts';
+import { InstanceEnvSchema } from '../instances/env.ts';
 import { REPO, STATE_DIR } from './support/paths.ts';
 
 /**
@@ -13,10 +18,16 @@ import { REPO, STATE_DIR } from './support/paths.ts';
  * accept every one and refuse a misspelled field, a value it does not know
  * and a setting the operator owns.
  */
-const fedgate = (args: string[]) => {
-  const run = spawnSync(process.execPath, [join(REPO, 'bin/fedgate.mjs'), ...args, '--home', STATE_DIR], { cwd: REPO, encoding: 'utf8', timeout: 240_000 });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-};
+/** Runs the CLI without blocking the test worker (a blocked worker misses vitest's own messages). */
+const fedgate = (args: string[]) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [join(REPO, 'bin/fedgate.mjs'), ...args, ...(args.includes('--home') ? [] : ['--home', STATE_DIR])],
+      { cwd: REPO, encoding: 'utf8', timeout: 240_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 
 describe('fedgate k8s', () => {
   let dir = '';
@@ -26,26 +37,25 @@ describe('fedgate k8s', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("renders every site of topology.json and of the three-broker topology, and Strimzi's API model accepts every resource", () => {
+  it("renders every site of topology.json and of the three-broker topology, and Strimzi's API model accepts every resource", async () => {
     for (const [name, file] of [
       ['default', 'topology.json'],
       ['three', 'topology.three-brokers.json'],
     ] as const) {
       const out = join(dir, name);
-      const render = fedgate(['k8s', 'render', '--out', out, '--topology', join(REPO, file)]);
+      const render = await fedgate(['k8s', 'render', '--out', out, '--topology', join(REPO, file)]);
       expect(render.code, render.stderr).toBe(0);
-      const check = fedgate(['k8s', 'validate', out]);
+      const check = await fedgate(['k8s', 'validate', out]);
       expect(check.code, `${check.stdout}\n${check.stderr}`).toBe(0);
       const documents = ['cloud-a', 'cloud-b', 'onprem'].reduce((n, s) => n + parseAllDocuments(readFileSync(join(out, `${s}.yaml`), 'utf8')).length, 0);
       expect(check.stdout.trim()).toBe(`${documents} documents, 0 problems`);
     }
   }, 300_000);
 
-  it('refuses a misspelled field, a value the model does not know and a setting the operator owns, naming each', () => {
+  it('refuses a misspelled field, a value the model does not know and a setting the operator owns, naming each', async () => {
     const out = join(dir, 'broken');
-    expect(fedgate(['k8s', 'render', '--out', out, '--topology', join(REPO, 'topology.json')]).code).toBe(0);
+    expect((await fedgate(['k8s', 'render', '--out', out, '--topology', join(REPO, 'topology.json')])).code).toBe(0);
     const file = join(out, 'onprem.yaml');
-    // biome-ignore lint/suspicious/noExplicitAny: editing rendered resources by path
     const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as any);
     const mm2 = docs.find((d) => d.kind === 'KafkaMirrorMaker2');
     mm2.spec.mirrors[0].topicPattern = mm2.spec.mirrors[0].topicsPattern;
@@ -58,7 +68,7 @@ describe('fedgate k8s', () => {
     kafka.spec.kafka.config['ssl.principal.mapping.rules'] = 'RULE:^CN=([^,]+).*$/$1/,DEFAULT';
     writeFileSync(file, docs.map((d) => `---\n${stringify(d)}`).join(''));
 
-    const check = fedgate(['k8s', 'validate', file]);
+    const check = await fedgate(['k8s', 'validate', file]);
     expect(check.code).toBe(1);
     const errors = check.stdout.split('\n').filter((l) => l.startsWith('error '));
     expect(errors).toHaveLength(3);
@@ -68,11 +78,65 @@ describe('fedgate k8s', () => {
     expect(check.stdout).toMatch(/3 problems/);
   }, 300_000);
 
-  it('names the fix for a wrong invocation', () => {
-    const wrong = fedgate(['k8s', 'render', '--brokers', '2']);
+  it("gives each pod exactly the environment its process's own reader accepts", () => {
+    const topology = parseTopology(JSON.parse(readFileSync(join(REPO, 'topology.json'), 'utf8')));
+    const scaled = parseTopology({ ...topology, sites: topology.sites.map(({ flows, ...s }) => ({ ...s, flows, workers: 2 })) });
+    let checked = 0;
+    for (const site of scaled.sites) {
+      for (const d of renderSiteResources(scaled, site.name).filter((r) => r.kind === 'Deployment')) {
+        const container = (d.spec as any).template.spec.containers[0];
+        const gateway = container.command.includes('gateway/main.ts');
+        const schema = (gateway ? GatewayEnvSchema : InstanceEnvSchema) as unknown as ZodObject<ZodRawShape>;
+        const env = Object.fromEntries(
+          (container.env as { name: string; value?: string; valueFrom?: unknown }[]).map((e) => [
+            e.name,
+            e.value ?? 'postgres://fedgate@db.example:5432/fedgate',
+          ]),
+        );
+        const parsed = schema.safeParse(env);
+        expect(parsed.success, `${d.metadata.name}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+        expect(Object.keys(env).filter((k) => !(k in schema.shape))).toEqual([]);
+        checked++;
+      }
+    }
+    expect(checked).toBe(scaled.sites.length * 3);
+  });
+
+  it('`k8s secrets` makes the files the Secrets hold, in a folder of its own, and prints commands that name files, never their contents', async () => {
+    const home = join(dir, 'secrets-home');
+    const run = await fedgate([
+      'k8s',
+      'secrets',
+      '--site',
+      'cloud-a',
+      '--domain',
+      'fed.example.com',
+      '--topology',
+      join(REPO, 'topology.json'),
+      '--home',
+      home,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const certs = join(home, 'certs', 'cloud-a');
+    const san = await new Promise<string>((resolve, reject) =>
+      execFile('openssl', ['x509', '-in', join(certs, 'gateway.pem'), '-noout', '-ext', 'subjectAltName'], (err, out) => (err ? reject(err) : resolve(out))),
+    );
+    expect(san).toContain('DNS:gateway.cloud-a.fed.example.com');
+    for (const file of ['read-api.secret', 'metrics.secret', 'jwt-keys.json', 'gateway.key', 'instance.key']) {
+      expect(run.stdout).toContain(join(certs, file));
+      const content = readFileSync(join(certs, file), 'utf8').trim();
+      expect(run.stdout.includes(content.slice(0, 40))).toBe(false);
+    }
+    expect(run.stdout).not.toContain('broker.key');
+    expect(run.stdout).not.toContain('admin.key');
+    expect(run.stdout).toMatch(/create secret tls cloud-a\.mm2\.fedgate/);
+  });
+
+  it('names the fix for a wrong invocation', async () => {
+    const wrong = await fedgate(['k8s', 'render', '--brokers', '2']);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/--brokers must be 1 or 3/);
-    const missing = fedgate(['k8s', 'validate', join(dir, 'nothing-here')]);
+    const missing = await fedgate(['k8s', 'validate', join(dir, 'nothing-here')]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/does not exist; render the resources first/);
   });

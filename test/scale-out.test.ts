@@ -174,7 +174,6 @@ describe('two instance workers per site, one SIGKILLed mid-run', () => {
       expect(res.status, res.status === 202 ? '' : await res.text()).toBe(202);
       const answer = (await res.json()) as { events: { id: string }[] };
       answer.events.forEach((a, j) => {
-        // biome-ignore lint/suspicious/noExplicitAny: the generator's inputs by kind
         const input = chunk[j] as any;
         expect(a.id).toBe(input.id);
         ledger.push({ id: a.id, kind: input.type.split('.')[3], product: input.data.productId, scope: input.data.region ?? input.data.country ?? '' });

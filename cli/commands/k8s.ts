@@ -1,17 +1,21 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { DEFAULT_K8S_OPTIONS, type K8sOptions, writeK8sFiles } from '../../deploy/k8s/render.ts';
+import { prepareK8sSecrets } from '../../deploy/k8s/secrets.ts';
 import { validateK8sFiles } from '../../deploy/k8s/strimzi-model.ts';
-import { type Command, parse, pathsFrom, topologyFrom, UsageError } from '../context.ts';
+import { type Command, parse, pathsFrom, requireSite, topologyFrom, UsageError } from '../context.ts';
 
 const DEFAULT_DIR = 'k8s';
 
 export const k8sCommand: Command = {
   name: 'k8s',
   usage: [
-    '  k8s render [--out k8s] [--namespace fedgate] [--domain fedgate.example] [--brokers 3]',
-    '                           write Strimzi resources per site (<out>/<site>.yaml) from the topology',
-    "  k8s validate [paths]     check rendered resources against Strimzi's API model (io.strimzi:api)",
+    '  k8s render [--out k8s] [--namespace fedgate] [--domain fedgate.example] [--brokers 3] [--image fedgate:<version>]',
+    '                           write the Kubernetes resources per site (<out>/<site>.yaml) from the topology:',
+    '                           Strimzi Kafka, topics, users, MirrorMaker 2; the gateway and instance Deployments',
+    "  k8s validate [paths]     check rendered resources against Strimzi's API model (io.strimzi:api) and fabric8's",
+    '  k8s secrets [--site S] [--domain D] [--namespace N] --home DIR',
+    '                           make the files the Secrets hold (a state folder of their own) and print the kubectl commands',
   ].join('\n'),
   async run(args, ctx) {
     const { positionals, values } = parse(args, {
@@ -19,6 +23,8 @@ export const k8sCommand: Command = {
       namespace: { type: 'string' },
       domain: { type: 'string' },
       brokers: { type: 'string' },
+      image: { type: 'string' },
+      site: { type: 'string' },
     });
     const [sub, ...rest] = positionals;
     if (sub === 'render') {
@@ -38,11 +44,27 @@ export const k8sCommand: Command = {
       for (const line of result.lines) if (!line.startsWith('ok ')) ctx.out.data(`${line}\n`);
       return result.ok ? 0 : 1;
     }
-    throw new UsageError('`k8s` takes a subcommand: `render` or `validate`');
+    if (sub === 'secrets') {
+      if (!values.home) throw new UsageError('`k8s secrets` writes keys: give it a state folder of its own with --home (for example --home .fedgate-k8s)');
+      const topology = topologyFrom(values, ctx.env);
+      const sites = values.site ? [requireSite(topology, values.site).name] : undefined;
+      const paths = pathsFrom(values, ctx.env);
+      const plans = await prepareK8sSecrets({
+        topology,
+        k8s: k8sOptions(values),
+        certsDir: paths.certsDir,
+        caKeyDir: paths.caKeyDir,
+        sites,
+        log: ctx.out.info,
+      });
+      for (const plan of plans) ctx.out.data(`# site ${plan.site}, in its own cluster:\n${plan.commands.join('\n')}\n\n`);
+      return 0;
+    }
+    throw new UsageError('`k8s` takes a subcommand: `render`, `validate` or `secrets`');
   },
 };
 
-function k8sOptions(values: { namespace?: string; domain?: string; brokers?: string }): K8sOptions {
+function k8sOptions(values: { namespace?: string; domain?: string; brokers?: string; image?: string }): K8sOptions {
   const brokers = values.brokers === undefined ? DEFAULT_K8S_OPTIONS.brokers : Number(values.brokers);
   if (brokers !== 1 && brokers !== 3)
     throw new UsageError(`--brokers must be 1 or 3 (got ${values.brokers}); 3 gives replication factor 3 with min.insync.replicas 2`);
@@ -52,7 +74,9 @@ function k8sOptions(values: { namespace?: string; domain?: string; brokers?: str
   const domain = values.domain ?? DEFAULT_K8S_OPTIONS.domain;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(domain))
     throw new UsageError(`--domain ${domain} is not a DNS domain such as fedgate.example.com`);
-  return { namespace, domain, brokers };
+  const image = values.image ?? DEFAULT_K8S_OPTIONS.image;
+  if (!/^[a-z0-9][a-z0-9._/:@-]*$/.test(image)) throw new UsageError(`--image ${image} is not an image reference such as registry.example.com/fedgate:0.1.0`);
+  return { namespace, domain, brokers, image };
 }
 
 function yamlFiles(paths: string[]): string[] {

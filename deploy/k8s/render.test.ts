@@ -23,6 +23,7 @@ import {
   topicResourceName,
   userOfPrincipal,
 } from './render.ts';
+import { CA_SECRET, databaseSecret, POD_UID, siteSecret } from './workloads.ts';
 
 const root = new URL('../../', import.meta.url);
 const load = (file: string) => parseTopology(JSON.parse(readFileSync(new URL(file, root), 'utf8')));
@@ -30,7 +31,6 @@ const topology = load('topology.json');
 const kt = k8sTopology(topology, DEFAULT_K8S_OPTIONS);
 
 const ofKind = (resources: K8sResource[], kind: string) => resources.filter((r) => r.kind === kind);
-// biome-ignore lint/suspicious/noExplicitAny: reading rendered resources by path
 const spec = (r: K8sResource) => r.spec as any;
 
 /** Strimzi ACL rules back into the native form, to compare with renderAcls. */
@@ -153,6 +153,73 @@ describe('k8s render (Strimzi resources from the topology)', () => {
       });
     });
   }
+
+  describe('the gateway and instance workloads', () => {
+    const scaled = parseTopology({ ...topology, sites: topology.sites.map(({ flows, ...s }) => ({ ...s, flows, workers: s.name === 'onprem' ? 3 : 1 })) });
+    const podSpec = (d: K8sResource) => (d.spec as any).template.spec;
+
+    it('runs every pod as the image’s unprivileged user, read-only, without privileges, with probes and resource requests', () => {
+      for (const site of scaled.sites) {
+        for (const d of ofKind(renderSiteResources(scaled, site.name), 'Deployment')) {
+          const pod = podSpec(d);
+          expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: POD_UID, seccompProfile: { type: 'RuntimeDefault' } });
+          expect(pod.automountServiceAccountToken).toBe(false);
+          for (const c of pod.containers) {
+            expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+            expect(c.readinessProbe).toBeDefined();
+            expect(c.livenessProbe).toBeDefined();
+            expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+            expect(c.resources.limits.memory).toBeDefined();
+          }
+        }
+      }
+    });
+
+    it('runs one gateway, worker 1 with the read API, and the other workers as one more Deployment', () => {
+      const onprem = renderSiteResources(scaled, 'onprem');
+      const byName = new Map(ofKind(onprem, 'Deployment').map((d) => [d.metadata.name, d]));
+      expect([...byName.keys()]).toEqual(['fedgate-onprem-gateway', 'fedgate-onprem-instance', 'fedgate-onprem-instance-workers']);
+      const workers = byName.get('fedgate-onprem-instance-workers')!;
+      expect(spec(workers).replicas).toBe(2);
+      const env = podSpec(workers).containers[0].env as { name: string; value?: string }[];
+      expect(env.find((e) => e.name === 'FEDGATE_WORKER')?.value).toBe('2');
+      expect(podSpec(workers).containers[0].readinessProbe.exec.command).toEqual(['test', '-s', env.find((e) => e.name === 'FEDGATE_READY_FILE')?.value]);
+      expect(ofKind(renderSiteResources(scaled, 'cloud-a'), 'Deployment')).toHaveLength(2);
+      // Every Service selects the pods of a Deployment and names a port they expose.
+      for (const svc of ofKind(onprem, 'Service')) {
+        const selected = ofKind(onprem, 'Deployment').filter((d) =>
+          Object.entries(spec(svc).selector).every(([k, v]) => podSpec(d) && (spec(d).template.metadata.labels as Record<string, string>)[k] === v),
+        );
+        expect(selected.length, svc.metadata.name).toBeGreaterThan(0);
+        for (const port of spec(svc).ports) {
+          for (const d of selected) expect(podSpec(d).containers[0].ports.map((p: { name: string }) => p.name)).toContain(port.targetPort);
+        }
+      }
+    });
+
+    it('references Secrets by name only: the CA, the site’s files, its brokers’ CA, the database URL', () => {
+      const resources = renderSiteResources(scaled, 'cloud-b');
+      const secrets = new Set<string>();
+      for (const d of ofKind(resources, 'Deployment')) {
+        for (const v of podSpec(d).volumes) if (v.secret) secrets.add(v.secret.secretName);
+        for (const e of podSpec(d).containers[0].env) if (e.valueFrom) secrets.add(e.valueFrom.secretKeyRef.name);
+      }
+      expect([...secrets].sort()).toEqual([CA_SECRET, 'cloud-b-cluster-ca-cert', databaseSecret('cloud-b'), siteSecret('cloud-b')].sort());
+    });
+
+    it('gives the pods the same federation, with names for each site’s Kafka, read API and gateway peer', () => {
+      const [config] = ofKind(renderSiteResources(scaled, 'cloud-a'), 'ConfigMap').filter((c) => c.metadata.name === 'fedgate-cloud-a-topology');
+      const pods = parseTopology(JSON.parse((config as unknown as { data: Record<string, string> }).data['topology.json']!));
+      expect(pods.sites.map((s) => [s.name, s.regions, s.countries, s.flows])).toEqual(kt.sites.map((s) => [s.name, s.regions, s.countries, s.flows]));
+      const a = pods.sites.find((s) => s.name === 'cloud-a')!;
+      expect(a.endpoints).toEqual({
+        kafka: ['cloud-a-kafka-bootstrap:9093'],
+        instance: `fedgate-cloud-a-instance:${a.ports.instance}`,
+        peer: `gateway.cloud-a.${DEFAULT_K8S_OPTIONS.domain}:${a.ports.peer}`,
+        bind: '0.0.0.0',
+      });
+    });
+  });
 
   it('renders the three-broker topology file the same way', () => {
     const three = load('topology.three-brokers.json');

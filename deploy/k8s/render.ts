@@ -18,6 +18,7 @@ import {
 } from '../../federation/index.ts';
 import { brokerPolicy } from '../broker-config.ts';
 import { renderJmxExporterRules } from '../jmx-exporter.ts';
+import { CA_SECRET, databaseSecret, defaultImage, peerHost, siteSecret, workloadResources } from './workloads.ts';
 
 /**
  * Kubernetes resources for the Strimzi operator, rendered from the same
@@ -54,9 +55,11 @@ export interface K8sOptions {
   domain: string;
   /** Kafka nodes per site (KafkaNodePool replicas). */
   brokers: 1 | 3;
+  /** The fedgate image the gateway and instance pods run (deploy/docker/Dockerfile). */
+  image: string;
 }
 
-export const DEFAULT_K8S_OPTIONS: K8sOptions = { namespace: 'fedgate', domain: 'fedgate.example', brokers: 3 };
+export const DEFAULT_K8S_OPTIONS: K8sOptions = { namespace: 'fedgate', domain: 'fedgate.example', brokers: 3, image: defaultImage() };
 
 export interface K8sResource {
   apiVersion: string;
@@ -100,6 +103,7 @@ export function renderSiteResources(topology: Topology, siteName: string, option
     ...topicResources(kt, site, options),
     ...userResources(kt, site, options),
     ...(upstreamSites(kt, site.name).length > 0 ? [mirrorMaker2Resource(kt, site, options)] : []),
+    ...(workloadResources(kt, site.name, options) as K8sResource[]),
   ];
 }
 
@@ -337,7 +341,11 @@ export function renderSiteYaml(topology: Topology, siteName: string, options: K8
     `#   ${siteName}-clients-ca-cert, ${siteName}-clients-ca: the federation CA (Strimzi's custom clients CA)`,
     ...(upstream.length ? [`#   ${siteName}.mm2.fedgate: this site's MM2 certificate (tls.crt, tls.key)`] : []),
     ...upstream.map((u) => `#   ${upstreamClusterCaSecret(u)}: ca.crt of ${u}'s ${u}-cluster-ca-cert`),
-    `# and point ${fedBootstrapHost(siteName, options)} at the bootstrap load balancer of the fed listener.`,
+    `#   ${CA_SECRET}: ca.pem, the federation CA certificate; ${siteSecret(siteName)}: the files of .fedgate/certs/${siteName}/`,
+    `#   ${databaseSecret(siteName)}: url, the PostgreSQL URL of the site's database`,
+    `# (\`npx fedgate k8s secrets\` prepares those files and prints the kubectl commands),`,
+    `# and point ${fedBootstrapHost(siteName, options)} at the bootstrap load balancer of the fed listener,`,
+    `# ${peerHost(siteName, options)} at the load balancer of the fedgate-${siteName}-peer Service.`,
   ];
   return `${header.join('\n')}\n${renderSiteResources(topology, siteName, options)
     .map((r) => `---\n${stringify(r, { lineWidth: 0, aliasDuplicateObjects: false })}`)
