@@ -5,7 +5,7 @@
  * subscribe stream. Real RabbitMQ (127.0.0.1:5672) and Mosquitto
  * (127.0.0.1:1883), the site's database on the PostgreSQL server.
  *
- *   npm run bench:delivery [-- --quick]
+ *   npm run bench:delivery [-- --quick] [-- --profile]
  *
  * 1. Burst: N events published through the gateway as fast as it takes them
  *    (batches of 100). Each protocol's rate is N over the time from the first
@@ -15,10 +15,13 @@
  * 2. Steady: M events at 200 events/s; latency from the gateway's accept
  *    (`publishedat`) to the receiver, p50 and p99.
  *
- * Prints a table and writes bench/results/delivery.json. Never part of `npm test`.
+ * Prints a table and writes bench/results/delivery.json; `--profile` also
+ * CPU-profiles the instance and the gateway (`--cpu-prof`) and writes self
+ * time per package and function to bench/results/delivery-profile.txt.
+ * Never part of `npm test`.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,9 +37,11 @@ import { verifySignature } from '../instances/delivery/signature.ts';
 import { issueTestServerCert } from '../test/support/test-ca.ts';
 import { BENCH_ENV } from './env.ts';
 import { BENCH_LIMITS, REPO_ROOT, STATE_DIR } from './lib/federation.ts';
+import { summarizeProfiles } from './lib/profile.ts';
 import { table } from './lib/report.ts';
 
 const quick = process.argv.includes('--quick');
+const profile = process.argv.includes('--profile');
 const BURST = quick ? 5_000 : 20_000;
 const STEADY = quick ? 2_000 : 6_000;
 const STEADY_RATE = 200;
@@ -83,6 +88,8 @@ const topology = parseTopology(
   'delivery bench topology',
 );
 
+const profileDir = join(runDir, 'profiles');
+const roles = new Map<number, string>();
 const launcher = createLauncher({
   topology,
   stateDir: STATE_DIR,
@@ -93,6 +100,8 @@ const launcher = createLauncher({
   systemEnv: BENCH_ENV.system,
   databaseUrl: BENCH_ENV.FEDGATE_BENCH_DATABASE_URL,
   env: { LOG_LEVEL: 'warn', FEDGATE_DB_SCHEMA: SCHEMA },
+  nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  onSpawn: (pid, role) => roles.set(pid, role),
 });
 
 /** Receipts per protocol: event id → when it first arrived, and its accept time. */
@@ -161,27 +170,42 @@ try {
   const gateway = launcher.gatewayUrl('hub');
   const token = await issueToken({ secretsDir: join(runDir, 'certs'), topology, site: 'hub', scopes: [...SCOPES], subject: 'bench', ttlSeconds: 3600 });
 
-  // The subscribe stream, from the live end, read as an EventSource would.
-  const res = await fetch(`${gateway}/v1/subscribe`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: stream.signal });
-  if (res.status !== 200) throw new Error(`subscribe: ${res.status} ${await res.text()}`);
+  // The subscribe stream, from the live end, read as an EventSource would: on an `error` event or a closed
+  // stream it reconnects with the last id it got (Last-Event-ID), so nothing is missed.
   let streamReady!: () => void;
   const ready = new Promise<void>((r) => (streamReady = r));
+  let lastId = '';
+  let reconnects = 0;
   void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: ?(.*)$/m.exec(frame)?.[1] ?? '';
-          if (event === 'ready') streamReady();
-          else if (event.startsWith('com.fedgate.')) receive('stream', /^data: ?(.*)$/m.exec(frame)?.[1] ?? '{}');
+    while (!stream.signal.aborted) {
+      try {
+        const res = await fetch(`${gateway}/v1/subscribe`, {
+          headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+          signal: stream.signal,
+        });
+        if (res.status !== 200) throw new Error(`subscribe: ${res.status} ${await res.text()}`);
+        const decoder = new TextDecoder();
+        let buffer = '';
+        read: for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = /^event: ?(.*)$/m.exec(frame)?.[1] ?? '';
+            const id = /^id: ?(.*)$/m.exec(frame)?.[1];
+            if (id) lastId = id;
+            if (event === 'ready') streamReady();
+            else if (event.startsWith('com.fedgate.')) receive('stream', /^data: ?(.*)$/m.exec(frame)?.[1] ?? '{}');
+            else if (event === 'error') break read;
+          }
         }
+      } catch (err) {
+        if ((err as Error).name === 'AbortError') return;
+        say(`stream: ${(err as Error).message}`);
       }
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') say(`stream: ${(err as Error).message}`);
+      if (stream.signal.aborted) return;
+      reconnects++;
+      await new Promise((r) => setTimeout(r, 2000));
     }
   })();
   await ready;
@@ -248,6 +272,7 @@ try {
   }
   results.steadyLatencyMs = latency;
   results.refusedSignatures = refused;
+  results.streamReconnects = reconnects;
   results.duplicatesIgnored = 'receipts count each event id once (at least once delivery)';
 
   console.log(
@@ -265,11 +290,19 @@ try {
     ),
   );
   if (refused > 0) console.log(`  ${refused} webhook requests failed signature verification`);
+  if (reconnects > 0) console.log(`  the stream client reconnected ${reconnects} times (Last-Event-ID)`);
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench', 'results', 'delivery.json'), JSON.stringify(results, null, 2));
 } finally {
   stream.abort();
   await launcher.down();
+  if (profile) {
+    // Each process writes its profile when it exits (a drain, above).
+    const report = summarizeProfiles(profileDir, readdirSync(profileDir), roles);
+    mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(REPO_ROOT, 'bench', 'results', 'delivery-profile.txt'), report);
+    console.log(report.split('\n').slice(0, 60).join('\n'));
+  }
   await db.end().catch(() => {});
   await dropPostgresSchema(BENCH_ENV.FEDGATE_BENCH_DATABASE_URL, SCHEMA).catch(() => {});
   if (rabbit) {
