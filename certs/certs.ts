@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClientTls, Site, Topology } from '../federation/index.ts';
+import { type ClientTls, peerEndpoint, type Site, type Topology } from '../federation/index.ts';
 
 /**
  * The federation's private PKI, issued with the openssl CLI (no hand-rolled
@@ -159,7 +159,7 @@ function issue(paths: CertPaths, caKey: string, files: IssuedFiles, site: Site, 
   // Brokers and gateways are reached by IP; hostname verification checks this SAN.
   const ips = [...new Set([site.address, site.wanAddress ?? site.address])].map((ip) => `IP:${ip}`).join(',');
   // A gateway reached by name (`endpoints.peer`, on Kubernetes) also answers to that name.
-  const peerHost = role === 'gateway' && site.endpoints?.peer ? site.endpoints.peer.slice(0, site.endpoints.peer.lastIndexOf(':')) : null;
+  const peerHost = role === 'gateway' && site.endpoints?.peer ? peerEndpoint(site).host : null;
   const peerName = peerHost && !/^\d+\.\d+\.\d+\.\d+$/.test(peerHost) ? `,DNS:${peerHost}` : '';
   const san = CLIENT_ONLY.has(role) ? `DNS:${site.name}.${role}` : `${ips},DNS:${site.name},DNS:localhost${peerName}`;
   writeFileSync(

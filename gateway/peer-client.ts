@@ -38,13 +38,14 @@ export function createPeerClient(options: { topology: Topology; site: string; ce
   });
 
   function call<T>(peer: Site, method: 'GET' | 'POST', path: string, deadlineMs: number, body?: unknown): Promise<PeerResponse<T>> {
+    const at = peerEndpoint(peer);
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(
         {
           agent,
-          host: peerEndpoint(peer).host,
-          port: peerEndpoint(peer).port,
+          host: at.host,
+          port: at.port,
           method,
           path,
           headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },

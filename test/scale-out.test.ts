@@ -188,11 +188,18 @@ describe('two instance workers per site, one SIGKILLed mid-run', () => {
     expect(isOurProcess(pids[0]!, fed.runDir)).toBe(true);
 
     // Delivery: every acknowledged event reached the webhook (the subscription selects everything the site serves).
-    await eventually('every event delivered to the webhook', () => ledger.every((e) => receivedSet().has(e.id)), 180_000);
+    await eventually(
+      'every event delivered to the webhook',
+      () => {
+        const got = new Set(received);
+        return ledger.every((e) => got.has(e.id));
+      },
+      180_000,
+    );
     const known = new Set(ledger.map((e) => e.id));
     expect(received.filter((id) => !known.has(id))).toEqual([]);
     figures.delivered = received.length;
-    figures.redelivered = received.length - receivedSet().size;
+    figures.redelivered = received.length - new Set(received).size;
 
     // The surviving worker took over every partition of every group.
     await eventually('the killed worker left every group', async () => Object.values(await members()).every((n) => n === 1), 60_000);
@@ -235,8 +242,4 @@ describe('two instance workers per site, one SIGKILLed mid-run', () => {
     expect(fed.launcher.pidsOf('s', 'instance')).toHaveLength(1);
     await eventually('one member after scaling down', async () => Object.values(await members()).every((n) => n === 1), 60_000);
   }, 240_000);
-
-  function receivedSet(): Set<string> {
-    return new Set(received);
-  }
 });

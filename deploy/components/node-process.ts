@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Site } from '../../federation/index.ts';
 import { deliveryBrokerProblems } from '../delivery-brokers.ts';
-import { nodeCommand } from '../process.ts';
+import { nodeCommand, readPid } from '../process.ts';
 import type { ComponentModule, LaunchContext } from './component.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -89,13 +89,6 @@ export function nodeProcessModule(ctx: LaunchContext, options: NodeProcessOption
   const p = PROCESSES[name];
   const nodes = (site: Site) => (name === 'instance' ? range(instanceWorkers(ctx, site)) : [1]);
   const readyFile = (site: Site, node: number) => ctx.layout(site.name).readyFile(name, node);
-  const pidOf = (site: Site, node: number) => {
-    try {
-      return readFileSync(ctx.layout(site.name).pidFile(name, node), 'utf8').trim();
-    } catch {
-      return '';
-    }
-  };
   return {
     name,
     skip: () => null,
@@ -129,8 +122,8 @@ export function nodeProcessModule(ctx: LaunchContext, options: NodeProcessOption
       return nodes(site)
         .slice(1)
         .every((n) => {
-          const pid = pidOf(site, n);
-          return pid !== '' && existsSync(readyFile(site, n)) && readFileSync(readyFile(site, n), 'utf8').trim() === pid;
+          const pid = readPid(ctx.layout(site.name).pidFile(name, n));
+          return pid !== null && readPid(readyFile(site, n)) === pid;
         });
     },
     readyTimeoutMs: 90_000,

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   caKeyFile,
@@ -51,7 +51,7 @@ export async function prepareK8sSecrets(options: {
     const site = siteOf(pods, name);
     // A gateway certificate issued before the site had a name (another topology, an older run) is renewed with it.
     const gatewayCert = paths.role(site.name, 'gateway').cert;
-    const san = execFileSync('openssl', ['x509', '-in', gatewayCert, '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' });
+    const san = new X509Certificate(readFileSync(gatewayCert)).subjectAltName ?? '';
     if (!san.includes(`DNS:${peerHost(site.name, options.k8s)}`)) rotateCerts({ dir: certsDir, caKeyDir, topology: pods, site: site.name, log: options.log });
     // Made on first use natively; in a pod the Secret is read-only, so they exist before.
     readApiSecret(certsDir, site.name);
