@@ -23,7 +23,7 @@ import { type ClientTls, peerEndpoint, type Site, type Topology } from '../feder
  * the principal `<site>.<role>.fedgate`.
  */
 
-export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin'] as const;
+export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin', 'connect'] as const;
 const CLIENT_ONLY: ReadonlySet<CertRole> = new Set(['mm2', 'instance', 'admin']);
 export type CertRole = (typeof CERT_ROLES)[number];
 

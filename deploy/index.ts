@@ -1,11 +1,14 @@
 export * from './broker-config.ts';
 export * from './cert-reload.ts';
+export { cdcConnectorState, connectCall } from './components/connect.ts';
+export { databaseUser, postgresBinDir } from './components/pisdb.ts';
 export * from './consumer-failover.ts';
 export * from './jmx-exporter.ts';
 export * from './kafka-probe.ts';
 export * from './kafka-runtime.ts';
 export * from './launcher.ts';
 export * from './paths.ts';
+export * from './pis-database.ts';
 export * from './process.ts';
 export * from './prometheus/config.ts';
 export * from './prometheus/server.ts';

@@ -137,9 +137,16 @@ export async function fetchKafka(stateDir: string, onProgress: (line: string) =>
  * `mvn dependency:copy-dependencies` of a pom's runtime jars into `outDir`;
  * Maven's output goes to `logFile`, a line per 20 downloads to `onProgress`.
  */
-export function copyMavenDependencies(pomFile: string, outDir: string, logFile: string, what: string, onProgress: (line: string) => void): Promise<void> {
+export function copyMavenDependencies(
+  pomFile: string,
+  outDir: string,
+  logFile: string,
+  what: string,
+  onProgress: (line: string) => void,
+  extraArgs: string[] = [],
+): Promise<void> {
   return new Promise<void>((resolvePromise, reject) => {
-    const mvn = spawn('mvn', ['-B', '-f', pomFile, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${outDir}`], {
+    const mvn = spawn('mvn', ['-B', '-f', pomFile, 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${outDir}`, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log: Buffer[] = [];
@@ -159,4 +166,41 @@ export function copyMavenDependencies(pomFile: string, outDir: string, logFile: 
       else reject(new PrerequisiteError(`Maven could not fetch ${what} (exit ${code}). See ${logFile}; check that Maven Central is reachable.`));
     });
   });
+}
+
+export const DEBEZIUM_POM = resolve(dirname(fileURLToPath(import.meta.url)), 'debezium', 'pom.xml');
+
+/** Connect's `plugin.path` (Debezium's PostgreSQL connector in its own folder below it), fetched once per pom. */
+export interface DebeziumPlugin {
+  pluginPath: string;
+  version: string;
+}
+
+/**
+ * Fetches Debezium's PostgreSQL connector once (deploy/debezium/pom.xml) into
+ * `<state>/connect/plugins/debezium-postgres`, without Kafka's own jars and
+ * the compression libraries the worker's classpath already has.
+ */
+export async function fetchDebezium(stateDir: string, onProgress: (line: string) => void = () => {}): Promise<DebeziumPlugin> {
+  const dir = join(stateDir, 'connect');
+  const pluginPath = join(dir, 'plugins');
+  const stampFile = join(dir, 'stamp');
+  const stamp = createHash('sha256').update(readFileSync(DEBEZIUM_POM)).digest('hex');
+  const version = /<debezium\.version>([^<]+)</.exec(readFileSync(DEBEZIUM_POM, 'utf8'))?.[1] ?? 'unknown';
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) return { pluginPath, version };
+  checkJava();
+  checkMaven();
+  mkdirSync(dir, { recursive: true });
+  const staging = join(dir, `plugins.partial-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  const logFile = join(dir, 'fetch.log');
+  onProgress(`fetching Debezium ${version} (PostgreSQL connector) from Maven Central; log: ${logFile}`);
+  await copyMavenDependencies(DEBEZIUM_POM, join(staging, 'debezium-postgres'), logFile, 'Debezium', onProgress, [
+    '-DexcludeGroupIds=org.apache.kafka,org.lz4,org.xerial.snappy,com.github.luben',
+  ]);
+  rmSync(pluginPath, { recursive: true, force: true });
+  renameSync(staging, pluginPath);
+  writeFileSync(stampFile, `${stamp}\n`);
+  onProgress(`fetched Debezium ${version} into ${pluginPath}`);
+  return { pluginPath, version };
 }

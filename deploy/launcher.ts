@@ -5,9 +5,12 @@ import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization
 import {
   bindAddressOf,
   brokerNodes,
+  connectUrl,
   interSiteBootstrap,
   localBootstrap,
   localKafkaConfig,
+  PIS_DATABASE,
+  pisOf,
   type Site,
   siteOf,
   type Topology,
@@ -17,8 +20,10 @@ import { brokerListeners } from './broker-config.ts';
 import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type CommandOptions, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
+import { connectModule } from './components/connect.ts';
 import { mm2Module } from './components/mm2.ts';
 import { instanceWorkers, nodeProcessModule, nodeUrl, workersProblem } from './components/node-process.ts';
+import { pisDbModule } from './components/pisdb.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
@@ -69,6 +74,8 @@ export interface SiteStatus {
   mm2: ComponentStatus & { upstream: string[] };
   instance: ComponentStatus & { url: string };
   gateway: ComponentStatus & { url: string };
+  /** At the PIS's site: its database and the Connect worker capturing its changes. */
+  pis?: { database: ComponentStatus & { url: string }; connect: ComponentStatus & { url: string } };
 }
 
 export class LaunchError extends Error {
@@ -81,7 +88,7 @@ export class LaunchError extends Error {
  * its upstream brokers); gateways last. Stops go the other way: the Node
  * processes drain into Kafka, MM2 leaves before the brokers it talks to.
  */
-const START_ORDER: readonly Component[] = ['broker', 'instance', 'mm2', 'gateway'];
+const START_ORDER: readonly Component[] = ['broker', 'pisdb', 'instance', 'mm2', 'connect', 'gateway'];
 
 /**
  * Starts and stops a federation's processes: Kafka brokers and MirrorMaker 2
@@ -113,6 +120,7 @@ export function createLauncher(options: LauncherOptions) {
   const instanceHeaders = perSite((name) => readApiAuthorization(readApiSecret(certsDir, name))).get;
   const ctx: LaunchContext = {
     topology,
+    stateDir,
     runDir,
     certsDir,
     certs: certPaths(certsDir),
@@ -128,6 +136,8 @@ export function createLauncher(options: LauncherOptions) {
     mm2: mm2Module(ctx),
     instance: nodeProcessModule(ctx, node, 'instance'),
     gateway: nodeProcessModule(ctx, node, 'gateway'),
+    pisdb: pisDbModule(ctx),
+    connect: connectModule(ctx),
   };
 
   const nodesOf = (site: Site, c: Component): number[] => modules[c].nodes?.(site) ?? [1];
@@ -327,7 +337,8 @@ export function createLauncher(options: LauncherOptions) {
   async function status(): Promise<SiteStatus[]> {
     return Promise.all(
       topology.sites.map(async (site): Promise<SiteStatus> => {
-        const [broker, mm2, instance, gateway] = await Promise.all(COMPONENTS.map((c) => componentStatus(site, c)));
+        const [broker, mm2, instance, gateway, pisdb, connect] = await Promise.all(COMPONENTS.map((c) => componentStatus(site, c)));
+        const pis = pisOf(topology);
         return {
           site: site.name,
           address: site.address,
@@ -337,6 +348,14 @@ export function createLauncher(options: LauncherOptions) {
           mm2: { ...mm2!, ready: mm2!.ready && broker!.ready, upstream: upstreamSites(topology, site.name).map((s) => s.name) },
           instance: { ...instance!, url: nodeUrl(site, 'instance') },
           gateway: { ...gateway!, url: nodeUrl(site, 'gateway') },
+          ...(pis?.site.name === site.name
+            ? {
+                pis: {
+                  database: { ...pisdb!, url: `postgres://${site.address}:${pis.pis.databasePort}/${PIS_DATABASE}` },
+                  connect: { ...connect!, url: connectUrl(topology) },
+                },
+              }
+            : {}),
         };
       }),
     );
@@ -449,14 +468,14 @@ export function bindProblem(host: string, port: number): Promise<string | null> 
 }
 
 /** Fails with a message naming the fix when a listener's address and port are taken. */
-export async function assertPortsFree(site: Site, ports: Array<[string, number]>): Promise<void> {
-  for (const [name, port] of ports) {
-    const host = bindAddressOf(site, name as keyof Site['ports']);
+export async function assertPortsFree(site: Site, ports: Array<[string, number] | [string, number, string]>): Promise<void> {
+  for (const [name, port, at] of ports) {
+    const host = at ?? bindAddressOf(site, name as keyof Site['ports']);
     const problem = await bindProblem(host, port);
     if (problem === 'EADDRINUSE') {
       throw new LaunchError(
-        `${host}:${port} (${site.name}.ports.${name}) is already in use. ` +
-          `Stop what holds it (another fedgate run: \`npx fedgate down\`), or change sites.${site.name}.ports.${name} in the topology file.`,
+        `${host}:${port} (${at ? `pis.${name}` : `${site.name}.ports.${name}`}) is already in use. ` +
+          `Stop what holds it (another fedgate run: \`npx fedgate down\`), or change ${at ? `pis.${name}` : `sites.${site.name}.ports.${name}`} in the topology file.`,
       );
     }
     if (problem) throw new LaunchError(`cannot bind ${host}:${port} (${site.name}.ports.${name}): ${problem}`);

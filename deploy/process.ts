@@ -40,6 +40,9 @@ export interface CommandLine {
   args: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Run as this user (a root launcher starting PostgreSQL, which refuses root). */
+  uid?: number;
+  gid?: number;
 }
 
 export function javaCommand(spec: JavaCommandSpec): CommandLine {
@@ -83,7 +86,7 @@ export function nodeCommand(spec: NodeCommandSpec): CommandLine {
  * `logFile` and its pid in `pidFile`.
  */
 export function spawnCommand(c: CommandLine, where: ProcessFiles): number {
-  return spawnDetached(c.command, c.args, where, c.env, c.cwd);
+  return spawnDetached(c, where);
 }
 
 /**
@@ -92,7 +95,7 @@ export function spawnCommand(c: CommandLine, where: ProcessFiles): number {
  */
 export function runAttached(c: CommandLine): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(c.command, c.args, { stdio: 'inherit', env: c.env, cwd: c.cwd });
+    const child = spawn(c.command, c.args, { stdio: 'inherit', env: c.env, cwd: c.cwd, uid: c.uid, gid: c.gid });
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     process.on('SIGTERM', forward);
     process.on('SIGINT', forward);
@@ -105,11 +108,11 @@ export function runAttached(c: CommandLine): Promise<number> {
   });
 }
 
-function spawnDetached(command: string, args: string[], spec: ProcessFiles, env?: NodeJS.ProcessEnv, cwd?: string): number {
+function spawnDetached(c: CommandLine, spec: ProcessFiles): number {
   const out = openSync(spec.logFile, 'a');
   try {
-    const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env, cwd });
-    if (child.pid === undefined) throw new Error(`could not start ${command} for ${spec.role}`);
+    const child = spawn(c.command, c.args, { detached: true, stdio: ['ignore', out, out], env: c.env, cwd: c.cwd, uid: c.uid, gid: c.gid });
+    if (child.pid === undefined) throw new Error(`could not start ${c.command} for ${spec.role}`);
     child.unref();
     writeFileSync(spec.pidFile, `${child.pid}\n`);
     return child.pid;
@@ -135,7 +138,7 @@ export function isOurProcess(pid: number, runDir: string): boolean {
   const fields = statFields(pid);
   if (!fields || isZombie(fields[0])) return false;
   try {
-    return cmdlineOf(pid).includes(runMarker(runDir));
+    return markerOf(cmdlineOf(pid).split('\0'), 'run') === runDir;
   } catch {
     return false;
   }
@@ -233,10 +236,10 @@ export function findManaged(runDirPrefix: string): FoundProcess[] {
     } catch {
       continue;
     }
-    const run = cmd.find((a) => a.startsWith('-Dfedgate.run='))?.slice('-Dfedgate.run='.length);
+    const run = markerOf(cmd, 'run');
     if (!run?.startsWith(runDirPrefix)) continue;
     if (!isOurProcess(pid, run)) continue;
-    const role = cmd.find((a) => a.startsWith('-Dfedgate.role='))?.slice('-Dfedgate.role='.length) ?? '?';
+    const role = markerOf(cmd, 'role') ?? '?';
     found.push({ pid, role, runDir: run });
   }
   return found;
@@ -255,6 +258,18 @@ export function rssOf(pid: number): number | null {
 
 export function removePidFile(pidFile: string): void {
   rmSync(pidFile, { force: true });
+}
+
+/**
+ * A marker's value from a command line: `-Dfedgate.<key>=` (JVMs, Node) or
+ * `fedgate.<key>=` (PostgreSQL's `-c` placeholder settings).
+ */
+export function markerOf(args: string[], key: 'run' | 'role'): string | undefined {
+  for (const a of args) {
+    const body = a.startsWith('-D') ? a.slice(2) : a;
+    if (body.startsWith(`fedgate.${key}=`)) return body.slice(`fedgate.${key}=`.length);
+  }
+  return undefined;
 }
 
 function cmdlineOf(pid: number): string {

@@ -1,5 +1,6 @@
 import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
+import { CDC_TOPIC_PREFIX, CDC_TOPICS, CONNECT_TOPICS, cdcGroup, connectGroup, isPisSite } from './pis.ts';
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
@@ -39,7 +40,7 @@ export interface AclRule {
   operation: AclOperation;
 }
 
-export const principalOf = (site: string, role: 'broker' | 'admin' | 'gateway' | 'instance' | 'mm2') => `User:${site}.${role}.fedgate`;
+export const principalOf = (site: string, role: 'broker' | 'admin' | 'gateway' | 'instance' | 'mm2' | 'connect') => `User:${site}.${role}.fedgate`;
 
 export function superUsers(site: string): string[] {
   return [principalOf(site, 'broker'), principalOf(site, 'admin')];
@@ -123,6 +124,18 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     for (const topic of [...routedTopicsForSite(target), 'heartbeats']) allow(mm2, 'topic', topic, 'literal', 'read', 'describe', 'describe_configs');
     allow(mm2, 'group', groupPrefix(site.name), 'prefixed', 'describe');
     allow(mm2, 'cluster', 'kafka-cluster', 'literal', 'describe');
+  }
+  if (isPisSite(topology, site.name)) {
+    // The PIS's Connect worker: its group and own topics, and Debezium's change topics (written, never created).
+    const connect = principalOf(site.name, 'connect');
+    allow(connect, 'group', connectGroup(site.name), 'literal', 'read', 'describe');
+    for (const topic of Object.values(CONNECT_TOPICS)) allow(connect, 'topic', topic, 'literal', 'read', 'write', 'describe', 'describe_configs');
+    allow(connect, 'topic', `${CDC_TOPIC_PREFIX}.`, 'prefixed', 'write', 'describe');
+    allow(connect, 'cluster', 'kafka-cluster', 'literal', 'describe');
+    // The gateway reads the changes in a group of its own and dead-letters the rows it cannot publish.
+    for (const topic of CDC_TOPICS) allow(gateway, 'topic', topic, 'literal', 'read', 'describe');
+    allow(gateway, 'group', cdcGroup(site.name), 'literal', 'read', 'describe');
+    allow(gateway, 'topic', DEAD_LETTER_TOPIC, 'literal', 'write', 'describe');
   }
   return [...rules.values()];
 }

@@ -6,6 +6,7 @@ export * from './kafka-endpoints.ts';
 export * from './lag.ts';
 export * from './mm2-config.ts';
 export * from './offset-syncs.ts';
+export * from './pis.ts';
 export * from './properties.ts';
 export * from './routing.ts';
 export * from './site-topics.ts';

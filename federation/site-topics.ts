@@ -1,6 +1,7 @@
 import type { ITopicConfig } from 'kafkajs';
 import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
+import { CDC_TOPICS, CONNECT_TOPICS, isPisSite } from './pis.ts';
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
@@ -65,6 +66,17 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
     // Each subscription's dead letters: what it gave up on, with the last error.
     ...site.delivery.subscriptions.map((s) => ({ topic: deliveryDeadLetterTopic(s.name), numPartitions: 1, replicationFactor })),
   );
+  if (isPisSite(topology, siteName)) {
+    const compact = [{ name: 'cleanup.policy', value: 'compact' }];
+    topics.push(
+      // Kafka Connect's own topics (as the worker would create them: compacted, one partition for configs).
+      { topic: CONNECT_TOPICS.configs, numPartitions: 1, replicationFactor, configEntries: compact },
+      { topic: CONNECT_TOPICS.offsets, numPartitions: partitions, replicationFactor, configEntries: compact },
+      { topic: CONNECT_TOPICS.status, numPartitions: 1, replicationFactor, configEntries: compact },
+      // Debezium's change topics, keyed by the row's primary key: one row's changes stay in order.
+      ...CDC_TOPICS.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+    );
+  }
   return topics;
 }
 

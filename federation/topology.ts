@@ -156,6 +156,26 @@ export const SiteSchema = z
 /** A site as the federation runs it: its flows given or derived (never absent). */
 export type Site = Omit<z.infer<typeof SiteSchema>, 'flows'> & { flows: Flow[] };
 
+/**
+ * The Product Information System's database and its change capture
+ * (federation/pis.ts): the launcher starts a PostgreSQL with
+ * `wal_level=logical` for it and a Kafka Connect worker running Debezium at
+ * `site`, whose gateway publishes every captured change.
+ */
+export const PisSchema = z
+  .object({
+    /** The site the PIS belongs to: its Kafka receives the changes and its gateway publishes them. */
+    site: siteName,
+    /** The PIS database's port on the site's address (PostgreSQL, password authentication). */
+    databasePort: port.default(5442),
+    /** The Connect worker's REST listener on the site's address (HTTPS; a client certificate of the federation is required). */
+    connectPort: port.default(8093),
+    /** JVM heap of the Connect worker, as for -Xmx. */
+    connectHeap: z.string().default('256m'),
+  })
+  .strict();
+export type Pis = z.output<typeof PisSchema>;
+
 export const TopologySchema = z
   .object({
     federation: z.string().min(1),
@@ -187,6 +207,8 @@ export const TopologySchema = z
       .strict()
       .default({}),
     sites: z.array(SiteSchema).min(1),
+    /** The PIS database and its change capture; absent: events come in only through the gateways' APIs. */
+    pis: PisSchema.optional(),
   })
   .strict()
   .transform((t) => ({ ...t, sites: t.sites.map((s) => ({ ...s, flows: s.flows ?? derivedFlows(t.sites, s.name) })) }));
@@ -467,6 +489,28 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
           });
         }
       }
+    }
+  }
+  if (topology.pis) {
+    const pisSite = topology.sites.find((s) => s.name === topology.pis!.site);
+    if (!pisSite) {
+      problems.push({
+        field: 'pis.site',
+        message: `unknown site "${topology.pis.site}"`,
+        fix: `use one of: ${topology.sites.map((s) => s.name).join(', ')}`,
+      });
+    } else {
+      for (const key of ['databasePort', 'connectPort'] as const) {
+        const taken = Object.entries(pisSite.ports).find(([, p]) => p === topology.pis![key]);
+        if (taken)
+          problems.push({
+            field: `pis.${key}`,
+            message: `port ${topology.pis[key]} is already ${pisSite.name}.ports.${taken[0]} on ${pisSite.address}`,
+            fix: 'choose a free port',
+          });
+      }
+      if (topology.pis.databasePort === topology.pis.connectPort)
+        problems.push({ field: 'pis.connectPort', message: 'the database and the Connect worker cannot share a port', fix: 'choose another port' });
     }
   }
   return problems;

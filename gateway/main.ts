@@ -17,9 +17,10 @@ import {
   withKafkaCa,
 } from '../certs/index.ts';
 import type { ProductEvent, Publisher } from '../contract/index.ts';
-import { IDEMPOTENCY_TOPIC, instanceEndpoint, isKnownLag, loadTopology, localKafkaConfig, nodeBindAddress, siteOf } from '../federation/index.ts';
+import { IDEMPOTENCY_TOPIC, instanceEndpoint, isKnownLag, isPisSite, loadTopology, localKafkaConfig, nodeBindAddress, siteOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
+import { startCdcIngest } from './cdc-ingest.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createDistributor } from './distributor.ts';
 import { keyWindowRecord, startWindowReader } from './durable-window.ts';
@@ -173,6 +174,35 @@ const peerServer = serve({
   serverOptions: { key: readFileSync(own.key), cert: readFileSync(own.cert), ca: readFileSync(certs.caCert), requestCert: true, rejectUnauthorized: true },
 });
 producer.connect().catch((err) => log.warn({ err: err.message }, 'local Kafka not reachable at start; publishes will fail over'));
+
+// At the PIS's site: every change Debezium captures is published through the same service as an HTTP publish. It never
+// fails over to a peer: the changes wait in this site's Kafka until it acknowledges them.
+const cdc = isPisSite(topology, site.name)
+  ? startCdcIngest({
+      kafka: new Kafka({
+        ...localKafkaConfig(site, `fedgate-gateway-cdc-${site.name}`, kafkaTls),
+        logLevel: logLevel.NOTHING,
+        retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 },
+      }),
+      site: site.name,
+      log,
+      publish: createPublishService({
+        topology,
+        site: site.name,
+        log,
+        submit,
+        failover: async () => {
+          throw new Error('captured changes are published only at their own site');
+        },
+        maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
+        seen,
+        onOutcome: (o, n) => metrics.published(o, n),
+      }),
+    }).catch((err) => {
+      log.error({ err: (err as Error).message }, 'change capture did not start; restart the gateway once the site Kafka answers');
+      return null;
+    })
+  : null;
 log.info(
   { url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`, peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}` },
   'gateway listening',
@@ -186,6 +216,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log.info({ signal }, 'draining');
     publicServer.close();
     peerServer.close();
+    // Change capture stops first: the batch it is publishing finishes and is committed.
+    await (await cdc)?.stop();
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));
     await producer.disconnect().catch(() => {});

@@ -48,9 +48,9 @@ export function createPublishService(deps: PublishServiceDeps) {
   const now = deps.now ?? Date.now;
   const pending = new Map<string, Promise<AcceptedEvent>>();
 
-  function validate(raw: unknown[], token: VerifiedToken): ProductEvent[] {
+  function validate(raw: unknown[], token: VerifiedToken, onInvalid?: (index: number, problem: Problem) => void): ProductEvent[] {
     const events: ProductEvent[] = [];
-    raw.forEach((item, i) => {
+    const each = (item: unknown, i: number) => {
       const at = raw.length > 1 ? `[${i}]` : '';
       const type = (item as { type?: unknown })?.type;
       if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
@@ -87,6 +87,18 @@ export function createPublishService(deps: PublishServiceDeps) {
         throw err;
       }
       events.push(event);
+    };
+    raw.forEach((item, i) => {
+      if (!onInvalid) {
+        each(item, i);
+        return;
+      }
+      try {
+        each(item, i);
+      } catch (err) {
+        if (!(err instanceof Problem)) throw err;
+        onInvalid(i, err);
+      }
     });
     const ids = new Set<string>();
     for (const e of events) {
@@ -119,14 +131,32 @@ export function createPublishService(deps: PublishServiceDeps) {
     }
   }
 
-  return async function publish({ input }: { input: { events: unknown[]; token: VerifiedToken } }): Promise<PublishResult> {
+  /**
+   * `onInvalid`: events that fail validation are handed to it and left out,
+   * instead of failing the whole batch (change capture dead-letters them).
+   */
+  return async function publish({
+    input,
+  }: {
+    input: { events: unknown[]; token: VerifiedToken; onInvalid?: (index: number, problem: Problem) => void };
+  }): Promise<PublishResult> {
     let events: ProductEvent[];
+    let rejected = 0;
     try {
-      events = validate(input.events, input.token);
+      events = validate(
+        input.events,
+        input.token,
+        input.onInvalid &&
+          ((i, p) => {
+            rejected++;
+            input.onInvalid!(i, p);
+          }),
+      );
     } catch (err) {
       deps.onOutcome?.('rejected', input.events.length);
       throw err;
     }
+    if (rejected > 0) deps.onOutcome?.('rejected', rejected);
     const results = new Map<string, AcceptedEvent>();
     const fresh: ProductEvent[] = [];
     const waits: Promise<void>[] = [];

@@ -95,4 +95,9 @@ export function printStatus(sites: SiteStatus[], out: Out): void {
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   out.data(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
+  for (const s of sites.filter((x) => x.pis)) {
+    out.data(
+      `PIS at ${s.site}: database ${mark(s.pis!.database)} (${s.pis!.database.url}), Debezium on Connect ${mark(s.pis!.connect)} (${s.pis!.connect.url})`,
+    );
+  }
 }

@@ -7,7 +7,7 @@ import type { ProbeTarget } from '../kafka-probe.ts';
 import type { KafkaRuntime } from '../kafka-runtime.ts';
 import type { CommandLine } from '../process.ts';
 
-export const COMPONENTS = ['broker', 'mm2', 'instance', 'gateway'] as const;
+export const COMPONENTS = ['broker', 'mm2', 'instance', 'gateway', 'pisdb', 'connect'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** Where one site's files live under the run folder. */
@@ -58,6 +58,8 @@ export function siteLayout(runDir: string, site: string): SiteLayout {
 /** What every component module gets from the launcher. */
 export interface LaunchContext {
   topology: Topology;
+  /** The shared cache of fetched jars (`<state>/kafka`, `<state>/connect`). */
+  stateDir: string;
   runDir: string;
   certsDir: string;
   certs: CertPaths;
@@ -87,8 +89,8 @@ export interface ComponentModule {
   skip(site: Site): string | null;
   /** Its processes at the site, by node number (default: one, node 1): a site's brokers. They start together and are ready together. */
   nodes?(site: Site): number[];
-  /** The listeners a node binds: each must be free before it starts. */
-  ports(site: Site, node: number): Array<[keyof Site['ports'], number]>;
+  /** The listeners a node binds: each must be free before it starts (a site port, or a named port on the given host). */
+  ports(site: Site, node: number): Array<[keyof Site['ports'], number] | [string, number, string]>;
   /** Writes what a node needs (configs, formatted storage) and says how to run it. */
   command(site: Site, node: number, options?: CommandOptions): Promise<CommandLine>;
   /** Where a node's stdout and stderr go. */

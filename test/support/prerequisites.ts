@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { chromium } from 'playwright-core';
-import { checkJava, checkMaven, PrerequisiteError } from '../../deploy/index.ts';
+import { checkJava, checkMaven, PrerequisiteError, postgresBinDir } from '../../deploy/index.ts';
 
 /**
  * What `npm test` needs besides Node: each check says what is missing and the
@@ -46,6 +46,8 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 export async function missingPrerequisites(options: {
   env: { CHROMIUM_PATH?: string };
   databaseUrl: string;
+  /** The PATH searched for PostgreSQL's binaries when /usr/lib/postgresql has none. */
+  path?: string;
   exists?: Exists;
   run?: Runs;
   canConnect?: (url: string) => Promise<boolean>;
@@ -61,6 +63,14 @@ export async function missingPrerequisites(options: {
       missing.push({ what: check === checkJava ? 'Java 17 or newer' : 'Maven', fix: err.message });
     }
   }
+  try {
+    postgresBinDir(options.path ?? '');
+  } catch (err) {
+    if (!(err instanceof PrerequisiteError)) throw err;
+    missing.push({ what: "PostgreSQL's server binaries (initdb, postgres): the launcher runs the PIS database with wal_level=logical", fix: err.message });
+  }
+  if (!run('keytool', ['-help']))
+    missing.push({ what: 'keytool (from the JDK)', fix: "the Connect worker's REST trust store is made with it: apt-get install openjdk-17-jdk-headless" });
   if (!run('openssl', ['version'])) missing.push({ what: 'openssl', fix: 'certificates are issued with it: apt-get install openssl' });
   if (!findChromium(options.env, options.exists)) {
     missing.push({
