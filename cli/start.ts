@@ -6,13 +6,14 @@ import {
   checkMaven,
   LaunchError,
   type Launcher,
+  pisOwnerUrl,
   prometheusConfig,
   prometheusMissing,
   RULES_FILE,
   type StatePaths,
   startPrometheus,
 } from '../deploy/index.ts';
-import type { Topology } from '../federation/index.ts';
+import { siteOf, type Topology } from '../federation/index.ts';
 import type { Out } from './context.ts';
 import { createDemoPis } from './demo-pis.ts';
 
@@ -88,7 +89,15 @@ export async function startFederation(options: {
       subject: 'demo-pis',
       ttlSeconds: 12 * 3600,
     });
-  const demo = options.demo ? createDemoPis({ topology, tokens, ratePerSecond: options.rate, log: out.info }) : null;
+  const demo = options.demo
+    ? createDemoPis({
+        topology,
+        tokens,
+        ratePerSecond: options.rate,
+        log: out.info,
+        ...(topology.pis ? { pisDatabaseUrl: pisOwnerUrl(topology, options.home.certsDir) } : {}),
+      })
+    : null;
   demo?.start();
 
   const prom = options.prometheus
@@ -134,6 +143,14 @@ export async function startFederation(options: {
       `  curl -s -X POST http://${first.address}:${first.ports.gateway}/v1/events -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${example}'`,
       '',
       'Then trace it from any site: open a dashboard, sign in with the token, and paste the id from the answer into "Event trace".',
+      ...(topology.pis
+        ? [
+            '',
+            `Or change a row of the PIS database at ${topology.pis.site}: Debezium captures it and ${topology.pis.site}'s gateway publishes it (the demo writes there too):`,
+            `  PGPASSWORD=$(cat ${join(options.home.certsDir, topology.pis.site, 'pis-owner.secret')}) psql -h ${siteOf(topology, topology.pis.site).address} -p ${topology.pis.databasePort} -U pis pis \\`,
+            `    -c "INSERT INTO prices VALUES ('sku-00042', 'eu', 'EUR', 19.99) ON CONFLICT (product_id, region) DO UPDATE SET amount = EXCLUDED.amount"`,
+          ]
+        : []),
       'Stop everything: Ctrl-C here (or `npx fedgate down` from another terminal).',
       '',
     ].join('\n'),
