@@ -32,6 +32,19 @@ describe('docker-compose.multi.yml', () => {
     }
   });
 
+  it("runs the PIS's database and Debezium worker at the PIS site, as the native launcher does", () => {
+    const doc = parse(renderCompose(topology));
+    const pis = topology.pis!.site;
+    expect(doc.services[`${pis}-pisdb`].command).toEqual(['run', 'pisdb', '--site', pis]);
+    expect(doc.services[`${pis}-connect`].command).toEqual(['run', 'connect', '--site', pis, '--log-stdout']);
+    expect(Object.keys(doc.services[`${pis}-connect`].depends_on).sort()).toEqual([`${pis}-broker`, `${pis}-pisdb`]);
+    for (const name of [`${pis}-pisdb`, `${pis}-connect`]) {
+      expect(doc.services[name].network_mode).toBe(`service:${pis}`);
+      expect(doc.services[name].user).toBe(COMPOSE_USER);
+    }
+    expect(Object.keys(doc.services).filter((n) => /-(pisdb|connect)$/.test(n))).toHaveLength(2);
+  });
+
   it('gives every site its own PostgreSQL, reachable only inside the site, and the instance uses it once it is healthy', () => {
     const doc = parse(renderCompose(topology));
     for (const site of topology.sites) {

@@ -138,6 +138,21 @@ export function renderCompose(topology: Topology): string {
       depends_on: after([`${site.name}-instance`]),
       restart: 'on-failure',
     };
+    // The PIS's database and its Debezium worker, at the PIS's site (the image carries PostgreSQL's server binaries).
+    if (ct.pis?.site === site.name) {
+      services[`${site.name}-pisdb`] = {
+        ...common(site.name),
+        command: ['run', 'pisdb', '--site', site.name],
+        depends_on: after(['certs', site.name]),
+        restart: 'unless-stopped',
+      };
+      services[`${site.name}-connect`] = {
+        ...common(site.name),
+        command: ['run', 'connect', '--site', site.name, '--log-stdout'],
+        depends_on: after([`${site.name}-broker`, `${site.name}-pisdb`]),
+        restart: 'on-failure',
+      };
+    }
   });
   const networks: Record<string, unknown> = { wan: { internal: true, ipam: { config: [{ subnet: WAN_SUBNET }] } } };
   ct.sites.forEach((site, i) => {

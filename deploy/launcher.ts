@@ -221,6 +221,20 @@ export function createLauncher(options: LauncherOptions) {
     }
     if (site.brokers > 1 && c === 'broker')
       throw new LaunchError(`\`run broker\` runs a one-broker site; ${siteName} has ${site.brokers} brokers (use \`up\`, or set "brokers": 1 for containers)`);
+    // The Connect worker needs the site's topics and ACLs, and the PIS database's roles and publication; once it
+    // serves, it is given the connector (the launcher's steps for `up`, run here beside the attached process).
+    if (c === 'connect') {
+      for (const before of ['broker', 'pisdb'] as const) {
+        await waitUntil(() => modules[before].ready(site), { what: `${siteName} ${before}`, timeoutMs: modules[before].readyTimeoutMs });
+        await modules[before].afterReady?.(site);
+      }
+      const attached = runAttached(await modules.connect.command(site, node, options));
+      waitUntil(() => modules.connect.ready(site), { what: `${siteName} connect`, timeoutMs: modules.connect.readyTimeoutMs })
+        .then(() => modules.connect.afterReady?.(site))
+        .then(() => log(`${siteName}: the change capture connector runs`))
+        .catch((err) => log(`${siteName}: the change capture connector did not start: ${(err as Error).message}`));
+      return attached;
+    }
     return runAttached(await modules[c].command(site, node, options));
   }
 
