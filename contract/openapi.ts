@@ -29,6 +29,7 @@ import {
   StatsQuerySchema,
   TraceBodySchema,
 } from './read-api.ts';
+import { SeedEventSchema } from './seed-shape.ts';
 
 /**
  * The API documents of fedgate's three HTTP surfaces, generated from the zod
@@ -125,6 +126,32 @@ export function publicApiDocument(site: string) {
       },
     },
     responses: { 202: json(PublishResultSchema, 'acknowledged by Kafka: ids, target sites and the site that wrote them'), ...problems(ROUTE_PROBLEMS.publish) },
+  });
+  r.registerPath({
+    method: 'post',
+    path: '/publish-event',
+    tags: ['publish'],
+    summary:
+      "The seed design's shape (seed 001), a migration path: `event_type` product-price-update, product-discount-update or product-country-update, and the native `data`; one object or an array. The same pipeline, scopes and problems as POST /v1/events",
+    security: [{ [bearer.name]: [] }],
+    request: {
+      headers: z.object({
+        'Idempotency-Key': z
+          .string()
+          .regex(/^[\x21-\x7e]{1,200}$/)
+          .optional(),
+      }),
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: z.union([SeedEventSchema, z.array(SeedEventSchema).min(1)]),
+            example: { event_type: 'product-price-update', data: EXAMPLE_EVENT.data },
+          },
+        },
+      },
+    },
+    responses: { 202: json(PublishResultSchema, 'acknowledged by Kafka, as for POST /v1/events'), ...problems(ROUTE_PROBLEMS.publish) },
   });
   const federation: Array<[string, string, RouteConfig['request'], z.ZodTypeAny, readonly ProblemCode[]]> = [
     ['/v1/federation/health', 'Health of every site; unreachable sites are flagged', undefined, FederatedHealthSchema, ROUTE_PROBLEMS.federated],

@@ -341,6 +341,61 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
     ));
 });
 
+describe('publish: the seed design shape (POST /publish-event, seed 001)', () => {
+  const seedPost = (body: unknown, headers: Record<string, string> = {}) =>
+    app.request('/publish-event', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const seed = (e: { type: string; data: unknown }, extra: Record<string, unknown> = {}) => ({
+    event_type: { 'com.fedgate.pim.price.updated': 'product-price-update', 'com.fedgate.pim.country.updated': 'product-country-update' }[e.type],
+    data: e.data,
+    ...extra,
+  });
+
+  it('writes the same event to the same sites as the native shape', async () => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    const native = await post({ ...price, id: 'native-1' }, auth);
+    const seeded = await seedPost(seed(price, { event_id: 'seed-1', timestamp: '2026-01-02T03:04:05Z' }), auth);
+    expect(seeded.status).toBe(202);
+    const [a, b] = [(await native.json()).events[0], (await seeded.json()).events[0]];
+    expect(b).toEqual({ ...a, id: 'seed-1' });
+    const [wa, wb] = written.flat();
+    expect(wb).toMatchObject({ id: 'seed-1', type: wa!.type, subject: wa!.subject, data: wa!.data, time: '2026-01-02T03:04:05Z', source: wa!.source });
+  });
+
+  it('refuses what the native shape refuses, with the same problem codes, and writes nothing', async () => {
+    const auth = { authorization: `Bearer ${await token()}` };
+    const bad = { ...price, data: { ...price.data, price: { currency: 'XXQ', amount: '1' } } };
+    const cases: Array<[string, Response, Response]> = [
+      ['no token', await post(price), await seedPost(seed(price))],
+      [
+        'scope',
+        await post(price, { authorization: `Bearer ${await token('cloud-a', ['publish:country'])}` }),
+        await seedPost(seed(price), { authorization: `Bearer ${await token('cloud-a', ['publish:country'])}` }),
+      ],
+      ['currency', await post(bad, auth), await seedPost(seed(bad), auth)],
+      [
+        'region',
+        await post({ ...price, data: { ...price.data, region: 'mars' } }, auth),
+        await seedPost(seed({ ...price, data: { ...price.data, region: 'mars' } }), auth),
+      ],
+      ['batch', await post([price, bad], auth), await seedPost([seed(price), seed(bad)], auth)],
+    ];
+    for (const [what, native, seeded] of cases) {
+      const [n, s] = [await native.json(), await seeded.json()];
+      expect({ what, status: seeded.status, code: s.code }).toEqual({ what, status: native.status, code: n.code });
+      expect(seeded.headers.get('content-type')).toBe('application/problem+json');
+    }
+    const unknown = await seedPost({ event_type: 'product-colour-update', data: {} }, auth);
+    expect(unknown.status).toBe(422);
+    expect(await unknown.json()).toMatchObject({
+      code: 'unknown-event-type',
+      knownTypes: ['product-price-update', 'product-discount-update', 'product-country-update'],
+    });
+    const missing = await seedPost({ event_type: 'product-price-update' }, auth);
+    expect(await missing.json()).toMatchObject({ status: 422, code: 'invalid-event', detail: expect.stringContaining('data') });
+    expect(written).toEqual([]);
+  });
+});
+
 describe('publish: the API document', () => {
   it('answers 429 with Retry-After when too many events are in flight, and writes nothing', async () => {
     failKafka = 'overloaded';
