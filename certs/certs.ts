@@ -19,12 +19,14 @@ import { type ClientTls, peerEndpoint, type Site, type Topology } from '../feder
  * server of the site's gateway: Kafka and peer calls), and the clients `mm2`
  * (the site's MirrorMaker 2 node), `instance` (the site's consumers) and
  * `admin` (the launcher's admin steps and the operator's tools: probes,
- * drills, tests). Every certificate has a distinct subject; Kafka maps it to
+ * drills, tests); at the PIS's site, `connect` (the Debezium worker: Kafka
+ * client and REST server) and `pis` (the PIS's own Kafka client, which may
+ * write only its source topic). Every certificate has a distinct subject; Kafka maps it to
  * the principal `<site>.<role>.fedgate`.
  */
 
-export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin', 'connect'] as const;
-const CLIENT_ONLY: ReadonlySet<CertRole> = new Set(['mm2', 'instance', 'admin']);
+export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin', 'connect', 'pis'] as const;
+const CLIENT_ONLY: ReadonlySet<CertRole> = new Set(['mm2', 'instance', 'admin', 'pis']);
 export type CertRole = (typeof CERT_ROLES)[number];
 
 export interface IssuedFiles {

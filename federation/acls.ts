@@ -1,6 +1,6 @@
 import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
-import { CDC_TOPIC_PREFIX, CDC_TOPICS, CONNECT_TOPICS, cdcGroup, connectGroup, isPisSite } from './pis.ts';
+import { CDC_TOPIC_PREFIX, CDC_TOPICS, CONNECT_TOPICS, cdcGroup, connectGroup, isPisSite, SOURCE_TOPIC, sourceGroup } from './pis.ts';
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
@@ -40,7 +40,7 @@ export interface AclRule {
   operation: AclOperation;
 }
 
-export const principalOf = (site: string, role: 'broker' | 'admin' | 'gateway' | 'instance' | 'mm2' | 'connect') => `User:${site}.${role}.fedgate`;
+export const principalOf = (site: string, role: 'broker' | 'admin' | 'gateway' | 'instance' | 'mm2' | 'connect' | 'pis') => `User:${site}.${role}.fedgate`;
 
 export function superUsers(site: string): string[] {
   return [principalOf(site, 'broker'), principalOf(site, 'admin')];
@@ -136,6 +136,10 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     for (const topic of CDC_TOPICS) allow(gateway, 'topic', topic, 'literal', 'read', 'describe');
     allow(gateway, 'group', cdcGroup(site.name), 'literal', 'read', 'describe');
     allow(gateway, 'topic', DEAD_LETTER_TOPIC, 'literal', 'write', 'describe');
+    // The PIS's own Kafka client writes its source topic and nothing else; the gateway distributes what it writes.
+    allow(principalOf(site.name, 'pis'), 'topic', SOURCE_TOPIC, 'literal', 'write', 'describe');
+    allow(gateway, 'topic', SOURCE_TOPIC, 'literal', 'read', 'describe');
+    allow(gateway, 'group', sourceGroup(site.name), 'literal', 'read', 'describe');
   }
   return [...rules.values()];
 }

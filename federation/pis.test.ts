@@ -32,6 +32,7 @@ describe('the PIS change capture configuration', () => {
 
   it('keeps the capture password out of the connector config (FileConfigProvider) and sends decimals as strings', () => {
     const config = cdcConnectorConfig(topology, paths.secretsFile);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Kafka's config-provider syntax, not a template
     expect(config['database.password']).toBe('${file:/c/hq/pis-cdc.properties:password}');
     expect(config).toMatchObject({
       'plugin.name': 'pgoutput',

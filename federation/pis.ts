@@ -22,6 +22,15 @@ export const CDC_TOPIC_PREFIX = 'pis';
 export const cdcTopic = (table: PisTable) => `${CDC_TOPIC_PREFIX}.public.${table}`;
 export const CDC_TOPICS = PIS_TABLES.map(cdcTopic);
 
+/**
+ * The PIS's own source topic (PEMX `product-event`): a PIS with a Kafka client
+ * writes events there as `<site>.pis.fedgate`, and the site's gateway validates
+ * and routes them like any publish. It may write nothing else.
+ */
+export const SOURCE_TOPIC = 'product-event';
+/** The gateway's group reading the source topic. */
+export const sourceGroup = (site: string) => `fedgate-source.${site}`;
+
 /** The Connect worker's own topics at the PIS site (compacted; never replicated). */
 export const CONNECT_TOPICS = { configs: 'site.connect-configs', offsets: 'site.connect-offsets', status: 'site.connect-status' } as const;
 /** The Connect worker's group (not `fedgate.<site>.`, which MM2 translates). */

@@ -1,7 +1,7 @@
 import type { ITopicConfig } from 'kafkajs';
 import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
-import { CDC_TOPICS, CONNECT_TOPICS, isPisSite } from './pis.ts';
+import { CDC_TOPICS, CONNECT_TOPICS, isPisSite, SOURCE_TOPIC } from './pis.ts';
 import {
   allRoutedTopics,
   DEAD_LETTER_TOPIC,
@@ -75,6 +75,8 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
       { topic: CONNECT_TOPICS.status, numPartitions: 1, replicationFactor, configEntries: compact },
       // Debezium's change topics, keyed by the row's primary key: one row's changes stay in order.
       ...CDC_TOPICS.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+      // The PIS's own source topic, keyed by product id.
+      { topic: SOURCE_TOPIC, numPartitions: partitions, replicationFactor },
     );
   }
   return topics;

@@ -20,7 +20,6 @@ import type { ProductEvent, Publisher } from '../contract/index.ts';
 import { IDEMPOTENCY_TOPIC, instanceEndpoint, isKnownLag, isPisSite, loadTopology, localKafkaConfig, nodeBindAddress, siteOf } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
-import { startCdcIngest } from './cdc-ingest.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createDistributor } from './distributor.ts';
 import { keyWindowRecord, startWindowReader } from './durable-window.ts';
@@ -32,6 +31,7 @@ import { createPromMetrics } from './metrics.ts';
 import { createPeerAccept } from './peer-accept.ts';
 import { createPeerClient } from './peer-client.ts';
 import { createPeerFailover } from './peer-failover.ts';
+import { cdcSource, productEventSource, startIngest } from './pis-ingest.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from './publish-service.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createVerifier } from './verifier.ts';
@@ -175,34 +175,34 @@ const peerServer = serve({
 });
 producer.connect().catch((err) => log.warn({ err: err.message }, 'local Kafka not reachable at start; publishes will fail over'));
 
-// At the PIS's site: every change Debezium captures is published through the same service as an HTTP publish. It never
-// fails over to a peer: the changes wait in this site's Kafka until it acknowledges them.
-const cdc = isPisSite(topology, site.name)
-  ? startCdcIngest({
-      kafka: new Kafka({
-        ...localKafkaConfig(site, `fedgate-gateway-cdc-${site.name}`, kafkaTls),
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 },
+// At the PIS's site: every change Debezium captures, and every event the PIS writes to its source topic, is published
+// through the same service as an HTTP publish. It never fails over to a peer: they wait in this site's Kafka until it
+// acknowledges them.
+const pisPublish = createPublishService({
+  topology,
+  site: site.name,
+  log,
+  submit,
+  failover: async () => {
+    throw new Error('what the PIS writes to this site is published only here');
+  },
+  maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
+  seen,
+  onOutcome: (o, n) => metrics.published(o, n),
+});
+const pisKafka = new Kafka({
+  ...localKafkaConfig(site, `fedgate-gateway-pis-${site.name}`, kafkaTls),
+  logLevel: logLevel.NOTHING,
+  retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 },
+});
+const ingests = isPisSite(topology, site.name)
+  ? [cdcSource(site.name), productEventSource(site.name)].map((source) =>
+      startIngest({ kafka: pisKafka, site: site.name, log, publish: pisPublish }, source).catch((err) => {
+        log.error({ err: (err as Error).message, source: source.name }, 'PIS ingest did not start; restart the gateway once the site Kafka answers');
+        return null;
       }),
-      site: site.name,
-      log,
-      publish: createPublishService({
-        topology,
-        site: site.name,
-        log,
-        submit,
-        failover: async () => {
-          throw new Error('captured changes are published only at their own site');
-        },
-        maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
-        seen,
-        onOutcome: (o, n) => metrics.published(o, n),
-      }),
-    }).catch((err) => {
-      log.error({ err: (err as Error).message }, 'change capture did not start; restart the gateway once the site Kafka answers');
-      return null;
-    })
-  : null;
+    )
+  : [];
 log.info(
   { url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`, peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}` },
   'gateway listening',
@@ -217,7 +217,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     publicServer.close();
     peerServer.close();
     // Change capture stops first: the batch it is publishing finishes and is committed.
-    await (await cdc)?.stop();
+    for (const ingest of await Promise.all(ingests)) await ingest?.stop();
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));
     await producer.disconnect().catch(() => {});

@@ -1,7 +1,8 @@
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcConnectorState, isOurProcess, pisOwnerUrl, readTopicToEnd, waitUntil } from '../deploy/index.ts';
-import { CDC_TOPICS, DEAD_LETTER_TOPIC, routedTopic, routedTopicsForSite } from '../federation/index.ts';
+import { CDC_TOPICS, DEAD_LETTER_TOPIC, localKafkaConfig, routedTopic, routedTopicsForSite, SOURCE_TOPIC } from '../federation/index.ts';
 import { dropPostgresSchema } from '../instances/db/database.ts';
 import { createTestFederation, TEST_DATABASE_URL, type TestFederation, testTopology } from './support/federation.ts';
 
@@ -284,5 +285,68 @@ describe('change capture from the PIS database (Debezium)', () => {
     } finally {
       await db.end();
     }
+  }, 300_000);
+
+  it('distributes what the PIS writes to its own source topic (native and seed shapes) with its own principal, which may write nothing else', async () => {
+    const tls = fed.clientTls(HQ, 'pis');
+    const kafka = new Kafka({ ...localKafkaConfig(fed.site(HQ), 'test-pis', tls), logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: SOURCE_TOPIC,
+        acks: -1,
+        messages: [
+          {
+            key: 'SRC-1',
+            value: JSON.stringify({
+              type: 'com.fedgate.pim.price.updated',
+              id: 'src-native-1',
+              data: { productId: 'SRC-1', region: 'us', price: { currency: 'USD', amount: '4.20' } },
+            }),
+          },
+          {
+            key: 'SRC-2',
+            value: JSON.stringify({
+              event_type: 'product-price-update',
+              data: { productId: 'SRC-2', region: 'eu', price: { currency: 'EUR', amount: '5.10' } },
+            }),
+          },
+          {
+            key: 'SRC-3',
+            value: JSON.stringify({ event_type: 'product-price-update', data: { productId: 'SRC-3', region: 'eu', price: { currency: 'EUR', amount: 5.1 } } }),
+          },
+        ],
+      });
+      // Its certificate writes the source topic only: a routed topic is refused by the broker's ACLs.
+      await expect(producer.send({ topic: routedTopic('price', 'eu'), acks: -1, messages: [{ key: 'x', value: '{}' }] })).rejects.toThrow(/authoriz/i);
+    } finally {
+      await producer.disconnect();
+    }
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await db.connect();
+    try {
+      await waitUntil(
+        async () => {
+          const us = await db.query(`SELECT amount_minor, event_id FROM ${schemaOf(US)}.price_book WHERE product_id = 'SRC-1'`);
+          const hq = await db.query(`SELECT amount_minor FROM ${schemaOf(HQ)}.price_book WHERE product_id = 'SRC-2'`);
+          return Number(us.rows[0]?.amount_minor) === 420 && us.rows[0]?.event_id === 'src-native-1' && Number(hq.rows[0]?.amount_minor) === 510;
+        },
+        { what: 'the source topic events applied at their sites', timeoutMs: 120_000, intervalMs: 1000 },
+      );
+    } finally {
+      await db.end();
+    }
+    let reason = '';
+    await waitUntil(
+      async () => {
+        await readTopicToEnd(fed.local(HQ), DEAD_LETTER_TOPIC, (_p, m) => {
+          if (m.headers?.fedgate_dlq_consumer?.toString() === 'source' && m.key?.toString() === 'SRC-3') reason = m.headers.fedgate_dlq_reason!.toString();
+        });
+        return reason !== '';
+      },
+      { what: 'the float price dead-lettered', timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    expect(reason).toMatch(/^invalid-event: /);
   }, 300_000);
 });

@@ -1,13 +1,42 @@
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type MonitoringEvent, monitoringRecord, printable } from '../contract/index.ts';
-import { CDC_CONNECTOR, CDC_TOPICS, cdcGroup, DEAD_LETTER_TOPIC, MONITORING_TOPIC } from '../federation/index.ts';
-import { mapChange } from './cdc-mapping.ts';
+import { CDC_CONNECTOR, CDC_TOPICS, cdcGroup, DEAD_LETTER_TOPIC, MONITORING_TOPIC, principalOf, SOURCE_TOPIC, sourceGroup } from '../federation/index.ts';
+import { type CdcChange, mapChange } from './cdc-mapping.ts';
 import type { PublishService } from './publish-service.ts';
+import { mapSourceRecord } from './source-event.ts';
 import type { VerifiedToken } from './verifier.ts';
 
-/** The publisher of captured changes, as the monitoring rows and scopes see it. */
-export const CDC_PUBLISHER = { issuer: 'fedgate:cdc', subject: CDC_CONNECTOR } as const;
+/**
+ * A Kafka topic the PIS site's gateway publishes from: Debezium's change
+ * topics, or the PIS's own source topic. `name` labels dead letters and logs.
+ */
+export interface IngestSource {
+  name: 'cdc' | 'source';
+  topics: string[];
+  group: string;
+  /** The publisher the monitoring rows record. */
+  publisher: { issuer: string; subject: string };
+  map(topic: string, partition: number, message: KafkaMessage): CdcChange;
+}
+
+/** Debezium's change topics: each row change is one event. */
+export const cdcSource = (site: string): IngestSource => ({
+  name: 'cdc',
+  topics: [...CDC_TOPICS],
+  group: cdcGroup(site),
+  publisher: { issuer: 'fedgate:cdc', subject: CDC_CONNECTOR },
+  map: (topic, _partition, m) => mapChange(topic, m.key, m.value),
+});
+
+/** The PIS's own source topic (PEMX `product-event`), written by `<site>.pis.fedgate`. */
+export const productEventSource = (site: string): IngestSource => ({
+  name: 'source',
+  topics: [SOURCE_TOPIC],
+  group: sourceGroup(site),
+  publisher: { issuer: 'fedgate:kafka', subject: principalOf(site, 'pis').slice('User:'.length) },
+  map: (_topic, partition, m) => mapSourceRecord(partition, m.offset, m.value),
+});
 
 export interface CdcIngestDeps {
   /** A client of the site's Kafka with patient retries: the change topics are read and dead letters written with it. */
@@ -28,27 +57,27 @@ interface DeadLetter {
 }
 
 /**
- * The PIS site's gateway reads Debezium's change topics in its own group and
- * publishes each change as a product event. An offset is committed only after
+ * The PIS site's gateway reads a source's topics in its own group and
+ * publishes each record as a product event. An offset is committed only after
  * its events are acknowledged by Kafka (or dead-lettered), so a change is
  * never lost; one read again after a restart has the same event id and is
  * answered as a duplicate. A change that fails validation goes to the
  * dead-letter topic with its reason, and the stream goes on.
  */
-export async function startCdcIngest(deps: CdcIngestDeps): Promise<{ stop(): Promise<void>; consumer: Consumer }> {
+export async function startIngest(deps: CdcIngestDeps, source: IngestSource): Promise<{ stop(): Promise<void>; consumer: Consumer }> {
   const chunkSize = deps.chunk ?? 500;
   const token: VerifiedToken = {
     raw: '',
-    issuer: CDC_PUBLISHER.issuer,
-    subject: CDC_PUBLISHER.subject,
+    issuer: source.publisher.issuer,
+    subject: source.publisher.subject,
     scopes: new Set(['publish:price', 'publish:discount', 'publish:country']),
     expiresAt: Number.MAX_SAFE_INTEGER,
   };
-  const consumer = deps.kafka.consumer({ groupId: cdcGroup(deps.site), allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = deps.kafka.consumer({ groupId: source.group, allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024 });
   const producer = deps.kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   await consumer.connect();
-  await consumer.subscribe({ topics: [...CDC_TOPICS], fromBeginning: true });
+  await consumer.subscribe({ topics: source.topics, fromBeginning: true });
   await consumer.run({
     autoCommit: true,
     eachBatchAutoResolve: false,
@@ -61,7 +90,7 @@ export async function startCdcIngest(deps: CdcIngestDeps): Promise<{ stop(): Pro
         const dead: DeadLetter[] = [];
         const ids = new Set<string>();
         for (const message of chunk) {
-          const change = mapChange(batch.topic, message.key, message.value);
+          const change = source.map(batch.topic, batch.partition, message);
           if (change.kind === 'skip') continue;
           if (change.kind === 'invalid') {
             dead.push({ message, reason: change.reason, id: change.id, productId: change.productId });
@@ -86,14 +115,14 @@ export async function startCdcIngest(deps: CdcIngestDeps): Promise<{ stop(): Pro
             },
           });
         }
-        if (dead.length > 0) await deadLetter(deps, producer, batch.topic, batch.partition, dead);
+        if (dead.length > 0) await deadLetter(deps, source.name, producer, batch.topic, batch.partition, dead);
         resolveOffset(chunk[chunk.length - 1]!.offset);
         await heartbeat();
       }
       await commitOffsetsIfNecessary();
     },
   });
-  deps.log.info({ topics: CDC_TOPICS, group: cdcGroup(deps.site) }, 'change capture: publishing the PIS changes');
+  deps.log.info({ topics: source.topics, group: source.group }, `${source.name}: publishing what the PIS writes`);
   return {
     consumer,
     async stop() {
@@ -103,7 +132,7 @@ export async function startCdcIngest(deps: CdcIngestDeps): Promise<{ stop(): Pro
   };
 }
 
-async function deadLetter(deps: CdcIngestDeps, producer: Producer, topic: string, partition: number, dead: DeadLetter[]): Promise<void> {
+async function deadLetter(deps: CdcIngestDeps, consumerName: string, producer: Producer, topic: string, partition: number, dead: DeadLetter[]): Promise<void> {
   const at = Date.now();
   const monitoring: MonitoringEvent[][] = [];
   const messages: Message[] = [];
@@ -115,7 +144,7 @@ async function deadLetter(deps: CdcIngestDeps, producer: Producer, topic: string
         eventId,
         stage: 'dead-lettered',
         site: deps.site,
-        consumer: 'cdc',
+        consumer: consumerName,
         productId: d.productId,
         eventType: null,
         sourceSite: deps.site,
@@ -131,12 +160,12 @@ async function deadLetter(deps: CdcIngestDeps, producer: Producer, topic: string
       value: d.message.value,
       headers: {
         fedgate_dlq_reason: printable(d.reason, 500),
-        fedgate_dlq_consumer: 'cdc',
+        fedgate_dlq_consumer: consumerName,
         fedgate_dlq_source: `${topic}/${partition}/${d.message.offset}`,
         fedgate_dlq_event_id: eventId,
       },
     });
-    deps.log.warn({ topic, partition, offset: d.message.offset, reason: printable(d.reason, 200) }, 'change dead-lettered');
+    deps.log.warn({ topic, partition, offset: d.message.offset, reason: printable(d.reason, 200) }, `${consumerName}: dead-lettered`);
   }
   await producer.sendBatch({
     acks: -1,
