@@ -167,5 +167,7 @@ export function cdcConnectorConfig(topology: Topology, secretsFile: string): Rec
     'key.converter.schemas.enable': 'false',
     'value.converter.schemas.enable': 'false',
     'errors.retry.timeout': '-1',
+    // How long the task waits for changes before handing a batch to Connect (500 ms by default): a change's first hop.
+    'poll.interval.ms': '50',
   };
 }
