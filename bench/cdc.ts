@@ -15,15 +15,23 @@
  *    time per 1,000 changes (its process, from /proc) next to its CPU time
  *    per 1,000 HTTP events in the same run (a batch of 100 per request).
  *
+ * 3. Enrichment, in this process: the publish service (validation, scopes,
+ *    routing) over 50,000 price events in batches of 100, with and without the
+ *    enrichment step on a warm catalog cache, alternating rounds; CPU time per
+ *    event and the ratio.
+ *
  * Prints a table and writes bench/results/cdc.json. Never part of `npm test`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { pino } from 'pino';
 import { issueToken, SCOPES } from '../certs/index.ts';
 import { EVENT_TYPES } from '../contract/index.ts';
 import { createLauncher, pisOwnerUrl } from '../deploy/index.ts';
 import { parseTopology } from '../federation/index.ts';
+import { createEnricher } from '../gateway/enrichment.ts';
+import { createPublishService } from '../gateway/publish-service.ts';
 import { dropPostgresSchema } from '../instances/db/database.ts';
 import { BENCH_ENV } from './env.ts';
 import { BENCH_LIMITS, REPO_ROOT, STATE_DIR } from './lib/federation.ts';
@@ -73,6 +81,57 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
+/** CPU microseconds per event of the publish service, without and with enrichment (warm cache), alternating rounds. */
+async function enrichmentCost(): Promise<{ plainUs: number; enrichedUs: number }> {
+  const token = { raw: '', issuer: 'bench', subject: 'bench', scopes: new Set(['publish:price']), expiresAt: Number.MAX_SAFE_INTEGER };
+  const service = (withEnrichment: boolean) =>
+    createPublishService({
+      topology,
+      site: 'hub',
+      log: pino({ level: 'silent' }),
+      submit: async () => {},
+      failover: async () => {
+        throw new Error('none');
+      },
+      seen: { get: () => undefined, set: () => {} },
+      maxFutureSkewMs: 60_000,
+      ...(withEnrichment
+        ? {
+            enrich: createEnricher({
+              lookup: async (ids) => new Map(ids.map((id) => [id, { name: `Product ${id}`, brand: 'Acme', category: 'kitchen' }])),
+              ttlMs: 3_600_000,
+              unknownProduct: 'pass',
+            }),
+          }
+        : {}),
+    });
+  const batches = Array.from({ length: 500 }, (_, b) =>
+    Array.from({ length: 100 }, (_, i) => ({
+      type: EVENT_TYPES.price,
+      data: { productId: `sku-${(b * 100 + i) % 2000}`, region: 'eu', price: { currency: 'EUR', amount: '9.99' } },
+    })),
+  );
+  const run = async (publish: ReturnType<typeof createPublishService>) => {
+    const cpu = process.cpuUsage();
+    for (const events of batches) await publish({ input: { events, token } });
+    const used = process.cpuUsage(cpu);
+    return (used.user + used.system) / 50_000;
+  };
+  const plain = service(false);
+  const enriched = service(true);
+  await run(plain);
+  await run(enriched);
+  const times = { plain: [] as number[], enriched: [] as number[] };
+  for (let round = 0; round < 5; round++) {
+    times.plain.push(await run(plain));
+    times.enriched.push(await run(enriched));
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { plainUs: median(times.plain), enrichedUs: median(times.enriched) };
+}
+
+say('enrichment: the publish service with and without it, in this process');
+const enrichment = await enrichmentCost();
 for (const s of schemas) await dropPostgresSchema(BENCH_ENV.FEDGATE_BENCH_DATABASE_URL, s);
 const db = new pg.Client({ connectionString: BENCH_ENV.FEDGATE_BENCH_DATABASE_URL });
 let pis: pg.Client | null = null;
@@ -181,6 +240,10 @@ try {
     ['burst: published by hub, changes/s', Math.round(BURST / (publishedMs / 1000))],
     ['burst: applied at far, changes/s (its half of the burst)', Math.round(BURST / 2 / ((farDone - b0) / 1000))],
     [
+      'publish service CPU per event, without / with enrichment (warm cache), µs',
+      `${enrichment.plainUs.toFixed(1)} / ${enrichment.enrichedUs.toFixed(1)} (${(enrichment.enrichedUs / enrichment.plainUs).toFixed(2)}×)`,
+    ],
+    [
       'hub gateway CPU per 1,000 changes (CDC) / per 1,000 HTTP events, ms',
       `${Math.round(cdcCpu * 1000 * (1000 / BURST))} / ${Math.round(httpCpu * 1000 * (1000 / BURST))}`,
     ],
@@ -189,7 +252,7 @@ try {
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(
     join(REPO_ROOT, 'bench', 'results', 'cdc.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), steady: STEADY, burst: BURST, latencies: { hub: latencies.hub!.length, far: latencies.far!.length }, rows }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), steady: STEADY, burst: BURST, enrichment, latencies: { hub: latencies.hub!.length, far: latencies.far!.length }, rows }, null, 2)}\n`,
   );
 } finally {
   await pis?.end().catch(() => {});

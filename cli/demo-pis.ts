@@ -17,7 +17,8 @@ export function createDemoPis(options: {
   /** The PIS database (the topology's `pis`): a fifth of the rate is written there as row changes, which Debezium captures. */
   pisDatabaseUrl?: string;
 }) {
-  const gen = createEventGenerator({ topology: options.topology, products: 2000, seed: Date.now() % 100_000 });
+  const PRODUCTS = 2000;
+  const gen = createEventGenerator({ topology: options.topology, products: PRODUCTS, seed: Date.now() % 100_000 });
   const sites = options.topology.sites;
   let timer: NodeJS.Timeout | null = null;
   let tick = 0;
@@ -25,6 +26,19 @@ export function createDemoPis(options: {
   const db = options.pisDatabaseUrl ? new pg.Pool({ connectionString: options.pisDatabaseUrl, max: 1 }) : null;
   db?.on('error', () => {});
   let dbTimer: NodeJS.Timeout | null = null;
+
+  /** The demo catalog: nine in ten of the demo's products (the rest show up as unenriched), for enrichment. */
+  async function seedCatalog(): Promise<void> {
+    const brands = ['Acme', 'Globex', 'Initech', 'Umbrella'];
+    const categories = ['kitchen', 'garden', 'office', 'toys', 'audio'];
+    await db!.query(
+      `INSERT INTO products (product_id, name, brand, category)
+       SELECT 'sku-' || lpad(g::text, 5, '0'), 'Demo product ' || g, ($1::text[])[1 + g % 4], ($2::text[])[1 + g % 5]
+       FROM generate_series(1, $3::int) g WHERE g % 10 <> 0
+       ON CONFLICT (product_id) DO NOTHING`,
+      [brands, categories, PRODUCTS],
+    );
+  }
 
   /** One PIS transaction: the same kind of business change as the HTTP events, as rows of the PIS tables. */
   async function writeRows(): Promise<void> {
@@ -107,7 +121,10 @@ export function createDemoPis(options: {
       // Five batches a second, spread across the sites.
       timer = setInterval(() => void sendOnce(), 200);
       // And one PIS transaction a second, captured by Debezium.
-      if (db) dbTimer = setInterval(() => void writeRows(), 1000);
+      if (db) {
+        seedCatalog().catch((err) => options.log(`demo PIS: could not fill the catalog (${(err as Error).message})`));
+        dbTimer = setInterval(() => void writeRows(), 1000);
+      }
     },
     stop(): void {
       if (timer) clearInterval(timer);

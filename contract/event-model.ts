@@ -90,7 +90,22 @@ export function formatMinor(money: Money): string {
   return `${s.slice(0, -digits)}.${s.slice(-digits)}`;
 }
 
-export const PriceDataSchema = z.object({ productId: ProductIdSchema, region: text(32), price: MoneySchema }).strict();
+/**
+ * Catalog data from the PIS's `products` table, added by the gateway that
+ * accepts the event (enrichment, gateway/enrichment.ts) when the federation
+ * has a PIS: `enriched` with the product's name, brand and category, or
+ * `unenriched` with why (the product is not in the catalog, or the catalog
+ * did not answer). A publisher's own value is replaced.
+ */
+export const CatalogSchema = z
+  .discriminatedUnion('status', [
+    z.object({ status: z.literal('enriched'), name: text(200), brand: text(100).optional(), category: text(100).optional() }).strict(),
+    z.object({ status: z.literal('unenriched'), reason: z.enum(['unknown-product', 'catalog-unavailable']) }).strict(),
+  ])
+  .describe("the product's catalog data from the PIS, added by the accepting gateway");
+export type Catalog = z.output<typeof CatalogSchema>;
+
+export const PriceDataSchema = z.object({ productId: ProductIdSchema, region: text(32), price: MoneySchema, catalog: CatalogSchema.optional() }).strict();
 export const DiscountDataSchema = z
   .object({
     productId: ProductIdSchema,
@@ -105,11 +120,12 @@ export const DiscountDataSchema = z
     validFrom: z.string().datetime({ offset: true }).optional(),
     validTo: z.string().datetime({ offset: true }).optional(),
     active: z.boolean().default(true),
+    catalog: CatalogSchema.optional(),
   })
   .strict()
   .refine((d) => (d.percent === undefined) !== (d.amountOff === undefined), 'give exactly one of "percent" or "amountOff"');
 export const CountryDataSchema = z
-  .object({ productId: ProductIdSchema, country: CountrySchema, available: z.boolean(), reason: text(200).optional() })
+  .object({ productId: ProductIdSchema, country: CountrySchema, available: z.boolean(), reason: text(200).optional(), catalog: CatalogSchema.optional() })
   .strict();
 
 export type PriceData = z.output<typeof PriceDataSchema>;

@@ -49,6 +49,7 @@ export const ROUTE_PROBLEMS = {
     'unknown-event-type',
     'unknown-region',
     'unknown-country',
+    'unknown-product',
     'missing-token',
     'invalid-token',
     'insufficient-scope',
@@ -66,6 +67,7 @@ export const ROUTE_PROBLEMS = {
   read: ['internal'],
   peerPublish: ['invalid-token', 'insufficient-scope', 'invalid-event', 'kafka-unavailable', 'internal'],
   peerRead: ['invalid-token', 'internal'],
+  peerCatalog: ['invalid-token', 'invalid-query', 'not-found', 'internal'],
 } as const satisfies Record<string, readonly ProblemCode[]>;
 
 type Responses = RouteConfig['responses'];
@@ -284,6 +286,19 @@ export function peerApiDocument(site: string) {
     responses: { 200: json(z.object({ writtenAt: z.string(), accepted: z.number().int() }), 'written here'), ...problems(ROUTE_PROBLEMS.peerPublish) },
   });
   r.registerPath({
+    method: 'post',
+    path: '/peer/v1/catalog',
+    summary: "Enrichment: the PIS catalog's name, brand and category of up to 1,000 products; answered by the PIS site's gateway only (404 elsewhere)",
+    request: { body: { required: true, content: { 'application/json': { schema: z.object({ ids: z.array(ProductIdSchema).min(1).max(1000) }).strict() } } } },
+    responses: {
+      200: json(
+        z.object({ entries: z.record(z.object({ name: z.string(), brand: z.string().optional(), category: z.string().optional() })) }),
+        'the products the catalog knows; one that is absent is not in the catalog',
+      ),
+      ...problems(ROUTE_PROBLEMS.peerCatalog),
+    },
+  });
+  r.registerPath({
     method: 'get',
     path: '/peer/v1/site/{path}',
     summary: "This site's read API, proxied: GET /peer/v1/site/<path> answers as GET /v1/<path> of the site read API",
@@ -296,7 +311,11 @@ export function peerApiDocument(site: string) {
     summary: "This site's public signing keys",
     responses: { 200: json(z.object({ keys: z.array(z.record(z.unknown())) }), 'JWKS') },
   });
-  return document(r, `fedgate peer API (${site})`, 'Gateway to gateway, over mutual TLS: failover writes, the federated read proxy, signing keys.');
+  return document(
+    r,
+    `fedgate peer API (${site})`,
+    'Gateway to gateway, over mutual TLS: failover writes, the federated read proxy, the PIS catalog, signing keys.',
+  );
 }
 
 const text = (type: string, description: string) => ({ description, content: { [type]: { schema: z.string() } } });

@@ -1,5 +1,5 @@
 import { siteSecret } from '../certs/index.ts';
-import { CDC_PUBLICATION, CDC_ROLE, PIS_OWNER, PIS_TABLES, pisDatabaseUrl, type Topology } from '../federation/index.ts';
+import { CATALOG_ROLE, CDC_PUBLICATION, CDC_ROLE, PIS_OWNER, PIS_SECRET_FILES, PIS_TABLES, pisDatabaseUrl, type Topology } from '../federation/index.ts';
 
 /**
  * The PIS database's schema, roles and publication. The PIS application owns
@@ -47,8 +47,9 @@ ${PIS_TABLES.map((t) => `ALTER TABLE ${t} REPLICA IDENTITY FULL;`).join('\n')}
 `;
 
 /** The secrets of the PIS database's roles, in the site's git-ignored secrets folder. */
-export const pisOwnerPassword = (certsDir: string, site: string) => siteSecret(certsDir, site, 'pis-owner.secret');
-export const cdcPassword = (certsDir: string, site: string) => siteSecret(certsDir, site, 'pis-cdc.secret');
+export const pisOwnerPassword = (certsDir: string, site: string) => siteSecret(certsDir, site, PIS_SECRET_FILES.owner);
+export const cdcPassword = (certsDir: string, site: string) => siteSecret(certsDir, site, PIS_SECRET_FILES.cdc);
+export const catalogPassword = (certsDir: string, site: string) => siteSecret(certsDir, site, PIS_SECRET_FILES.catalog);
 
 /** The URL the PIS application (and the demo, and tests) write with. */
 export function pisOwnerUrl(topology: Topology, certsDir: string): string {
@@ -59,18 +60,21 @@ interface SqlClient {
   query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
 }
 
-/** Idempotent: the tables, the capture role (its password set from its secret) and the publication. */
-export async function setUpPisDatabase(client: SqlClient, cdcSecret: string): Promise<void> {
-  await client.query(PIS_SCHEMA);
-  const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [CDC_ROLE]);
+/** A login role with its password set from its secret (created, or its password reset to the secret). */
+async function loginRole(client: SqlClient, role: string, secret: string, extra = ''): Promise<void> {
+  const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
   // A role's password cannot be a bind parameter; the secret is base64url, so quoting it is exact.
-  const password = `'${cdcSecret.replace(/'/g, "''")}'`;
-  await client.query(
-    role.rows.length === 0
-      ? `CREATE ROLE ${CDC_ROLE} WITH LOGIN REPLICATION PASSWORD ${password}`
-      : `ALTER ROLE ${CDC_ROLE} WITH LOGIN REPLICATION PASSWORD ${password}`,
-  );
+  const password = `'${secret.replace(/'/g, "''")}'`;
+  await client.query(`${exists.rows.length === 0 ? 'CREATE' : 'ALTER'} ROLE ${role} WITH LOGIN ${extra} PASSWORD ${password}`);
+}
+
+/** Idempotent: the tables, the capture and catalog roles (their passwords set from their secrets) and the publication. */
+export async function setUpPisDatabase(client: SqlClient, secrets: { cdc: string; catalog: string }): Promise<void> {
+  await client.query(PIS_SCHEMA);
+  await loginRole(client, CDC_ROLE, secrets.cdc, 'REPLICATION');
   await client.query(`GRANT SELECT ON ${PIS_TABLES.join(', ')} TO ${CDC_ROLE}`);
+  await loginRole(client, CATALOG_ROLE, secrets.catalog);
+  await client.query(`GRANT SELECT ON products TO ${CATALOG_ROLE}`);
   const publication = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [CDC_PUBLICATION]);
   if (publication.rows.length === 0) await client.query(`CREATE PUBLICATION ${CDC_PUBLICATION} FOR TABLE ${PIS_TABLES.join(', ')}`);
 }

@@ -47,6 +47,11 @@ export const CDC_PUBLICATION = 'fedgate_cdc';
 export const PIS_DATABASE = 'pis';
 export const PIS_OWNER = 'pis';
 export const CDC_ROLE = 'fedgate_cdc';
+/** The role the PIS site's gateway reads the catalog (`products`) with, for enrichment: SELECT on that table only. */
+export const CATALOG_ROLE = 'fedgate_catalog';
+
+/** The PIS database's role secrets, in the PIS site's secrets folder. */
+export const PIS_SECRET_FILES = { owner: 'pis-owner.secret', cdc: 'pis-cdc.secret', catalog: 'pis-catalog.secret' } as const;
 
 /** The PIS settings and site, or null when the topology has no PIS. */
 export function pisOf(topology: Topology): { pis: Pis; site: Site } | null {

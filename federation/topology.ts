@@ -172,6 +172,21 @@ export const PisSchema = z
     connectPort: port.default(8093),
     /** JVM heap of the Connect worker, as for -Xmx. */
     connectHeap: z.string().default('256m'),
+    /**
+     * Enrichment: every gateway adds the PIS catalog's name, brand and
+     * category to each event it accepts, from the PIS's `products` table
+     * (through the PIS site's gateway), cached for `cacheSeconds`.
+     * `unknownProduct`: "pass" (the event goes on, marked unenriched) or
+     * "dead-letter" (refused: problem `unknown-product` over HTTP, the
+     * dead-letter topic for change capture and the source topic).
+     */
+    enrichment: z
+      .object({
+        unknownProduct: z.enum(['pass', 'dead-letter']).default('pass'),
+        cacheSeconds: z.number().int().min(1).max(3600).default(60),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 export type Pis = z.output<typeof PisSchema>;

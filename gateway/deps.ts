@@ -1,6 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import type { Logger } from 'pino';
 import type { Topology } from '../federation/index.ts';
+import type { CatalogLookup } from './enrichment.ts';
 import type { EventStreams } from './event-stream.ts';
 import type { FederatedView } from './federated-view.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -31,6 +32,8 @@ export interface GatewayDeps {
   instanceFetch(path: string): Promise<Response>;
   /** The subscribe streams' Kafka reader (absent in route tests that do not stream). */
   streams?: EventStreams;
+  /** At the PIS's site: the catalog lookup the other sites' gateways call for enrichment (peer listener). */
+  catalogLookup?: CatalogLookup;
   /** Mounts the no-op baseline route of the publish benchmark. */
   benchRoutes?: boolean;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import pg from 'pg';
 import { pino } from 'pino';
 import {
   audienceOf,
@@ -14,15 +15,29 @@ import {
   publicJwks,
   readApiAuthorization,
   readApiSecret,
+  siteSecret,
   withKafkaCa,
 } from '../certs/index.ts';
 import type { ProductEvent, Publisher } from '../contract/index.ts';
-import { IDEMPOTENCY_TOPIC, instanceEndpoint, isKnownLag, isPisSite, loadTopology, localKafkaConfig, nodeBindAddress, siteOf } from '../federation/index.ts';
+import {
+  CATALOG_ROLE,
+  IDEMPOTENCY_TOPIC,
+  instanceEndpoint,
+  isKnownLag,
+  isPisSite,
+  loadTopology,
+  localKafkaConfig,
+  nodeBindAddress,
+  PIS_SECRET_FILES,
+  pisDatabaseUrl,
+  siteOf,
+} from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createDistributor } from './distributor.ts';
 import { keyWindowRecord, startWindowReader } from './durable-window.ts';
+import { type CatalogEntry, type CatalogLookup, createEnricher } from './enrichment.ts';
 import { readGatewayEnv } from './env.ts';
 import { createEventStreams } from './event-stream.ts';
 import { createFederatedView } from './federated-view.ts';
@@ -135,6 +150,43 @@ const verify = createVerifier({
   ),
 });
 
+// Enrichment (the federation has a PIS): the PIS site's gateway reads the catalog from the PIS database with a
+// SELECT-only role; every other gateway asks it over the peer listener (mTLS). Both cache per gateway.
+const catalogPool = isPisSite(topology, site.name)
+  ? new pg.Pool({
+      connectionString: pisDatabaseUrl(topology, CATALOG_ROLE, siteSecret(env.FEDGATE_CERTS_DIR, site.name, PIS_SECRET_FILES.catalog)),
+      max: 2,
+      connectionTimeoutMillis: 2000,
+    })
+  : null;
+catalogPool?.on('error', (err) => log.warn({ err: err.message }, 'PIS catalog connection lost'));
+const catalogLookup: CatalogLookup | undefined = catalogPool
+  ? async (ids) => {
+      const rows = await catalogPool.query<{ product_id: string; name: string; brand: string | null; category: string | null }>(
+        'SELECT product_id, name, brand, category FROM products WHERE product_id = ANY($1)',
+        [ids],
+      );
+      return new Map(
+        rows.rows.map((r) => [r.product_id, { name: r.name, ...(r.brand ? { brand: r.brand } : {}), ...(r.category ? { category: r.category } : {}) }]),
+      );
+    }
+  : undefined;
+const enrich = topology.pis
+  ? createEnricher({
+      ttlMs: topology.pis.enrichment.cacheSeconds * 1000,
+      unknownProduct: topology.pis.enrichment.unknownProduct,
+      lookup:
+        catalogLookup ??
+        (async (ids) => {
+          const res = await peers.call<{ entries: Record<string, CatalogEntry> }>(siteOf(topology, topology.pis!.site), 'POST', '/peer/v1/catalog', 2000, {
+            ids,
+          });
+          if (res.status !== 200 || !res.body?.entries) throw new Error(`the PIS site's gateway answered ${res.status}`);
+          return new Map(Object.entries(res.body.entries));
+        }),
+    })
+  : undefined;
+
 const deps: GatewayDeps = {
   topology,
   site: site.name,
@@ -149,7 +201,9 @@ const deps: GatewayDeps = {
     maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
     seen,
     onOutcome: (o, n) => metrics.published(o, n),
+    enrich,
   }),
+  catalogLookup,
   view,
   jwks: () => publicJwks(env.FEDGATE_CERTS_DIR, site.name),
   metrics,
@@ -189,6 +243,7 @@ const pisPublish = createPublishService({
   maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
   seen,
   onOutcome: (o, n) => metrics.published(o, n),
+  enrich,
 });
 const pisKafka = new Kafka({
   ...localKafkaConfig(site, `fedgate-gateway-pis-${site.name}`, kafkaTls),
@@ -224,6 +279,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await windowReader.stop();
     await streams.close();
     peers.close();
+    await catalogPool?.end().catch(() => {});
     process.exit(0);
   });
 }

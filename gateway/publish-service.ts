@@ -14,6 +14,7 @@ import { RoutingError, type Topology } from '../federation/index.ts';
 import type { AcceptedEvent, PublishResult } from './accepted.ts';
 import { OverloadedError } from './batcher.ts';
 import { routeOf } from './distributor.ts';
+import type { Enricher } from './enrichment.ts';
 import type { VerifiedToken } from './verifier.ts';
 
 export type { AcceptedEvent, PublishResult } from './accepted.ts';
@@ -31,6 +32,8 @@ export interface PublishServiceDeps {
   maxFutureSkewMs: number;
   now?: () => number;
   onOutcome?: (outcome: 'accepted' | 'failover' | 'duplicate' | 'rejected', count: number) => void;
+  /** Adds the PIS catalog's data to each event (the federation has a PIS); absent, events pass as published. */
+  enrich?: Enricher;
 }
 
 const KNOWN_TYPES = new Set<string>(Object.values(EVENT_TYPES));
@@ -48,8 +51,13 @@ export function createPublishService(deps: PublishServiceDeps) {
   const now = deps.now ?? Date.now;
   const pending = new Map<string, Promise<AcceptedEvent>>();
 
-  function validate(raw: unknown[], token: VerifiedToken, onInvalid?: (index: number, problem: Problem) => void): ProductEvent[] {
+  function validate(
+    raw: unknown[],
+    token: VerifiedToken,
+    onInvalid?: (index: number, problem: Problem) => void,
+  ): { events: ProductEvent[]; indices: number[] } {
     const events: ProductEvent[] = [];
+    const indices: number[] = [];
     const each = (item: unknown, i: number) => {
       const at = raw.length > 1 ? `[${i}]` : '';
       const type = (item as { type?: unknown })?.type;
@@ -87,6 +95,7 @@ export function createPublishService(deps: PublishServiceDeps) {
         throw err;
       }
       events.push(event);
+      indices.push(i);
     };
     raw.forEach((item, i) => {
       if (!onInvalid) {
@@ -105,7 +114,33 @@ export function createPublishService(deps: PublishServiceDeps) {
       if (ids.has(e.id)) throw new Problem('invalid-event', `event id "${e.id}" appears twice in the batch`);
       ids.add(e.id);
     }
-    return events;
+    return { events, indices };
+  }
+
+  /**
+   * Enrichment, after validation and before the write: every event gets its
+   * product's catalog data. Under the `dead-letter` policy an unknown product
+   * is refused like an invalid event (problem `unknown-product`).
+   */
+  async function enrich(events: ProductEvent[], indices: number[], onInvalid?: (index: number, problem: Problem) => void): Promise<ProductEvent[]> {
+    if (!deps.enrich) return events;
+    const catalogs = await deps.enrich.catalogOf(events.map((e) => e.subject));
+    const kept: ProductEvent[] = [];
+    events.forEach((e, k) => {
+      const catalog = catalogs.get(e.subject)!;
+      if (catalog.status === 'unenriched' && catalog.reason === 'unknown-product' && deps.enrich!.unknownProduct === 'dead-letter') {
+        const at = events.length > 1 || indices[k]! > 0 ? `event [${indices[k]}]: ` : '';
+        const problem = new Problem('unknown-product', `${at}product "${e.subject}" is not in the PIS catalog, and this site refuses unknown products`, {
+          productId: e.subject,
+          index: indices[k],
+        });
+        if (!onInvalid) throw problem;
+        onInvalid(indices[k]!, problem);
+        return;
+      }
+      kept.push({ ...e, data: { ...e.data, catalog } } as ProductEvent);
+    });
+    return kept;
   }
 
   async function write(events: ProductEvent[], token: VerifiedToken): Promise<string> {
@@ -142,16 +177,15 @@ export function createPublishService(deps: PublishServiceDeps) {
   }): Promise<PublishResult> {
     let events: ProductEvent[];
     let rejected = 0;
+    const onInvalid =
+      input.onInvalid &&
+      ((i: number, p: Problem) => {
+        rejected++;
+        input.onInvalid!(i, p);
+      });
     try {
-      events = validate(
-        input.events,
-        input.token,
-        input.onInvalid &&
-          ((i, p) => {
-            rejected++;
-            input.onInvalid!(i, p);
-          }),
-      );
+      const valid = validate(input.events, input.token, onInvalid);
+      events = await enrich(valid.events, valid.indices, onInvalid);
     } catch (err) {
       deps.onOutcome?.('rejected', input.events.length);
       throw err;

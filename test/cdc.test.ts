@@ -1,8 +1,9 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueToken, SCOPES } from '../certs/index.ts';
 import { cdcConnectorState, isOurProcess, pisOwnerUrl, readTopicToEnd, waitUntil } from '../deploy/index.ts';
-import { CDC_TOPICS, DEAD_LETTER_TOPIC, localKafkaConfig, routedTopic, routedTopicsForSite, SOURCE_TOPIC } from '../federation/index.ts';
+import { CDC_TOPICS, DEAD_LETTER_TOPIC, localKafkaConfig, remoteTopic, routedTopic, routedTopicsForSite, SOURCE_TOPIC } from '../federation/index.ts';
 import { dropPostgresSchema } from '../instances/db/database.ts';
 import { createTestFederation, TEST_DATABASE_URL, type TestFederation, testTopology } from './support/federation.ts';
 
@@ -348,5 +349,46 @@ describe('change capture from the PIS database (Debezium)', () => {
       { what: 'the float price dead-lettered', timeoutMs: 60_000, intervalMs: 1000 },
     );
     expect(reason).toMatch(/^invalid-event: /);
+  }, 300_000);
+
+  it('enriches events with the PIS catalog at every gateway: an HTTP event at the other site and a captured change, known and unknown products', async () => {
+    await pis.query("INSERT INTO products VALUES ('ENR-1', 'Espresso machine', 'Acme', 'kitchen'), ('ENR-2', 'Grinder', NULL, NULL)");
+    // At the site without the PIS: its gateway asks the PIS site's gateway for the catalog over the peer listener.
+    const token = await issueToken({ secretsDir: fed.certsDir, topology, site: US, scopes: [...SCOPES], subject: 'enrichment-test', ttlSeconds: 600 });
+    const res = await fetch(`${fed.launcher.gatewayUrl(US)}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { type: 'com.fedgate.pim.price.updated', id: 'enr-http-1', data: { productId: 'ENR-1', region: 'eu', price: { currency: 'EUR', amount: '199.00' } } },
+        {
+          type: 'com.fedgate.pim.price.updated',
+          id: 'enr-http-2',
+          data: { productId: 'NOT-IN-CATALOG', region: 'eu', price: { currency: 'EUR', amount: '1.00' } },
+        },
+      ]),
+    });
+    expect(res.status).toBe(202);
+    // A change captured at the PIS site, for the other site's region.
+    await pis.query("INSERT INTO prices VALUES ('ENR-2', 'us', 'USD', 49.00)");
+
+    const catalogs = new Map<string, unknown>();
+    await waitUntil(
+      async () => {
+        // What arrived at each remote site: the copies MM2 wrote there.
+        await readTopicToEnd(fed.local(HQ), remoteTopic(US, routedTopic('price', 'eu')), (_p, m) => {
+          const id = m.headers?.ce_id?.toString() ?? '';
+          if (id.startsWith('enr-http-')) catalogs.set(id, JSON.parse(m.value!.toString()).catalog);
+        });
+        await readTopicToEnd(fed.local(US), remoteTopic(HQ, routedTopic('price', 'us')), (_p, m) => {
+          const data = JSON.parse(m.value!.toString());
+          if (data.productId === 'ENR-2') catalogs.set('cdc-ENR-2', data.catalog);
+        });
+        return catalogs.size >= 3;
+      },
+      { what: 'the enriched events at the remote sites', timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    expect(catalogs.get('enr-http-1')).toEqual({ status: 'enriched', name: 'Espresso machine', brand: 'Acme', category: 'kitchen' });
+    expect(catalogs.get('enr-http-2')).toEqual({ status: 'unenriched', reason: 'unknown-product' });
+    expect(catalogs.get('cdc-ENR-2')).toEqual({ status: 'enriched', name: 'Grinder' });
   }, 300_000);
 });

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { Problem } from '../../contract/index.ts';
+import { z } from 'zod';
+import { Problem, ProductIdSchema } from '../../contract/index.ts';
 import type { GatewayDeps } from '../deps.ts';
 
 interface TlsSocketLike {
@@ -11,6 +12,8 @@ interface TlsSocketLike {
  * from the federation CA; here the certificate must also be a gateway's
  * (CN `<site>.gateway.fedgate`), not, say, an MM2 node's.
  */
+const CatalogRequestSchema = z.object({ ids: z.array(ProductIdSchema).min(1).max(1000) }).strict();
+
 export function peerRoutes(deps: GatewayDeps) {
   const app = new Hono<{ Bindings: { incoming?: { socket?: TlsSocketLike } }; Variables: { caller: string } }>();
   app.get('/.well-known/jwks.json', async (c) => c.json(await deps.jwks()));
@@ -20,6 +23,13 @@ export function peerRoutes(deps: GatewayDeps) {
     if (!caller) throw new Problem('invalid-token', 'peer calls need a gateway client certificate of the federation');
     c.set('caller', caller);
     await next();
+  });
+  // Enrichment: the PIS catalog, answered by the PIS site's gateway to the other gateways.
+  app.post('/peer/v1/catalog', async (c) => {
+    if (!deps.catalogLookup) throw new Problem('not-found', `the PIS catalog is not at ${deps.site}`);
+    const parsed = CatalogRequestSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) throw new Problem('invalid-query', 'send {"ids": [product ids]}, at most 1,000');
+    return c.json({ entries: Object.fromEntries(await deps.catalogLookup(parsed.data.ids)) });
   });
   app.post('/peer/v1/publish', async (c) => c.json(await deps.acceptFromPeer(await c.req.json().catch(() => null), c.get('caller'))));
   app.get('/peer/v1/site/*', async (c) => {

@@ -13,6 +13,7 @@ import { parseTopology } from '../../federation/index.ts';
 import { createApp } from '../app.ts';
 import { OverloadedError } from '../batcher.ts';
 import type { GatewayDeps } from '../deps.ts';
+import { createEnricher } from '../enrichment.ts';
 import { createIdempotencyStore } from '../idempotency.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from '../publish-service.ts';
 import { createRateLimiter } from '../rate-limit.ts';
@@ -78,6 +79,12 @@ beforeAll(async () => {
       failover: async () => {
         throw new Error('no peer');
       },
+      // The catalog knows every product except those named unknown-*; this site refuses unknown products.
+      enrich: createEnricher({
+        lookup: async (ids) => new Map(ids.filter((id) => !id.startsWith('unknown-')).map((id) => [id, { name: `Product ${id}` }])),
+        ttlMs: 60_000,
+        unknownProduct: 'dead-letter',
+      }),
       seen: createIdempotencyStore<AcceptedEvent>({ maxEntries: 100, ttlMs: 60_000 }),
       maxFutureSkewMs: 300_000,
     }),
@@ -115,6 +122,8 @@ describe('publish: happy path', () => {
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ events: [{ id: 'evt-1', type: price.type, routedTo: ['onprem'], writtenAt: 'cloud-a' }] });
     expect(written.flat().map((e) => e.id)).toEqual(['evt-1']);
+    // Enriched from the PIS catalog on the way.
+    expect(written.flat()[0]!.data.catalog).toEqual({ status: 'enriched', name: 'Product sku-1' });
   });
 
   it('accepts a peer site token (trusted issuer with its own keys)', async () => {
@@ -325,6 +334,10 @@ describe('publish: bad bodies (4xx problem+json, nothing written)', () => {
   });
   it('a float price', async () =>
     expectProblem(await post({ ...price, data: { ...price.data, price: { currency: 'EUR', amount: 19.99 } } }, auth), 422, 'invalid-event'));
+  it('a product the PIS catalog does not know, where the site refuses unknown products', async () => {
+    const body = await expectProblem(await post({ ...price, data: { ...price.data, productId: 'unknown-1' } }, auth), 422, 'unknown-product');
+    expect(body.productId).toBe('unknown-1');
+  });
   it('a region no site serves', async () => expectProblem(await post({ ...price, data: { ...price.data, region: 'mars' } }, auth), 422, 'unknown-region'));
   it('a batch with one bad event writes none of it', async () => {
     const body = await expectProblem(await post([price, { ...price, data: { ...price.data, productId: '' } }], auth), 422, 'invalid-event');
