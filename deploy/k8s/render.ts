@@ -235,7 +235,10 @@ export function strimziAcls(rules: readonly AclRule[]): StrimziAclRule[] {
         resource:
           r.resource === 'cluster'
             ? { type: 'cluster' }
-            : { type: STRIMZI_RESOURCE_TYPES[r.resource], name: r.name, patternType: r.pattern === 'prefixed' ? 'prefix' : 'literal' },
+            : // A literal group pattern is Strimzi's default, and its model leaves it out when it writes the resource.
+              r.resource === 'group' && r.pattern === 'literal'
+              ? { type: 'group', name: r.name }
+              : { type: STRIMZI_RESOURCE_TYPES[r.resource], name: r.name, patternType: r.pattern === 'prefixed' ? 'prefix' : 'literal' },
         operations: [],
       };
       byResource.set(key, rule);
