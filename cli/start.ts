@@ -3,10 +3,13 @@ import { issueToken, SCOPES } from '../certs/index.ts';
 import {
   assertPortsFree,
   checkJava,
+  checkKeytool,
   checkMaven,
+  databaseUser,
   LaunchError,
   type Launcher,
   pisOwnerUrl,
+  postgresBinDir,
   prometheusConfig,
   prometheusMissing,
   RULES_FILE,
@@ -29,6 +32,8 @@ export async function startFederation(options: {
   rate: number;
   /** Also start a Prometheus scraping the federation (Debian's binary), at 127.0.0.1:9090. */
   prometheus?: boolean;
+  /** The PATH searched for PostgreSQL's server binaries when /usr/lib/postgresql has none. */
+  systemPath?: string;
   out: Out;
 }): Promise<number> {
   const { topology, launcher, out } = options;
@@ -46,9 +51,15 @@ export async function startFederation(options: {
   process.on('SIGINT', stopRequested);
   process.on('SIGTERM', stopRequested);
 
-  step(1, 'checking Java, Maven and the ports of every site');
+  step(1, `checking Java, Maven${topology.pis ? ", PostgreSQL's server binaries, keytool" : ''} and the ports of every site`);
   checkJava();
   checkMaven();
+  if (topology.pis) {
+    // The PIS database and its change capture (the topology's `pis`): PostgreSQL's server binaries, and keytool for the Connect REST trust store.
+    postgresBinDir(options.systemPath ?? '');
+    databaseUser();
+    checkKeytool();
+  }
   const noPrometheus = options.prometheus ? prometheusMissing() : null;
   if (noPrometheus) throw new LaunchError(`--prometheus: ${noPrometheus}`);
   const running = (await launcher.status()).filter((s) => s.broker.running || s.gateway.running);
@@ -57,6 +68,13 @@ export async function startFederation(options: {
       `the federation is already running (${running.map((s) => s.site).join(', ')}); see \`npx fedgate status\`, or stop it with \`npx fedgate down\``,
     );
   for (const site of topology.sites) await assertPortsFree(site, Object.entries(site.ports));
+  if (topology.pis) {
+    const pisSite = siteOf(topology, topology.pis.site);
+    await assertPortsFree(pisSite, [
+      ['databasePort', topology.pis.databasePort, pisSite.address],
+      ['connectPort', topology.pis.connectPort, pisSite.address],
+    ]);
+  }
 
   step(2, 'fetching Kafka (once) and creating the certificates (once)');
   await launcher.prepare();

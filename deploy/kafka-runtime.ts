@@ -57,6 +57,15 @@ export function checkJava(): number {
   return major;
 }
 
+/** keytool (the JDK's) makes the Connect worker's REST trust store. */
+export function checkKeytool(): void {
+  const run = spawnSync('keytool', ['-help'], { stdio: 'ignore' });
+  if (run.error || run.status !== 0)
+    throw new PrerequisiteError(
+      'keytool was not found on the PATH. The PIS\'s change capture needs it for the Connect worker\'s trust store: install a JDK (Debian: apt-get install openjdk-17-jdk-headless), or remove "pis" from the topology.',
+    );
+}
+
 export function checkMaven(): void {
   try {
     execFileSync('mvn', ['--version'], { stdio: 'ignore' });

@@ -20,6 +20,7 @@ export const startCommand: Command = {
       demo: !values['no-demo'],
       rate,
       prometheus: !!values.prometheus,
+      systemPath: ctx.env.system.PATH,
       out: ctx.out,
     });
   },

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { CATALOG_ROLE, CDC_ROLE, isPisSite, PIS_DATABASE, PIS_OWNER, pisOf } from '../../federation/index.ts';
@@ -44,6 +44,23 @@ export function databaseUser(): { uid: number; gid: number } | undefined {
 }
 
 /**
+ * PostgreSQL, run as another user than the launcher's (root), must reach its
+ * data folder: every folder above it that others cannot enter gets o+x (enter,
+ * not list). Secret folders (0700 for the launcher's user) are not on that
+ * path: the data folder lives in the run folder.
+ */
+export function letThrough(dataDir: string, log: (line: string) => void): void {
+  for (let d = dirname(dataDir); ; d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, mode | 0o001);
+      log(`let the PIS database's user through ${d} (o+x)`);
+    }
+    if (d === dirname(d)) break;
+  }
+}
+
+/**
  * The PIS database of the topology's `pis` site: a PostgreSQL server of its
  * own (the shared server of a machine runs `wal_level=replica`, and logical
  * decoding needs `logical`), started from the distribution's binaries,
@@ -74,18 +91,21 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
           chownSync(dir, user.uid, user.gid);
           chownSync(pwfile, user.uid, user.gid);
         }
+        if (user) letThrough(dir, ctx.log);
         ctx.log(`${site.name}: creating the PIS database cluster in ${dir}`);
         try {
           await execFileAsync(
             join(bin, 'initdb'),
             ['-D', dir, '-U', PIS_OWNER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
-            { env: ctx.systemEnv, ...user },
+            // Its working folder must be one the database's user can enter.
+            { env: ctx.systemEnv, cwd: dir, ...user },
           );
         } finally {
           rmSync(pwfile, { force: true });
         }
         ctx.log(`${site.name}: PIS database cluster created`);
       }
+      if (user) letThrough(dir, ctx.log);
       // Password (SCRAM) logins only, over TCP to the site's address (the server listens nowhere else; on loopback a
       // client's source address is 127.0.0.1, whatever it dials): the PIS as the owner, Debezium as the capture role, the
       // gateway as the catalog role (enrichment). Written at every start, so an older cluster gets new roles' lines.
@@ -129,6 +149,7 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
           `fedgate.role=${site.name}/pisdb`,
         ],
         env: ctx.systemEnv,
+        cwd: dir,
         ...(user ?? {}),
       };
     },
