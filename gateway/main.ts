@@ -46,7 +46,7 @@ import { createPromMetrics } from './metrics.ts';
 import { createPeerAccept } from './peer-accept.ts';
 import { createPeerClient } from './peer-client.ts';
 import { createPeerFailover } from './peer-failover.ts';
-import { cdcSource, productEventSource, startIngest } from './pis-ingest.ts';
+import { cdcSource, type IngestSource, productEventSource, startIngest } from './pis-ingest.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from './publish-service.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createVerifier } from './verifier.ts';
@@ -250,14 +250,20 @@ const pisKafka = new Kafka({
   logLevel: logLevel.NOTHING,
   retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 },
 });
-const ingests = isPisSite(topology, site.name)
-  ? [cdcSource(site.name), productEventSource(site.name)].map((source) =>
-      startIngest({ kafka: pisKafka, site: site.name, log, publish: pisPublish }, source).catch((err) => {
-        log.error({ err: (err as Error).message, source: source.name }, 'PIS ingest did not start; restart the gateway once the site Kafka answers');
-        return null;
-      }),
-    )
-  : [];
+// Each ingest starts once the site's Kafka answers, retried every 5 s until then (or until the gateway stops).
+const ingestState = { stopping: false };
+async function startWhenKafkaAnswers(source: IngestSource) {
+  for (let attempt = 1; !ingestState.stopping; attempt++) {
+    try {
+      return await startIngest({ kafka: pisKafka, site: site.name, log, publish: pisPublish }, source);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, source: source.name, attempt }, 'PIS ingest could not start yet; retrying in 5 s');
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+  }
+  return null;
+}
+const ingests = isPisSite(topology, site.name) ? [cdcSource(site.name), productEventSource(site.name)].map(startWhenKafkaAnswers) : [];
 log.info(
   { url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`, peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}` },
   'gateway listening',
@@ -272,6 +278,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     publicServer.close();
     peerServer.close();
     // Change capture stops first: the batch it is publishing finishes and is committed.
+    ingestState.stopping = true;
     for (const ingest of await Promise.all(ingests)) await ingest?.stop();
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));

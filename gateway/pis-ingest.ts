@@ -75,9 +75,16 @@ export async function startIngest(deps: CdcIngestDeps, source: IngestSource): Pr
   };
   const consumer = deps.kafka.consumer({ groupId: source.group, allowAutoTopicCreation: false, maxBytesPerPartition: 4 * 1024 * 1024 });
   const producer = deps.kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: source.topics, fromBeginning: true });
+  try {
+    await producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topics: source.topics, fromBeginning: true });
+  } catch (err) {
+    // Nothing half-started is left behind: the caller tries again.
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    throw err;
+  }
   await consumer.run({
     autoCommit: true,
     eachBatchAutoResolve: false,
