@@ -3,10 +3,11 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, wri
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Process management for the launcher. Every process fedgate starts (broker
- * and MM2 JVMs, instance and gateway Node processes) carries
- * `-Dfedgate.run=<run folder>` on its command line (for Node, as an ignored
- * script argument). That marker is how `down`, the tests and the orphan check
+ * Process management for the launcher. Every process fedgate starts (broker,
+ * MM2 and Connect JVMs, instance and gateway Node processes, the PIS's
+ * PostgreSQL) carries `-Dfedgate.run=<run folder>` on its command line (for
+ * Node, as an ignored script argument; for PostgreSQL, as the placeholder
+ * setting `-c fedgate.run=<run folder>`). That marker is how `down`, the tests and the orphan check
  * find processes even when a pid file is gone, and how a pid that was reused
  * by an unrelated process is told apart.
  */
