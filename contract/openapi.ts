@@ -104,6 +104,14 @@ export function publicApiDocument(site: string) {
   });
   const Event = r.register('PublishInput', PublishInputSchema.describe('CloudEvents 1.0 (structured JSON); id, time and traceparent are kept when given'));
   const body = z.union([Event, z.array(Event).min(1)]);
+  // Both publish routes take it (gateway/routes/publish.ts, accept).
+  const idempotencyHeaders = z.object({
+    'Idempotency-Key': z
+      .string()
+      .regex(/^[\x21-\x7e]{1,200}$/)
+      .optional()
+      .describe('a retried request with the same key gets the first answer back'),
+  });
   r.registerPath({
     method: 'post',
     path: '/v1/events',
@@ -111,13 +119,7 @@ export function publicApiDocument(site: string) {
     summary: 'Publish one event or a batch; 202 only after Kafka acknowledged every event (acks=all), here or at a peer',
     security: [{ [bearer.name]: [] }],
     request: {
-      headers: z.object({
-        'Idempotency-Key': z
-          .string()
-          .regex(/^[\x21-\x7e]{1,200}$/)
-          .optional()
-          .describe('a retried request with the same key gets the first answer back'),
-      }),
+      headers: idempotencyHeaders,
       body: {
         required: true,
         content: {
@@ -137,12 +139,7 @@ export function publicApiDocument(site: string) {
       "The seed design's shape (seed 001), a migration path: `event_type` product-price-update, product-discount-update or product-country-update, and the native `data`; one object or an array. The same pipeline, scopes and problems as POST /v1/events",
     security: [{ [bearer.name]: [] }],
     request: {
-      headers: z.object({
-        'Idempotency-Key': z
-          .string()
-          .regex(/^[\x21-\x7e]{1,200}$/)
-          .optional(),
-      }),
+      headers: idempotencyHeaders,
       body: {
         required: true,
         content: {

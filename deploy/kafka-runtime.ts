@@ -186,30 +186,62 @@ export interface DebeziumPlugin {
 }
 
 /**
+ * A pom's runtime jars, fetched once into `<dir>/<target>` (`mvn
+ * dependency:copy-dependencies`, staged and renamed into place) and fetched
+ * again only when the pom changes (a stamp of its hash beside them).
+ * `subfolder`: the jars go one folder below the target (a Connect plugin).
+ */
+export async function fetchPomOnce(options: {
+  pom: string;
+  dir: string;
+  target: string;
+  what: string;
+  onProgress: (line: string) => void;
+  subfolder?: string;
+  extraArgs?: string[];
+}): Promise<{ path: string; fetched: boolean }> {
+  const { dir, onProgress } = options;
+  const path = join(dir, options.target);
+  const stampFile = join(dir, 'stamp');
+  const stamp = createHash('sha256').update(readFileSync(options.pom)).digest('hex');
+  if (existsSync(stampFile) && existsSync(path) && readFileSync(stampFile, 'utf8').trim() === stamp) return { path, fetched: false };
+  checkJava();
+  checkMaven();
+  mkdirSync(dir, { recursive: true });
+  const staging = join(dir, `${options.target}.partial-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  const logFile = join(dir, 'fetch.log');
+  onProgress(`fetching ${options.what} from Maven Central; log: ${logFile}`);
+  await copyMavenDependencies(
+    options.pom,
+    options.subfolder ? join(staging, options.subfolder) : staging,
+    logFile,
+    options.what,
+    onProgress,
+    options.extraArgs,
+  );
+  rmSync(path, { recursive: true, force: true });
+  renameSync(staging, path);
+  writeFileSync(stampFile, `${stamp}\n`);
+  onProgress(`fetched ${options.what} into ${path}`);
+  return { path, fetched: true };
+}
+
+/**
  * Fetches Debezium's PostgreSQL connector once (deploy/debezium/pom.xml) into
  * `<state>/connect/plugins/debezium-postgres`, without Kafka's own jars and
  * the compression libraries the worker's classpath already has.
  */
 export async function fetchDebezium(stateDir: string, onProgress: (line: string) => void = () => {}): Promise<DebeziumPlugin> {
-  const dir = join(stateDir, 'connect');
-  const pluginPath = join(dir, 'plugins');
-  const stampFile = join(dir, 'stamp');
-  const stamp = createHash('sha256').update(readFileSync(DEBEZIUM_POM)).digest('hex');
   const version = /<debezium\.version>([^<]+)</.exec(readFileSync(DEBEZIUM_POM, 'utf8'))?.[1] ?? 'unknown';
-  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) return { pluginPath, version };
-  checkJava();
-  checkMaven();
-  mkdirSync(dir, { recursive: true });
-  const staging = join(dir, `plugins.partial-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  const logFile = join(dir, 'fetch.log');
-  onProgress(`fetching Debezium ${version} (PostgreSQL connector) from Maven Central; log: ${logFile}`);
-  await copyMavenDependencies(DEBEZIUM_POM, join(staging, 'debezium-postgres'), logFile, 'Debezium', onProgress, [
-    '-DexcludeGroupIds=org.apache.kafka,org.lz4,org.xerial.snappy,com.github.luben',
-  ]);
-  rmSync(pluginPath, { recursive: true, force: true });
-  renameSync(staging, pluginPath);
-  writeFileSync(stampFile, `${stamp}\n`);
-  onProgress(`fetched Debezium ${version} into ${pluginPath}`);
-  return { pluginPath, version };
+  const { path } = await fetchPomOnce({
+    pom: DEBEZIUM_POM,
+    dir: join(stateDir, 'connect'),
+    target: 'plugins',
+    subfolder: 'debezium-postgres',
+    what: `Debezium ${version} (PostgreSQL connector)`,
+    onProgress,
+    extraArgs: ['-DexcludeGroupIds=org.apache.kafka,org.lz4,org.xerial.snappy,com.github.luben'],
+  });
+  return { pluginPath: path, version };
 }

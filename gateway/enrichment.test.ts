@@ -13,7 +13,10 @@ describe('enrichment', () => {
     let t = 0;
     const asked: string[][] = [];
     const e = createEnricher({
-      lookup: async (ids) => (asked.push(ids), new Map([...catalog].filter(([id]) => ids.includes(id)))),
+      lookup: async (ids) => {
+        asked.push(ids);
+        return new Map([...catalog].filter(([id]) => ids.includes(id)));
+      },
       ttlMs: 1000,
       unknownProduct: 'pass',
       now: () => t,

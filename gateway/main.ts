@@ -232,38 +232,45 @@ producer.connect().catch((err) => log.warn({ err: err.message }, 'local Kafka no
 // At the PIS's site: every change Debezium captures, and every event the PIS writes to its source topic, is published
 // through the same service as an HTTP publish. It never fails over to a peer: they wait in this site's Kafka until it
 // acknowledges them.
-const pisPublish = createPublishService({
-  topology,
-  site: site.name,
-  log,
-  submit,
-  failover: async () => {
-    throw new Error('what the PIS writes to this site is published only here');
-  },
-  maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
-  seen,
-  onOutcome: (o, n) => metrics.published(o, n),
-  enrich,
-});
-const pisKafka = new Kafka({
-  ...localKafkaConfig(site, `fedgate-gateway-pis-${site.name}`, kafkaTls),
-  logLevel: logLevel.NOTHING,
-  retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 },
-});
-// Each ingest starts once the site's Kafka answers, retried every 5 s until then (or until the gateway stops).
 const ingestState = { stopping: false };
-async function startWhenKafkaAnswers(source: IngestSource) {
-  for (let attempt = 1; !ingestState.stopping; attempt++) {
-    try {
-      return await startIngest({ kafka: pisKafka, site: site.name, log, publish: pisPublish }, source);
-    } catch (err) {
-      log.warn({ err: (err as Error).message, source: source.name, attempt }, 'PIS ingest could not start yet; retrying in 5 s');
-      await new Promise((r) => setTimeout(r, 5000));
+function startPisIngests() {
+  const ingestDeps = {
+    kafka: new Kafka({
+      ...localKafkaConfig(site, `fedgate-gateway-pis-${site.name}`, kafkaTls),
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 5000 },
+    }),
+    site: site.name,
+    log,
+    publish: createPublishService({
+      topology,
+      site: site.name,
+      log,
+      submit,
+      failover: async () => {
+        throw new Error('what the PIS writes to this site is published only here');
+      },
+      maxFutureSkewMs: site.limits.maxFutureSkewSeconds * 1000,
+      seen,
+      onOutcome: (o, n) => metrics.published(o, n),
+      enrich,
+    }),
+  };
+  // Each ingest starts once the site's Kafka answers, retried every 5 s until then (or until the gateway stops).
+  const startWhenKafkaAnswers = async (source: IngestSource) => {
+    for (let attempt = 1; !ingestState.stopping; attempt++) {
+      try {
+        return await startIngest(ingestDeps, source);
+      } catch (err) {
+        log.warn({ err: (err as Error).message, source: source.name, attempt }, 'PIS ingest could not start yet; retrying in 5 s');
+        await new Promise((r) => setTimeout(r, 5000));
+      }
     }
-  }
-  return null;
+    return null;
+  };
+  return [cdcSource(site.name), productEventSource(site.name)].map(startWhenKafkaAnswers);
 }
-const ingests = isPisSite(topology, site.name) ? [cdcSource(site.name), productEventSource(site.name)].map(startWhenKafkaAnswers) : [];
+const ingests = isPisSite(topology, site.name) ? startPisIngests() : [];
 log.info(
   { url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`, peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}` },
   'gateway listening',

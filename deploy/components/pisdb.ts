@@ -82,6 +82,7 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
       const user = databaseUser();
       const dir = dataDir(site.name);
       mkdirSync(ctx.layout(site.name).logDir, { recursive: true });
+      if (user) letThrough(dir, ctx.log);
       if (!existsSync(join(dir, 'PG_VERSION'))) {
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -91,7 +92,6 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
           chownSync(dir, user.uid, user.gid);
           chownSync(pwfile, user.uid, user.gid);
         }
-        if (user) letThrough(dir, ctx.log);
         ctx.log(`${site.name}: creating the PIS database cluster in ${dir}`);
         try {
           await execFileAsync(
@@ -105,7 +105,6 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
         }
         ctx.log(`${site.name}: PIS database cluster created`);
       }
-      if (user) letThrough(dir, ctx.log);
       // Password (SCRAM) logins only, over TCP to the site's address (the server listens nowhere else; on loopback a
       // client's source address is 127.0.0.1, whatever it dials): the PIS as the owner, Debezium as the capture role, the
       // gateway as the catalog role (enrichment). Written at every start, so an older cluster gets new roles' lines.

@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkJava, checkMaven, copyMavenDependencies } from '../kafka-runtime.ts';
+import { fetchPomOnce } from '../kafka-runtime.ts';
 
 /**
  * Strimzi's published API model (io.strimzi:api from Maven Central, with the
@@ -16,8 +15,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const STRIMZI_POM = resolve(HERE, 'pom.xml');
 export const VALIDATOR = resolve(HERE, 'Validate.java');
 
-const stamp = () => createHash('sha256').update(readFileSync(STRIMZI_POM)).digest('hex');
-
 export function strimziVersion(): string {
   const m = /<strimzi\.version>([^<]+)<\/strimzi\.version>/.exec(readFileSync(STRIMZI_POM, 'utf8'));
   if (!m?.[1]) throw new Error(`${STRIMZI_POM} has no <strimzi.version>`);
@@ -26,25 +23,14 @@ export function strimziVersion(): string {
 
 /** The model's jars (fetched on first use), as a `java -cp` classpath. */
 export async function fetchStrimziModel(stateDir: string, onProgress: (line: string) => void = () => {}): Promise<{ classpath: string; fetched: boolean }> {
-  const dir = join(stateDir, 'strimzi');
-  const libDir = join(dir, 'lib');
-  const stampFile = join(dir, 'stamp');
-  if (existsSync(stampFile) && existsSync(libDir) && readFileSync(stampFile, 'utf8').trim() === stamp()) {
-    return { classpath: join(libDir, '*'), fetched: false };
-  }
-  checkJava();
-  checkMaven();
-  mkdirSync(dir, { recursive: true });
-  const staging = join(dir, `lib.partial-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  const logFile = join(dir, 'fetch.log');
-  onProgress(`fetching Strimzi's API model ${strimziVersion()} (io.strimzi:api) from Maven Central; log: ${logFile}`);
-  await copyMavenDependencies(STRIMZI_POM, staging, logFile, "Strimzi's API model", onProgress);
-  rmSync(libDir, { recursive: true, force: true });
-  renameSync(staging, libDir);
-  writeFileSync(stampFile, `${stamp()}\n`);
-  onProgress(`fetched ${readdirSync(libDir).length} jars into ${libDir}`);
-  return { classpath: join(libDir, '*'), fetched: true };
+  const { path, fetched } = await fetchPomOnce({
+    pom: STRIMZI_POM,
+    dir: join(stateDir, 'strimzi'),
+    target: 'lib',
+    what: `Strimzi's API model ${strimziVersion()} (io.strimzi:api)`,
+    onProgress,
+  });
+  return { classpath: join(path, '*'), fetched };
 }
 
 export interface K8sValidation {
