@@ -381,7 +381,7 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
   };
   say(`1: raw kafkajs sendBatch, ${BATCH_CONNECTIONS} loops x ${BATCH} records of 1 KB, acks=all, ${P.seconds} s`);
   const raw = await kafkaLoad({ ...kafkaSpec, mode: 'raw' });
-  say(`1: fedgate distributor without HTTP (the gateway's records: routed topic, storage, one monitoring record), ${P.seconds} s`);
+  say(`1: fedgate distributor without HTTP (the gateway's records: routed topic, one monitoring record), ${P.seconds} s`);
   const distributor = await kafkaLoad({ ...kafkaSpec, mode: 'distributor' });
   say(`1: gateway batched publish, ${BATCH_CONNECTIONS} connections x ${BATCH} events, ${P.seconds} s`);
   const batched = await withGatewayCpu(gatewayPid, () =>

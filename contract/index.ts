@@ -1,5 +1,6 @@
 export * from './env.ts';
 export * from './event-model.ts';
+export * from './history.ts';
 export * from './monitoring-event.ts';
 export * from './problem.ts';
 export * from './public-api.ts';

@@ -1,9 +1,11 @@
 import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { EventIdSchema, ProductEventSchema, ProductIdSchema, PublishInputSchema } from './event-model.ts';
+import { HistoryBodySchema, HistoryQuerySchema } from './history.ts';
 import { PROBLEM_CODES, type ProblemCode } from './problem.ts';
 import {
   FederatedHealthSchema,
+  FederatedHistorySchema,
   FederatedLimitQuerySchema,
   FederatedRowsSchema,
   FederatedStatsSchema,
@@ -176,6 +178,13 @@ export function publicApiDocument(site: string) {
       ROUTE_PROBLEMS.federated,
     ],
     [
+      '/v1/federation/history',
+      'Stored events of a set of products with their values, merged across sites, newest first, paged; each says which sites hold it',
+      { query: HistoryQuerySchema },
+      FederatedHistorySchema,
+      ROUTE_PROBLEMS.federated,
+    ],
+    [
       '/v1/federation/dead-letters',
       'Dead-lettered messages of every site, with the reason',
       { query: FederatedLimitQuerySchema },
@@ -333,6 +342,9 @@ export function readApiDocument(site: string) {
   const productId = z.object({ productId: ProductIdSchema });
   get('/v1/health', 'Health of this site', HealthBodySchema);
   get('/v1/products/{productId}/events', "A product's monitoring rows, newest first, paged", RowsBodySchema, { params: productId, query: PageQuerySchema });
+  get('/v1/history', "The stored events of a set of products with their values, newest first, paged (this site's event store)", HistoryBodySchema, {
+    query: HistoryQuerySchema,
+  });
   get('/v1/products/{productId}', "A product's current state here: prices, availability, discounts", z.record(z.unknown()), { params: productId });
   get('/v1/events/{eventId}/trace', 'Every stage of one event here', TraceBodySchema, { params: z.object({ eventId: EventIdSchema }) });
   get(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HistoryItemSchema } from './history.ts';
 import { PROBLEM_CODES } from './problem.ts';
 import { FlowLagSchema, StageRowSchema, StageStatsSchema, SubscriptionStatusSchema, UnknownFlowLagSchema } from './read-api.ts';
 
@@ -62,6 +63,16 @@ export const FederatedRowsSchema = z.object({
   answeredBy: z.string(),
   productId: z.string().optional(),
   items: z.array(StageRowSchema),
+  sites: z.array(SiteSummary),
+  ...Partial,
+});
+export const FederatedHistorySchema = z.object({
+  answeredBy: z.string(),
+  products: z.string().optional().describe('the product ids asked for, comma-separated'),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  items: z.array(HistoryItemSchema.extend({ sites: z.array(z.string()).describe('the sites that hold this event (of those that answered)') })),
+  next: z.string().nullable().describe('give it as `before` for the next page; null on the last page'),
   sites: z.array(SiteSummary),
   ...Partial,
 });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type AclRule, principalOf, renderAcls, superUsers } from './acls.ts';
-import { routedTopicsForSite } from './topics.ts';
+import { consumedTopics, storedTopics } from './site-topics.ts';
+import { EVENT_KINDS, routedTopicsForSite } from './topics.ts';
 import { parseTopology, siteOf } from './topology.ts';
 
 const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
@@ -15,7 +16,7 @@ const ops = (rules: AclRule[], name: string) =>
 describe('ACLs rendered from the topology', () => {
   const atA = renderAcls(topology, 'cloud-a');
 
-  it('lets the gateway write its routed topics, storage and monitoring, read its idempotency window and (subscribe streams) what its site serves, and nothing else (no delete, no other groups)', () => {
+  it('lets the gateway write its routed topics and monitoring, read its idempotency window and (subscribe streams) what its site serves, and nothing else (no delete, no other groups)', () => {
     const gw = of(atA, principalOf('cloud-a', 'gateway'));
     const window = gw.filter((r) => r.name === 'site.idempotency' || r.resource === 'group');
     const events = gw.filter((r) => !window.includes(r));
@@ -25,14 +26,13 @@ describe('ACLs rendered from the topology', () => {
     expect(ops(gw, 'fed.price.eu')).toEqual(['describe', 'read', 'write']);
     expect(ops(gw, 'onprem.fed.price.eu')).toEqual(['describe', 'read']);
     expect(ops(gw, 'onprem.fed.price.apac')).toEqual([]);
-    // It reads exactly what the instance reads of the routed topics and their copies.
-    const readable = (rules: typeof gw) =>
-      rules
-        .filter((r) => r.operation === 'read' && r.name.includes('fed.'))
-        .map((r) => r.name)
-        .sort();
-    expect(readable(gw)).toEqual(readable(of(atA, principalOf('cloud-a', 'instance'))));
-    expect(ops(gw, 'site.storage')).toEqual(['describe', 'write']);
+    // It reads exactly what the site's downstream consumers read: the routed topics it serves and their copies.
+    const readable = gw
+      .filter((r) => r.operation === 'read' && r.name.includes('fed.'))
+      .map((r) => r.name)
+      .sort();
+    expect(readable).toEqual(EVENT_KINDS.flatMap((k) => consumedTopics(topology, 'cloud-a', k)).sort());
+    expect(ops(gw, 'site.storage')).toEqual([]);
     expect(ops(gw, 'site.idempotency')).toEqual(['describe', 'read', 'write']);
     expect(gw.filter((r) => r.resource === 'group')).toEqual([
       expect.objectContaining({ name: 'fedgate-window.cloud-a.', pattern: 'prefixed', operation: 'read' }),
@@ -42,11 +42,18 @@ describe('ACLs rendered from the topology', () => {
     ]);
   });
 
-  it('lets the instance read only what its site serves (local and copies), write only monitoring and dead letters, in its own groups', () => {
+  it('lets the instance read every routed topic here (its event store) and the copies of what its site serves, write only monitoring and dead letters, in its own groups', () => {
     const inst = of(atA, principalOf('cloud-a', 'instance'));
     expect(ops(inst, 'fed.price.eu')).toEqual(['describe', 'read']);
     expect(ops(inst, 'onprem.fed.price.eu')).toEqual(['describe', 'read']);
-    expect(ops(inst, 'fed.price.apac')).toEqual(['describe']);
+    expect(ops(inst, 'fed.price.apac')).toEqual(['describe', 'read']);
+    expect(ops(inst, 'onprem.fed.price.apac')).toEqual([]);
+    expect(
+      inst
+        .filter((r) => r.operation === 'read' && r.name.includes('fed.'))
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(storedTopics(topology, 'cloud-a').sort());
     expect(
       inst
         .filter((r) => r.operation === 'write')

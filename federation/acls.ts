@@ -9,7 +9,6 @@ import {
   MONITORING_TOPIC,
   remoteTopic,
   routedTopicsForSite,
-  STORAGE_TOPIC,
   streamGroupPrefix,
   windowGroupPrefix,
 } from './topics.ts';
@@ -59,9 +58,9 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     for (const operation of operations) rules.set([principal, resource, name, pattern, operation].join('|'), { principal, resource, name, pattern, operation });
   };
 
-  // The gateway writes events to the routed topics (any scope may be published here), the storage stream and monitoring.
+  // The gateway writes events to the routed topics (any scope may be published here) and monitoring.
   const gateway = principalOf(site.name, 'gateway');
-  for (const topic of [...allRoutedTopics(topology), STORAGE_TOPIC, MONITORING_TOPIC]) allow(gateway, 'topic', topic, 'literal', 'write', 'describe');
+  for (const topic of [...allRoutedTopics(topology), MONITORING_TOPIC]) allow(gateway, 'topic', topic, 'literal', 'write', 'describe');
   // Its idempotency window, shared by the site's gateways: each writes it and reads it back, in a group of its own.
   allow(gateway, 'topic', IDEMPOTENCY_TOPIC, 'literal', 'write', 'read', 'describe');
   allow(gateway, 'group', windowGroupPrefix(site.name), 'prefixed', 'read', 'describe');
@@ -75,13 +74,13 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   }
   allow(gateway, 'group', streamGroupPrefix(site.name), 'prefixed', 'read', 'describe');
 
-  // The instance reads what it serves (local and copies), the copied heartbeats, MM2's offset syncs and monitoring; it writes monitoring and
-  // dead letters; it reads the offsets of every routed topic and copy here (flow lag); its groups are its own.
+  // The instance reads every routed topic here (its event store keeps what was published here; flow lag reads their offsets), the copies
+  // of what it serves, the copied heartbeats, MM2's offset syncs and monitoring; it writes monitoring and dead letters; its groups are its own.
   const instance = principalOf(site.name, 'instance');
   const served = routedTopicsForSite(site);
   const upstream = upstreamSites(topology, site.name).map((u) => u.name);
   for (const topic of [
-    ...served,
+    ...allRoutedTopics(topology),
     ...upstream.flatMap((u) => served.map((t) => remoteTopic(u, t))),
     ...upstream.map((u) => remoteTopic(u, 'heartbeats')),
     // MM2's offset syncs of each flow into this site: the retention monitor reads them.
@@ -90,7 +89,6 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
   ]) {
     allow(instance, 'topic', topic, 'literal', 'read', 'describe');
   }
-  for (const topic of allRoutedTopics(topology)) allow(instance, 'topic', topic, 'literal', 'describe');
   for (const topic of [MONITORING_TOPIC, DEAD_LETTER_TOPIC, ...site.delivery.subscriptions.map((s) => deliveryDeadLetterTopic(s.name))]) {
     allow(instance, 'topic', topic, 'literal', 'write', 'describe');
   }

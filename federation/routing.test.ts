@@ -7,17 +7,17 @@ const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json
 
 describe('routeEvent', () => {
   it('routes an APAC price only to onprem', () => {
-    expect(routeEvent(topology, { kind: 'price', region: 'apac' })).toEqual({ topics: ['fed.price.apac', 'site.storage'], targets: ['onprem'] });
+    expect(routeEvent(topology, { kind: 'price', region: 'apac' })).toEqual({ topics: ['fed.price.apac'], targets: ['onprem'] });
   });
   it('routes an EU price to cloud-a and onprem', () => {
     expect(routeEvent(topology, { kind: 'price', region: 'eu' }).targets).toEqual(['cloud-a', 'onprem']);
   });
   it('routes a country update by country', () => {
-    expect(routeEvent(topology, { kind: 'country', country: 'MX' })).toEqual({ topics: ['fed.country.mx', 'site.storage'], targets: ['cloud-b'] });
+    expect(routeEvent(topology, { kind: 'country', country: 'MX' })).toEqual({ topics: ['fed.country.mx'], targets: ['cloud-b'] });
   });
   it('routes a discount without region to every region topic and every site', () => {
     const r = routeEvent(topology, { kind: 'discount' });
-    expect(r.topics).toEqual(['fed.discount.apac', 'fed.discount.eu', 'fed.discount.us', 'site.storage']);
+    expect(r.topics).toEqual(['fed.discount.apac', 'fed.discount.eu', 'fed.discount.us']);
     expect(r.targets).toEqual(['cloud-a', 'cloud-b', 'onprem']);
   });
   it('refuses an unknown region or an unserved country with a code', () => {

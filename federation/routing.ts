@@ -1,4 +1,4 @@
-import { type EventKind, routedTopic, routedTopicsForSite, STORAGE_TOPIC } from './topics.ts';
+import { type EventKind, routedTopic, routedTopicsForSite } from './topics.ts';
 import type { Topology } from './topology.ts';
 
 /**
@@ -17,7 +17,7 @@ export interface RoutableEvent {
 }
 
 export interface Route {
-  /** Local topics to write, routed ones first, then the storage stream. */
+  /** Local topics to write: the routed ones (the site's event store reads them too; instances/event-store.ts). */
   readonly topics: readonly string[];
   /** Sites that receive the event (the origin included when it serves the scope). */
   readonly targets: readonly string[];
@@ -83,5 +83,5 @@ function computeRoute(topology: Topology, event: RoutableEvent): Route {
     routed = [routedTopic(event.kind, event.region)];
   }
   const targets = topology.sites.filter((s) => routedTopicsForSite(s).some((t) => routed.includes(t))).map((s) => s.name);
-  return { topics: [...routed, STORAGE_TOPIC], targets };
+  return { topics: routed, targets };
 }

@@ -2,16 +2,7 @@ import type { ITopicConfig } from 'kafkajs';
 import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
 import { CDC_TOPICS, CONNECT_TOPICS, isPisSite, SOURCE_TOPIC } from './pis.ts';
-import {
-  allRoutedTopics,
-  DEAD_LETTER_TOPIC,
-  type EventKind,
-  IDEMPOTENCY_TOPIC,
-  MONITORING_TOPIC,
-  remoteTopic,
-  routedTopicsForSite,
-  STORAGE_TOPIC,
-} from './topics.ts';
+import { allRoutedTopics, DEAD_LETTER_TOPIC, type EventKind, IDEMPOTENCY_TOPIC, MONITORING_TOPIC, remoteTopic, routedTopicsForSite } from './topics.ts';
 import { replicationOf, siteOf, type Topology, upstreamSites } from './topology.ts';
 
 /**
@@ -20,7 +11,7 @@ import { replicationOf, siteOf, type Topology, upstreamSites } from './topology.
  * - every routed topic, since an event for any scope may be published here;
  * - the copies MM2 will write here (`<upstream>.<topic>`) for what the site
  *   serves, created up front so consumers can subscribe before the first copy;
- * - the storage, monitoring and dead-letter streams;
+ * - the monitoring and dead-letter streams;
  * - the gateways' idempotency window (compacted, kept for the site's window);
  * - one dead-letter topic per delivery subscription.
  */
@@ -54,7 +45,6 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
     }
   }
   topics.push(
-    { topic: STORAGE_TOPIC, numPartitions: partitions, replicationFactor },
     { topic: MONITORING_TOPIC, numPartitions: partitions, replicationFactor },
     { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor },
     {
@@ -87,6 +77,17 @@ export function consumedTopics(topology: Topology, siteName: string, kind: Event
   const site = siteOf(topology, siteName);
   const served = routedTopicsForSite(site).filter((t) => t.startsWith(`fed.${kind}.`));
   return [...served, ...upstreamSites(topology, siteName).flatMap((u) => served.map((t) => remoteTopic(u.name, t)))];
+}
+
+/**
+ * What a site's event store reads: every routed topic here (an event for any
+ * scope may be published here, and only here is it in that topic) and the
+ * copies MM2 brings of what the site serves. Together: each event the site
+ * holds, once per topic it was written to.
+ */
+export function storedTopics(topology: Topology, siteName: string): string[] {
+  const served = routedTopicsForSite(siteOf(topology, siteName));
+  return [...allRoutedTopics(topology), ...upstreamSites(topology, siteName).flatMap((u) => served.map((t) => remoteTopic(u.name, t)))];
 }
 
 /**

@@ -19,8 +19,6 @@ export function routedTopic(kind: EventKind, scope: string): string {
   return kind === 'country' ? `fed.country.${scope.toLowerCase()}` : `fed.${kind}.${scope}`;
 }
 
-/** The storage stream: every event accepted at this site, never replicated. */
-export const STORAGE_TOPIC = 'site.storage';
 /** Monitoring events of this site's stages, read by the monitoring consumer. */
 export const MONITORING_TOPIC = 'site.monitoring';
 /** Messages a consumer could not process, with the reason in headers. */

@@ -17,7 +17,7 @@ export function routeOf(topology: Topology, event: ProductEvent): Route {
 
 /**
  * Writes events to their local topics: the routed topic(s) MM2 carries to the
- * target sites, and the site's storage stream. One Produce request per call
+ * target sites (the site's event store reads them too). One Produce request per call
  * (kafkajs does no batching of its own), acks=all: when this resolves, every
  * record is on the broker.
  *

@@ -67,6 +67,6 @@ describe('durable idempotency window (records and their read-back)', () => {
       routedTo: ['cloud-b'],
       writtenAt: 'cloud-a',
     });
-    expect(calls[0]!.topicMessages.map((t) => t.topic).sort()).toEqual(['fed.price.us', 'site.idempotency', 'site.monitoring', 'site.storage']);
+    expect(calls[0]!.topicMessages.map((t) => t.topic).sort()).toEqual(['fed.price.us', 'site.idempotency', 'site.monitoring']);
   });
 });

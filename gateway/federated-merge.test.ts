@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { StageRow } from '../contract/index.ts';
+import { decodeHistoryCursor, type HistoryBody, type StageRow } from '../contract/index.ts';
 import { parseTopology } from '../federation/index.ts';
-import { fanOutOf, mergeHealth, mergeNewestFirst, mergeRecent, mergeStats, mergeTrace, type SiteAnswer } from './federated-merge.ts';
+import { fanOutOf, mergeHealth, mergeHistory, mergeNewestFirst, mergeRecent, mergeStats, mergeTrace, type SiteAnswer } from './federated-merge.ts';
 
 const row = (eventId: string, stage: string, site: string, at: string): StageRow => ({
   eventId,
@@ -22,7 +22,54 @@ const row = (eventId: string, stage: string, site: string, at: string): StageRow
 const ok = <T>(site: string, body: T): SiteAnswer<T> => ({ site, reachable: true, ms: 3, body });
 const down = (site: string): SiteAnswer<never> => ({ site, reachable: false, ms: 1500, error: 'no answer within 1500 ms' });
 
+type StoredItem = HistoryBody['items'][number];
+const stored = (eventId: string, time: string, sourceSite: string, topic: string): StoredItem => ({
+  eventId,
+  productId: 'sku-1',
+  type: 'com.fedgate.pim.price.updated',
+  time,
+  publishedAt: time,
+  sourceSite,
+  topic,
+  values: { kind: 'price', region: 'eu-west', currency: 'EUR', amount: '1.00' },
+  event: {} as StoredItem['event'],
+});
+
 describe('federated merges', () => {
+  it('history: each event once with every site that holds it, newest first, a page and a cursor while any site has more', () => {
+    const f = fanOutOf<HistoryBody>([
+      ok('a', {
+        site: 'a',
+        items: [stored('e3', '2026-12-01T10:03:00Z', 'a', 'fed.price.eu-west'), stored('e1', '2026-12-01T10:01:00Z', 'a', 'fed.price.eu-west')],
+        next: null,
+      }),
+      ok('b', {
+        site: 'b',
+        items: [
+          stored('e4', '2026-12-01T10:04:00.000+00:00', 'b', 'fed.price.eu-west'),
+          stored('e3', '2026-12-01T10:03:00Z', 'a', 'a.fed.price.eu-west'),
+          stored('e2', '2026-12-01T10:01:00Z', 'b', 'fed.price.eu-west'),
+        ],
+        next: 'more-at-b',
+      }),
+      down('c'),
+    ]);
+    const page = mergeHistory(f, 3);
+    // e2 and e1 share a time: the greater id first.
+    expect(page.items.map((i) => [i.eventId, i.sites])).toEqual([
+      ['e4', ['b']],
+      ['e3', ['a', 'b']],
+      ['e2', ['b']],
+    ]);
+    expect(page.items[0]).not.toHaveProperty('topic');
+    expect(decodeHistoryCursor(page.next!)).toEqual({ time: Date.parse('2026-12-01T10:01:00Z'), eventId: 'e2' });
+    expect(page).toMatchObject({ partial: true, unreachable: ['c'] });
+    // The last page: nobody has more and nothing was cut.
+    const last = mergeHistory(fanOutOf<HistoryBody>([ok('a', { site: 'a', items: [stored('e1', '2026-12-01T10:01:00Z', 'a', 't')], next: null })]), 3);
+    expect(last.next).toBeNull();
+    expect(mergeHistory(fanOutOf<HistoryBody>([ok('a', { site: 'a', items: [], next: null })]), 3)).toMatchObject({ items: [], next: null });
+  });
+
   it('trace: every site’s stages in time order, each with its delay after the publish, and the sites that did not answer', () => {
     const f = fanOutOf([
       ok('b', { stages: [row('e', 'consumed', 'b', '2026-11-26T10:00:00.090Z'), row('e', 'replicated', 'b', '2026-11-26T10:00:00.040Z')] }),

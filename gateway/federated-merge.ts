@@ -1,4 +1,14 @@
-import type { OverviewBody, RecentBody, RowsBody, StageRow, TraceBody } from '../contract/index.ts';
+import {
+  encodeHistoryCursor,
+  type HistoryBody,
+  type HistoryItem,
+  newerFirst,
+  type OverviewBody,
+  type RecentBody,
+  type RowsBody,
+  type StageRow,
+  type TraceBody,
+} from '../contract/index.ts';
 import { flowLags, type SiteOffsets, type Topology } from '../federation/index.ts';
 
 /**
@@ -52,6 +62,38 @@ export function mergeNewestFirst(f: FanOut<Pick<RowsBody, 'items'>>, limit: numb
     .sort((a, b) => byTime(b, a))
     .slice(0, limit);
   return { items, sites: siteSummary(f), partial: f.partial, unreachable: f.unreachable };
+}
+
+/**
+ * Stored history of a set of products across sites: each event once, with the
+ * sites that hold it, newest first by (event time, event id), `limit` per page.
+ * Each site answered its own newest `limit` before the cursor, so an event in
+ * the merged page is in the page of every site that holds it: its `sites` is
+ * complete among the sites that answered. There is a next page when a site has
+ * more or the merge cut some.
+ */
+export function mergeHistory(f: FanOut<HistoryBody>, limit: number) {
+  const byId = new Map<string, HistoryItem & { sites: string[]; at: number }>();
+  let more = false;
+  for (const a of f.sites) {
+    if (!a.reachable) continue;
+    if (a.body.next) more = true;
+    for (const { topic: _topic, ...item } of a.body.items) {
+      const seen = byId.get(item.eventId);
+      if (seen) seen.sites.push(a.site);
+      else byId.set(item.eventId, { ...item, sites: [a.site], at: Date.parse(item.time) });
+    }
+  }
+  const merged = [...byId.values()].sort((x, y) => newerFirst({ time: x.at, eventId: x.eventId }, { time: y.at, eventId: y.eventId }));
+  const page = merged.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(({ at: _at, sites, ...item }) => ({ ...item, sites: sites.sort() })),
+    next: last && (more || merged.length > limit) ? encodeHistoryCursor(last.at, last.eventId) : null,
+    sites: siteSummary(f),
+    partial: f.partial,
+    unreachable: f.unreachable,
+  };
 }
 
 /** Per site: stages, consumer lag and when Kafka was read; per MM2 flow: lag in records and seconds. */

@@ -1,7 +1,7 @@
-import type { OverviewBody, RecentBody, RowsBody, TraceBody } from '../contract/index.ts';
+import { filterParams, type HistoryBody, type HistoryFilter, type OverviewBody, type RecentBody, type RowsBody, type TraceBody } from '../contract/index.ts';
 import { flowLags, type SiteOffsets } from '../federation/index.ts';
 import { createFanOut, type FanOutDeps } from './fan-out.ts';
-import { mergeHealth, mergeNewestFirst, mergeRecent, mergeStats, mergeTrace } from './federated-merge.ts';
+import { mergeHealth, mergeHistory, mergeNewestFirst, mergeRecent, mergeStats, mergeTrace } from './federated-merge.ts';
 
 /**
  * Any site's gateway answers for all sites: fan-out.ts asks every site's read
@@ -18,6 +18,11 @@ export function createFederatedView(deps: FanOutDeps) {
     },
     async productHistory(productId: string, limit: number) {
       return { productId, ...mergeNewestFirst(await fanOut<RowsBody>(`/products/${id(productId)}/events?limit=${limit}`), limit) };
+    },
+    /** Stored events of a set of products and/or a time range, with their values, from every site's event store (`before`: a cursor this gave). */
+    async history(filter: HistoryFilter, limit: number, before?: string) {
+      const query = new URLSearchParams({ ...filterParams(filter), limit: String(limit), ...(before ? { before } : {}) });
+      return { ...filterParams(filter), ...mergeHistory(await fanOut<HistoryBody>(`/history?${query}`), limit) };
     },
     async deadLetters(limit: number) {
       return mergeNewestFirst(await fanOut<RowsBody>(`/dead-letters?limit=${limit}`), limit);

@@ -5,6 +5,7 @@ import { DecodeError, fromKafkaRecord, type MonitoringEvent, monitoringRecord, t
 import { consumedTopics, consumerGroup, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, parseRemoteTopic, type Topology } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
+import type { ReadFrom } from './event-store.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 
 export interface RetryPolicy {
@@ -13,20 +14,36 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
-export interface DownstreamConsumerOptions {
+interface ConsumerBase {
   kafka: Kafka;
   /** Shared producer for monitoring events and dead letters (acks=all). */
   producer: Producer;
   db: SiteDb;
   topology: Topology;
   site: string;
-  /** `price-book`, `availability` or `discounts`. */
+  /** `price-book`, `availability`, `discounts` or `event-store`. */
   name: string;
-  kind: EventKind;
   log: Logger;
   metrics?: ConsumerMetrics;
   now?: () => number;
+  /**
+   * Whether each applied event gets its `consumed` (and a copy's `replicated`)
+   * monitoring row; default true. The event store does not: it stores every
+   * event the site holds, and a `consumed` row means "reached a downstream system here".
+   * Dead letters are reported either way.
+   */
+  reportApplied?: boolean;
 }
+
+/**
+ * A downstream consumer applies one kind's effects (instances/effects.ts) from
+ * the topics of that kind the site serves, local and copies; any other reader
+ * (the event store) names its topics and what it does with a batch.
+ */
+export type DownstreamConsumerOptions = ConsumerBase & ({ kind: EventKind } | { kind?: undefined; topics: string[]; apply: ApplyBatch });
+
+/** Applies one batch read from one topic partition (`from.offsets[i]` is the offset of `events[i]`). */
+export type ApplyBatch = (db: SiteDb, events: ProductEvent[], from: ReadFrom) => Promise<void>;
 
 /** Database errors worth retrying: lost connections, serialization conflicts, resource limits. */
 export function isRetriable(err: unknown): boolean {
@@ -64,19 +81,21 @@ interface Failure {
  * and the partition moves on.
  */
 export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
-  const { kafka, producer, db, topology, site, name, kind, log } = options;
+  const { kafka, producer, db, topology, site, name, log } = options;
   const retry: RetryPolicy = { attempts: 5, baseMs: 100, maxMs: 2000 };
   const now = options.now ?? Date.now;
   const groupId = consumerGroup(site, name);
-  const topics = consumedTopics(topology, site, kind);
+  const { topics, apply }: { topics: string[]; apply: ApplyBatch } = options.kind
+    ? { topics: consumedTopics(topology, site, options.kind), apply: EFFECTS[options.kind] }
+    : options;
   const siteNames = topology.sites.map((s) => s.name);
-  const apply = EFFECTS[kind];
+  const reportApplied = options.reportApplied ?? true;
   let consumer: Consumer | null = null;
 
-  async function applyWithRetry(events: ProductEvent[], heartbeat: () => Promise<void>): Promise<void> {
+  async function applyWithRetry(events: ProductEvent[], from: ReadFrom, heartbeat: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await apply(db, events);
+        await apply(db, events, from);
         return;
       } catch (err) {
         if (!isRetriable(err) || attempt >= retry.attempts) throw Object.assign(err as Error, { attempts: attempt });
@@ -95,6 +114,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
     const remote = parseRemoteTopic(batch.topic, siteNames);
     const decoded: { message: KafkaMessage; event: ProductEvent }[] = [];
     const failures: Failure[] = [];
+    const readFrom = (ds: typeof decoded): ReadFrom => ({ topic: batch.topic, partition: batch.partition, offsets: ds.map((d) => Number(d.message.offset)) });
 
     for (const message of batch.messages) {
       try {
@@ -110,6 +130,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
     try {
       await applyWithRetry(
         decoded.map((d) => d.event),
+        readFrom(decoded),
         heartbeat,
       );
       applied.push(...decoded);
@@ -117,7 +138,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
       // Find the poison: one event at a time, so the good ones still land.
       for (const d of decoded) {
         try {
-          await applyWithRetry([d.event], heartbeat);
+          await applyWithRetry([d.event], readFrom([d]), heartbeat);
           applied.push(d);
         } catch (err) {
           const attempts = (err as { attempts?: number }).attempts ?? 1;
@@ -139,7 +160,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
     const processingMs = doneAt - startedAt;
     // One monitoring record per message: a copy's `replicated` and `consumed` go together.
     const monitoring: MonitoringEvent[][] = [];
-    for (const { message, event } of applied) {
+    for (const { message, event } of reportApplied ? applied : []) {
       const base = {
         eventId: event.id,
         site,
@@ -202,9 +223,10 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
       log.warn({ consumer: name, topic: batch.topic, partition: batch.partition, offset: f.message.offset, reason: printable(f.reason, 200) }, 'dead-lettered');
     }
 
-    const topicMessages: TopicMessages[] = [{ topic: MONITORING_TOPIC, messages: monitoring.map(monitoringRecord) }];
+    const topicMessages: TopicMessages[] = [];
+    if (monitoring.length > 0) topicMessages.push({ topic: MONITORING_TOPIC, messages: monitoring.map(monitoringRecord) });
     if (deadLetters.length > 0) topicMessages.push({ topic: DEAD_LETTER_TOPIC, messages: deadLetters });
-    await producer.sendBatch({ acks: -1, topicMessages });
+    if (topicMessages.length > 0) await producer.sendBatch({ acks: -1, topicMessages });
     options.metrics?.batch({
       consumer: name,
       applied: applied.length,

@@ -14,6 +14,7 @@ import {
   type SiteOffsets,
   siteOf,
   siteTopicPlan,
+  storedTopics,
   summarizeLag,
   type Topology,
 } from '../federation/index.ts';
@@ -21,6 +22,7 @@ import type { Database } from './db/database.ts';
 import { createDelivery } from './delivery/index.ts';
 import type { SubscriptionConsumer } from './delivery/subscription-consumer.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer } from './downstream-consumer.ts';
+import { STORE_CONSUMER, storeEvents } from './event-store.ts';
 import { createLinkMonitor } from './link-monitor.ts';
 import { createInstanceMetrics } from './metrics.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
@@ -103,7 +105,7 @@ export function createInstance(deps: InstanceDeps) {
   const kafkaView = createSharedReading(readKafka, { freshMs: 1000, staleMs: 10_000 });
   const metrics = createInstanceMetrics({
     site,
-    consumers: CONSUMERS.map((c) => c.name),
+    consumers: [...CONSUMERS.map((c) => c.name), STORE_CONSUMER],
     subscriptions: siteCfg.delivery.subscriptions.map(deliveryConsumerName),
     lag: async () => (await kafkaView()).value.groups,
   });
@@ -166,9 +168,25 @@ export function createInstance(deps: InstanceDeps) {
       await admin.connect();
       producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 5 });
       await producer.connect();
-      consumers = CONSUMERS.map((c) =>
-        createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, metrics }),
-      );
+      consumers = [
+        ...CONSUMERS.map((c) =>
+          createDownstreamConsumer({ kafka, producer: producer!, db: database.db, topology, site, name: c.name, kind: c.kind, log, metrics }),
+        ),
+        // The event store: every event the site holds, with its payload (history reads it; instances/event-store.ts).
+        createDownstreamConsumer({
+          kafka,
+          producer,
+          db: database.db,
+          topology,
+          site,
+          name: STORE_CONSUMER,
+          topics: storedTopics(topology, site),
+          apply: storeEvents,
+          reportApplied: false,
+          log,
+          metrics,
+        }),
+      ];
       subscriptions = createDelivery({ kafka, producer, topology, site, log, metrics, webhookSecrets: deps.webhookSecrets });
       await Promise.all([
         ...consumers.map((c) => c.start()),

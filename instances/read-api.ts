@@ -4,8 +4,11 @@ import type { Logger } from 'pino';
 import { isBearerSecret, isReadApiAuthorization } from '../certs/index.ts';
 import {
   DeliveredBodySchema,
+  decodeHistoryCursor,
   EventIdSchema,
+  filterOf,
   fromZod,
+  HistoryQuerySchema,
   LimitQuerySchema,
   PageQuerySchema,
   Problem,
@@ -18,6 +21,7 @@ import {
 } from '../contract/index.ts';
 import type { LagSummary, SiteOffsets } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
+import { storedHistory } from './event-store.ts';
 import { deadLetters, decodeCursor, deliveredIds, eventTrace, productHistory, productState, recentRows, stageStats } from './queries.ts';
 
 export interface ReadApiDeps {
@@ -75,6 +79,14 @@ export function createReadApi(deps: ReadApiDeps) {
     const before = q.before ? decodeCursor(q.before) : undefined;
     if (before === null) throw new Problem('invalid-query', 'before: not a cursor this API returned');
     return c.json({ site, productId, ...(await productHistory({ db, productId, limit: q.limit, before })) });
+  });
+
+  /** The stored events of a set of products and/or a time range, with their values, newest first, paged (the event store). */
+  app.get('/v1/history', async (c) => {
+    const q = parseQuery(HistoryQuerySchema, c.req.query());
+    const before = q.before ? decodeHistoryCursor(q.before) : undefined;
+    if (before === null) throw new Problem('invalid-query', 'before: not a cursor this API returned');
+    return c.json(await storedHistory({ db, site, filter: filterOf(q), limit: q.limit, before }));
   });
 
   app.get('/v1/products/:productId', async (c) => {

@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issuerOf, issueToken } from '../certs/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
-import { remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
+import { remoteTopic, routedTopic } from '../federation/index.ts';
 import { TEST_ENV } from './support/env.ts';
 import { createTestFederation, REPO, type TestFederation, testTopology, topicsOf } from './support/federation.ts';
 import { CHROMIUM_ARGS, findChromium } from './support/prerequisites.ts';
@@ -51,18 +51,6 @@ describe('federation gateway on three real sites', () => {
       await new Promise((r) => setTimeout(r, 300));
     }
   }
-  async function storageHolds(site: string, eventId: string): Promise<boolean> {
-    const consumer = fed.local(site).consumer({ groupId: `test-${randomUUID()}` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: STORAGE_TOPIC, fromBeginning: true });
-    const result = await new Promise<boolean>((resolve) => {
-      setTimeout(() => resolve(false), 15_000);
-      void consumer.run({ eachMessage: async ({ message }) => void (message.headers?.ce_id?.toString() === eventId && resolve(true)) });
-    });
-    await consumer.disconnect();
-    return result;
-  }
-
   /** How many records of `topic` at `site` carry event id `id`, reading the whole topic to its current end. */
   async function recordsWithId(site: string, topic: string, id: string): Promise<number> {
     return (await idsIn(site, topic)).get(id) ?? 0;
@@ -161,7 +149,9 @@ describe('federation gateway on three real sites', () => {
   it('refuses a missing token and a token of one site signed by another, and writes nothing', async () => {
     const admin = fed.local('a').admin();
     await admin.connect();
-    const before = (await admin.fetchTopicOffsets(STORAGE_TOPIC)).reduce((s, p) => s + Number(p.high), 0);
+    // The only topic the refused events would have gone to.
+    const apac = routedTopic('price', 'apac');
+    const before = (await admin.fetchTopicOffsets(apac)).reduce((s, p) => s + Number(p.high), 0);
     const missing = await publish('a', apacPrice(`no-token-${randomUUID()}`));
     expect(missing.status).toBe(401);
     expect((await missing.json()).code).toBe('missing-token');
@@ -172,7 +162,7 @@ describe('federation gateway on three real sites', () => {
     const bad = await publish('a', apacPrice(`forged-${randomUUID()}`), tampered);
     expect(bad.status).toBe(401);
     await new Promise((r) => setTimeout(r, 1000));
-    expect((await admin.fetchTopicOffsets(STORAGE_TOPIC)).reduce((s, p) => s + Number(p.high), 0)).toBe(before);
+    expect((await admin.fetchTopicOffsets(apac)).reduce((s, p) => s + Number(p.high), 0)).toBe(before);
     await admin.disconnect();
   });
 
@@ -215,10 +205,130 @@ describe('federation gateway on three real sites', () => {
       await page.fill('#trace-id', id);
       await page.click('#trace-form button');
       await page.waitForSelector('#trace tbody tr:nth-child(2)', { timeout: 10_000 });
+      // The stored history of the product, with its values and the sites that hold the event (a published it, c serves apac).
+      await page.fill('#product-id', 'sku-e2e, sku-none');
+      await page.click('#product-form button');
+      const row = page.locator(`#product tbody tr[data-event-id="${id}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      expect(await row.locator('td').allTextContents()).toEqual([expect.any(String), 'sku-e2e', 'price', 'JPY 1500 in apac', 'a', 'a, c', id]);
+      // Nothing is wider than its place: the page does not scroll sideways, and no section hides a column behind a scroll bar.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      const overflowing = () =>
+        page.evaluate(() =>
+          [...document.querySelectorAll('main section')].filter((s) => s.scrollWidth > s.clientWidth + 1).map((s) => s.querySelector('h2')?.textContent),
+        );
+      expect(await overflowing()).toEqual([]);
+      // Axes with units on both plots.
+      expect(await page.locator('#tput text').allTextContents()).toEqual(expect.arrayContaining(['events consumed per second', 'now', '−2 min']));
+      expect((await page.locator('#lat text').allTextContents()).some((t) => t.endsWith(' ms'))).toBe(true);
       await page.screenshot({ path: join(dir, 'dashboard.png'), fullPage: true });
+      // A laptop-sized window: one column of sections, still nothing hidden sideways.
+      await page.setViewportSize({ width: 900, height: 1000 });
+      expect(await overflowing()).toEqual([]);
+      await page.screenshot({ path: join(dir, 'dashboard-narrow.png'), fullPage: true });
     } finally {
       await browser.close();
     }
+  });
+
+  /** What the history test published (its products, each event and the sites that hold it), for the outage test below. */
+  let historyProducts: string[] = [];
+  const historyLedger: { id: string; holders: string[] }[] = [];
+
+  it('answers the stored history of a set of products, with values, merged across sites: each event once, with every site that holds it, paged', async () => {
+    const run = randomUUID().slice(0, 8);
+    const [p1, p2] = [`hist-${run}-1`, `hist-${run}-2`];
+    historyProducts = [p1, p2];
+    const at = (minute: number) => new Date(Date.parse('2026-12-01T10:00:00Z') + minute * 60_000).toISOString();
+    // The ledger: what each site acknowledged, and which sites must hold it (the publisher, and where it is routed).
+    const sent = [
+      {
+        site: 'a',
+        holders: ['a', 'c'],
+        body: {
+          type: 'com.fedgate.pim.price.updated',
+          id: `${run}-e1`,
+          time: at(1),
+          data: { productId: p1, region: 'apac', price: { currency: 'JPY', amount: '1500' } },
+        },
+      },
+      {
+        site: 'b',
+        holders: ['b'],
+        body: {
+          type: 'com.fedgate.pim.price.updated',
+          id: `${run}-e2`,
+          time: at(2),
+          data: { productId: p1, region: 'us', price: { currency: 'USD', minor: 1999 } },
+        },
+      },
+      {
+        site: 'c',
+        holders: ['a', 'b', 'c'],
+        body: { type: 'com.fedgate.pim.discount.updated', id: `${run}-e3`, time: at(3), data: { productId: p1, discountId: 'bf', percent: '15' } },
+      },
+      {
+        site: 'a',
+        holders: ['a', 'c'],
+        body: {
+          type: 'com.fedgate.pim.country.updated',
+          id: `${run}-e4`,
+          time: at(4),
+          data: { productId: p1, country: 'JP', available: false, reason: 'recall' },
+        },
+      },
+      {
+        site: 'b',
+        holders: ['a', 'b'],
+        body: {
+          type: 'com.fedgate.pim.price.updated',
+          id: `${run}-e5`,
+          time: at(5),
+          data: { productId: p2, region: 'eu', price: { currency: 'EUR', amount: '9.5' } },
+        },
+      },
+    ];
+    historyLedger.push(...sent.map((e) => ({ id: e.body.id, holders: e.holders })));
+    for (const e of sent) {
+      const res = await publish(e.site, e.body, await token(e.site, ['publish:price', 'publish:discount', 'publish:country']));
+      expect(res.status, await res.clone().text()).toBe(202);
+    }
+    const history = (q: string) => getJson(`${url('b')}/v1/federation/history?${q}`);
+    const full = await eventually(
+      () => history(`products=${p1},${p2}`),
+      (h) => h.items.length === sent.length && h.items.every((i: any) => i.sites.length === sent.find((e) => e.body.id === i.eventId)!.holders.length),
+      60_000,
+    );
+    expect(full.partial).toBe(false);
+    expect(full.next).toBeNull();
+    expect(full.items.map((i: any) => [i.eventId, i.sourceSite, i.sites])).toEqual([...sent].reverse().map((e) => [e.body.id, e.site, e.holders]));
+    const values = Object.fromEntries(full.items.map((i: any) => [i.eventId, i.values]));
+    expect(values[`${run}-e1`]).toEqual({ kind: 'price', region: 'apac', currency: 'JPY', amount: '1500' });
+    expect(values[`${run}-e2`]).toEqual({ kind: 'price', region: 'us', currency: 'USD', amount: '19.99' });
+    expect(values[`${run}-e3`]).toMatchObject({ kind: 'discount', region: '*', discountId: 'bf', percent: '15', amountOff: null, active: true });
+    expect(values[`${run}-e4`]).toEqual({ kind: 'country', country: 'JP', available: false, reason: 'recall' });
+    expect(values[`${run}-e5`]).toEqual({ kind: 'price', region: 'eu', currency: 'EUR', amount: '9.50' });
+    expect(full.items.find((i: any) => i.eventId === `${run}-e3`).event.data).toEqual({ productId: p1, discountId: 'bf', percent: '15', active: true });
+
+    // Two at a time: three pages, each event once, in the same order.
+    const paged: string[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    do {
+      const page: any = await history(`products=${p1},${p2}&limit=2${before ? `&before=${before}` : ''}`);
+      paged.push(...page.items.map((i: any) => i.eventId));
+      before = page.next;
+      pages++;
+    } while (before && pages < 10);
+    expect(paged).toEqual(full.items.map((i: any) => i.eventId));
+    expect(pages).toBe(3);
+
+    // Bad queries are problems with a stable code.
+    const bad = await fetch(`${url('b')}/v1/federation/history?products=`, { headers: { authorization: `Bearer ${await token('a', ['read:federation'])}` } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'invalid-query' });
+    const noToken = await fetch(`${url('b')}/v1/federation/history?products=${p1}`);
+    expect(noToken.status).toBe(401);
   });
 
   it('holds the body limit on the real server, with Content-Length and streamed without it', async () => {
@@ -345,6 +455,17 @@ describe('federation gateway on three real sites', () => {
     expect(elapsed).toBeLessThan(6000);
     const health = await getJson(`${url('c')}/v1/federation/health`);
     expect(health.unreachable).toEqual(['b']);
+    // History while b is down: every event a or c holds, newest first; only what b alone held is missing.
+    expect(historyLedger).toHaveLength(5);
+    const history = await getJson(`${url('a')}/v1/federation/history?products=${historyProducts.join(',')}`);
+    expect(history).toMatchObject({ partial: true, unreachable: ['b'] });
+    expect(history.items.map((i: any) => [i.eventId, i.sites])).toEqual(
+      [...historyLedger]
+        .reverse()
+        .map((e) => ({ id: e.id, holders: e.holders.filter((h) => h !== 'b') }))
+        .filter((e) => e.holders.length > 0)
+        .map((e) => [e.id, e.holders]),
+    );
   });
 
   it('with a’s broker stopped, a publish at a is written through a peer (c, the only one left), and its trace names the publisher', async () => {
@@ -355,7 +476,7 @@ describe('federation gateway on three real sites', () => {
     // b is down too; c is the only peer left, and it is up: the write must go there (a 503 would be a failed failover).
     expect(res.status, JSON.stringify(body)).toBe(202);
     expect(body.events[0].writtenAt).toBe('c');
-    expect(await storageHolds('c', id)).toBe(true);
+    expect(await recordsWithId('c', routedTopic('price', 'apac'), id)).toBe(1);
     // c verified the publisher's own token (of a's issuer), and its trace names the publisher: an audit trail.
     const trace = await eventually(
       () => getJson(`${url('c')}/v1/federation/events/${id}/trace`),

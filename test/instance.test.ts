@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completeEvent, EVENT_TYPES, type PriceData, type ProductEvent, PublishInputSchema, toKafkaRecord } from '../contract/index.ts';
+import {
+  completeEvent,
+  EVENT_TYPES,
+  eventValues,
+  HISTORY_MAX_PRODUCTS,
+  type HistoryBody,
+  newerFirst,
+  type PriceData,
+  type ProductEvent,
+  PublishInputSchema,
+  toKafkaRecord,
+} from '../contract/index.ts';
 import { isOurProcess } from '../deploy/index.ts';
 import { createEventGenerator } from '../drills/event-generator.ts';
 import { DEAD_LETTER_TOPIC, routedTopic } from '../federation/index.ts';
@@ -74,6 +85,7 @@ describe.each([
     const latestPrice = new Map<string, ProductEvent>();
     const base = Date.now();
     const started = Date.now();
+    const ledger = new Map<string, ProductEvent>();
 
     for (let chunk = 0; chunk < EVENTS / CHUNK; chunk++) {
       // Distinct, increasing event times: "last published" is unambiguous.
@@ -83,6 +95,7 @@ describe.each([
       });
       const written = await distribute(events);
       for (const { event, route } of written) {
+        ledger.set(event.id, event);
         for (const t of route.topics) perTopic.set(t, (perTopic.get(t) ?? 0) + 1);
         if (event.type === EVENT_TYPES.price) latestPrice.set(`${event.subject}|${(event.data as PriceData).region}`, event);
       }
@@ -135,9 +148,37 @@ describe.each([
     const lag = await eventually(
       'consumer lag drained',
       () => getJson<{ groups: Record<string, { records: number }> }>(`${api}/lag`),
-      (l) => Object.keys(l.groups).length === 4 && Object.values(l.groups).every((g) => g.records === 0),
+      (l) => Object.keys(l.groups).length === 5 && Object.values(l.groups).every((g) => g.records === 0),
       60_000,
     );
+
+    // The event store holds every acknowledged event exactly once, with its values (a discount for every
+    // region was read from each region's topic; the SIGKILL redelivered some): read back for every product, page by page.
+    const stored = new Map<string, number>();
+    const allProducts = [...new Set([...ledger.values()].map((e) => e.subject))].sort();
+    for (let i = 0; i < allProducts.length; i += HISTORY_MAX_PRODUCTS) {
+      let before: string | null = null;
+      let previous: { time: number; eventId: string } | null = null;
+      do {
+        const q = new URLSearchParams({ products: allProducts.slice(i, i + HISTORY_MAX_PRODUCTS).join(','), limit: '500', ...(before ? { before } : {}) });
+        const page: HistoryBody = await getJson<HistoryBody>(`${api}/history?${q}`);
+        for (const item of page.items) {
+          const sent = ledger.get(item.eventId);
+          expect(sent, `${item.eventId} was never published`).toBeDefined();
+          expect(item.values).toEqual(eventValues(sent!));
+          expect(item.event).toEqual(sent);
+          expect(item.sourceSite).toBe('solo');
+          const key = { time: Date.parse(item.time), eventId: item.eventId };
+          if (previous) expect(newerFirst(previous, key), 'newest first').toBeLessThan(0);
+          previous = key;
+          stored.set(item.eventId, (stored.get(item.eventId) ?? 0) + 1);
+        }
+        before = page.next;
+      } while (before);
+    }
+    expect([...stored.values()].filter((n) => n !== 1)).toEqual([]);
+    expect([...ledger.keys()].filter((id) => !stored.has(id))).toEqual([]);
+    expect(stored.size).toBe(EVENTS);
     figures['lag after the burst, once drained'] = JSON.stringify(Object.fromEntries(Object.entries(lag.groups).map(([g, v]) => [g, v.records])));
   });
 
@@ -190,11 +231,27 @@ describe.each([
       fed.local('solo'),
       DEAD_LETTER_TOPIC,
       (m) => m.headers,
-      (s) => s.length >= 3,
+      (s) => s.length >= 6,
       30_000,
     );
-    expect(dlq.map((h) => h.fedgate_dlq_event_id).sort()).toEqual(['poison-json', 'poison-nul', 'poison-schema']);
-    expect(dlq.every((h) => h.fedgate_dlq_reason && h.fedgate_dlq_consumer === 'price-book')).toBe(true);
+    // Each consumer group that reads the topic reports what it could not take: the price book and the event store.
+    const byConsumer = (c: string) =>
+      dlq
+        .filter((h) => h.fedgate_dlq_consumer === c)
+        .map((h) => h.fedgate_dlq_event_id)
+        .sort();
+    expect(byConsumer('price-book')).toEqual(['poison-json', 'poison-nul', 'poison-schema']);
+    expect(byConsumer('event-store')).toEqual(['poison-json', 'poison-nul', 'poison-schema']);
+    expect(dlq).toHaveLength(6);
+    expect(dlq.every((h) => h.fedgate_dlq_reason)).toBe(true);
+    // The store kept the good event after the poison, and none of the poison.
+    const history = await eventually(
+      'the good event stored',
+      () => getJson<HistoryBody>(`${api}/history?products=sku-poison`),
+      (h) => h.items.length > 0,
+      30_000,
+    );
+    expect(history.items.map((i) => [i.eventId, i.values])).toEqual([[good.id, { kind: 'price', region: 'eu', currency: 'EUR', amount: '42.00' }]]);
   });
 
   it('serves a product history newest first, paged, and an event trace', async () => {

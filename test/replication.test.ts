@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findManaged, isOurProcess, rssOf } from '../deploy/index.ts';
-import { allRoutedTopics, remoteTopic, routedTopic, STORAGE_TOPIC } from '../federation/index.ts';
+import { allRoutedTopics, MONITORING_TOPIC, remoteTopic, routedTopic } from '../federation/index.ts';
 import {
   consumeUntil,
   createTestFederation,
@@ -39,7 +39,7 @@ describe('MirrorMaker 2 replication between real sites', () => {
       figures[`broker ready (${sites[i]})`] = `${(r!.readyMs / 1000).toFixed(1)} s`;
     });
     // The instance normally creates these from the topology; auto-create is off.
-    for (const s of sites) await createTopics(fed.local(s), [...allRoutedTopics(topology), STORAGE_TOPIC]);
+    for (const s of sites) await createTopics(fed.local(s), [...allRoutedTopics(topology), MONITORING_TOPIC]);
   });
 
   afterAll(async () => {
@@ -100,7 +100,7 @@ describe('MirrorMaker 2 replication between real sites', () => {
     const producer = newProducer(fed.local('a'));
     await producer.connect();
     await producer.send({ topic: notToB, acks: -1, messages: [{ key: 'sku-2', value: 'eu only' }] });
-    await producer.send({ topic: STORAGE_TOPIC, acks: -1, messages: [{ key: 'sku-2', value: 'local only' }] });
+    await producer.send({ topic: MONITORING_TOPIC, acks: -1, messages: [{ key: 'sku-2', value: 'local only' }] });
     // A record sent after both: once c has it, MM2 has long since passed the others.
     await producer.send({ topic: notToB, acks: -1, messages: [{ key: 'sku-3', value: 'marker' }] });
     await producer.disconnect();
@@ -110,8 +110,8 @@ describe('MirrorMaker 2 replication between real sites', () => {
     const atC = await topicsOf(fed.local('c'));
     expect(atB).toContain(remoteTopic('a', toB));
     expect(atB).not.toContain(remoteTopic('a', notToB));
-    expect(atB.filter((t) => t.includes(STORAGE_TOPIC) && t !== STORAGE_TOPIC)).toEqual([]);
-    expect(atC.filter((t) => t.includes(STORAGE_TOPIC) && t !== STORAGE_TOPIC)).toEqual([]);
+    expect(atB.filter((t) => t.includes(MONITORING_TOPIC) && t !== MONITORING_TOPIC)).toEqual([]);
+    expect(atC.filter((t) => t.includes(MONITORING_TOPIC) && t !== MONITORING_TOPIC)).toEqual([]);
   });
 
   it('produces no multi-hop chains in a three-site mesh', async () => {

@@ -36,7 +36,7 @@ export interface KafkaLoadSpec {
   /** The certificates folder: the load connects as the site's admin. */
   certsDir: string;
   site: string;
-  mode: 'raw' | 'distributor';
+  mode: 'raw' | 'distributor' | 'distributor-copy';
   topic: string;
   connections: number;
   batch: number;

@@ -6,16 +6,20 @@
  * - mode `raw`: one record of `valueBytes` per event to one topic (the
  *   baseline the issue names).
  * - mode `distributor`: fedgate's own distributor, so exactly the records the
- *   gateway writes per event (routed topic, storage stream, two monitoring
- *   records), without HTTP, auth or validation.
+ *   gateway writes per event (routed topic, one monitoring record), without
+ *   HTTP, auth or validation.
+ * - mode `distributor-copy`: the same, plus a second copy of each event's
+ *   record to `topic` in the same request: the shape the gateway had while it
+ *   also wrote a storage stream (`site.storage`, removed once the event store
+ *   read the routed topics; bench/storage-copy.ts measures the difference).
  *
  *   node --import tsx bench/load/kafka-load.ts '<KafkaLoadSpec as JSON>'
  */
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer, type ProducerBatch } from 'kafkajs';
 import { clientTls } from '../../certs/index.ts';
 import { completeEvent, PublishInputSchema } from '../../contract/index.ts';
-import { loadTopology, localKafkaConfig, siteOf } from '../../federation/index.ts';
+import { isRoutedTopic, loadTopology, localKafkaConfig, siteOf } from '../../federation/index.ts';
 import { createDistributor } from '../../gateway/distributor.ts';
 import type { KafkaLoadResult, KafkaLoadSpec } from '../lib/load.ts';
 
@@ -25,7 +29,17 @@ const site = siteOf(topology, spec.site);
 const kafka = new Kafka({ ...localKafkaConfig(site, 'bench-kafka-load', clientTls(spec.certsDir, site.name, 'admin')), logLevel: logLevel.NOTHING });
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
 await producer.connect();
-const distribute = createDistributor({ producer, topology, monitorSite: site.name });
+/** In `distributor-copy` mode, every request also carries a copy of each routed record to `spec.topic`. */
+const copying: Producer =
+  spec.mode === 'distributor-copy'
+    ? Object.assign(Object.create(producer) as Producer, {
+        sendBatch: (batch: ProducerBatch) => {
+          const routed = (batch.topicMessages ?? []).filter((t) => isRoutedTopic(t.topic)).flatMap((t) => t.messages);
+          return producer.sendBatch({ ...batch, topicMessages: [...(batch.topicMessages ?? []), { topic: spec.topic, messages: routed }] });
+        },
+      })
+    : producer;
+const distribute = createDistributor({ producer: copying, topology, monitorSite: site.name });
 const input = PublishInputSchema.parse(spec.event);
 
 // Values are made before the clock starts: a kafkajs user sends data it has, so

@@ -1,7 +1,17 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { READ_SCOPE } from '../../certs/index.ts';
-import { EventIdSchema, FederatedLimitQuerySchema, ProductIdSchema, parseQuery, WindowQuerySchema } from '../../contract/index.ts';
+import {
+  decodeHistoryCursor,
+  EventIdSchema,
+  FederatedLimitQuerySchema,
+  filterOf,
+  HistoryQuerySchema,
+  Problem,
+  ProductIdSchema,
+  parseQuery,
+  WindowQuerySchema,
+} from '../../contract/index.ts';
 import { type AuthEnv, requireScope, requireToken } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { createStreamSlots } from '../stream-slots.ts';
@@ -22,6 +32,11 @@ export function federationRoutes(deps: GatewayDeps) {
   app.get('/v1/federation/products/:productId/events', async (c) => {
     const productId = parseQuery(ProductIdSchema, c.req.param('productId'));
     return c.json({ answeredBy: deps.site, ...(await view.productHistory(productId, parseQuery(FederatedLimitQuerySchema, c.req.query()).limit)) });
+  });
+  app.get('/v1/federation/history', async (c) => {
+    const q = parseQuery(HistoryQuerySchema, c.req.query());
+    if (q.before && !decodeHistoryCursor(q.before)) throw new Problem('invalid-query', 'before: not a cursor this API returned');
+    return c.json({ answeredBy: deps.site, ...(await view.history(filterOf(q), q.limit, q.before)) });
   });
   app.get('/v1/federation/dead-letters', async (c) =>
     c.json({ answeredBy: deps.site, ...(await view.deadLetters(parseQuery(FederatedLimitQuerySchema, c.req.query()).limit)) }),

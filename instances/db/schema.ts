@@ -91,3 +91,31 @@ export const discounts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.productId, t.region, t.discountId] })],
 );
+
+/**
+ * The event store (PEMX storage): every product event this site received,
+ * with its payload: the ones published here (its routed topics) and the
+ * copies MM2 brought it. One row per event id: MM2 redeliveries, and a
+ * discount for every region read from each region's topic, add nothing.
+ * History for a set of products reads the (product, time, id) index newest first.
+ */
+export const storedEvents = pgTable(
+  'stored_events',
+  {
+    eventId: text('event_id').primaryKey(),
+    productId: text('product_id').notNull(),
+    eventType: text('event_type').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, precision: 3, mode: 'date' }).notNull(),
+    /** The site whose gateway accepted it. */
+    sourceSite: text('source_site').notNull(),
+    /** Where this site read it: a routed topic (published here) or an upstream's copy. */
+    topic: text('topic').notNull(),
+    partition: integer('partition').notNull(),
+    offset: bigint('offset', { mode: 'number' }).notNull(),
+    publishedAt: timestamp('published_at', { withTimezone: true, precision: 3, mode: 'date' }).notNull(),
+    storedAt: timestamp('stored_at', { withTimezone: true, precision: 3, mode: 'date' }).notNull().default(sql`now()`),
+    /** The whole event (CloudEvent attributes and data), as the gateway accepted it. */
+    event: jsonb('event').$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [index('stored_events_product_time').on(t.productId, t.eventTime, t.eventId), index('stored_events_time').on(t.eventTime, t.eventId)],
+);
