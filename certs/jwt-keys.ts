@@ -18,7 +18,9 @@ export const READ_SCOPE = 'read:federation';
 export const METRICS_SCOPE = 'read:metrics';
 /** Opens GET /v1/subscribe at any gateway: the business events that reach that gateway's site. */
 export const SUBSCRIBE_SCOPE = 'subscribe:events';
-export const SCOPES = [...PUBLISH_SCOPES, READ_SCOPE, METRICS_SCOPE, SUBSCRIBE_SCOPE] as const;
+/** Starts, follows and cancels replays of stored history at a site (gateway/replay.ts). */
+export const REPLAY_SCOPE = 'replay:events';
+export const SCOPES = [...PUBLISH_SCOPES, READ_SCOPE, METRICS_SCOPE, SUBSCRIBE_SCOPE, REPLAY_SCOPE] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function issuerOf(site: string): string {

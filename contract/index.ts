@@ -5,5 +5,6 @@ export * from './monitoring-event.ts';
 export * from './problem.ts';
 export * from './public-api.ts';
 export * from './read-api.ts';
+export * from './replay.ts';
 export * from './seed-shape.ts';
 export * from './selection.ts';

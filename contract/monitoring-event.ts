@@ -4,7 +4,7 @@ import { z } from 'zod';
  * What every stage reports about an event, on the site's monitoring topic.
  * One event can be traced across sites by its id.
  */
-export const STAGES = ['published', 'routed', 'replicated', 'consumed', 'delivered', 'failed', 'dead-lettered'] as const;
+export const STAGES = ['published', 'routed', 'replicated', 'consumed', 'replayed', 'delivered', 'failed', 'dead-lettered'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const MonitoringEventSchema = z.object({

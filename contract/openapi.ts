@@ -31,6 +31,7 @@ import {
   StatsQuerySchema,
   TraceBodySchema,
 } from './read-api.ts';
+import { ReplayJobSchema, ReplayListSchema, ReplayRequestSchema } from './replay.ts';
 import { SeedEventSchema } from './seed-shape.ts';
 
 /**
@@ -66,6 +67,18 @@ export const ROUTE_PROBLEMS = {
   live: ['missing-token', 'invalid-token', 'insufficient-scope', 'rate-limited', 'internal'],
   subscribe: ['missing-token', 'invalid-token', 'insufficient-scope', 'invalid-query', 'rate-limited', 'kafka-unavailable', 'internal'],
   metrics: ['missing-token', 'invalid-token', 'insufficient-scope', 'internal'],
+  replayStart: [
+    'invalid-json',
+    'invalid-query',
+    'unsupported-media-type',
+    'payload-too-large',
+    'missing-token',
+    'invalid-token',
+    'insufficient-scope',
+    'internal',
+  ],
+  replayRead: ['missing-token', 'invalid-token', 'insufficient-scope', 'not-found', 'internal'],
+  replayCancel: ['missing-token', 'invalid-token', 'insufficient-scope', 'not-found', 'replay-finished', 'internal'],
   read: ['internal'],
   peerPublish: ['invalid-token', 'insufficient-scope', 'invalid-event', 'kafka-unavailable', 'internal'],
   peerRead: ['invalid-token', 'internal'],
@@ -247,6 +260,43 @@ export function publicApiDocument(site: string) {
     path: '/.well-known/jwks.json',
     summary: "This site's public signing keys",
     responses: { 200: json(z.object({ keys: z.array(z.record(z.unknown())) }), 'JWKS') },
+  });
+  const replayId = z.object({ id: z.string() });
+  r.registerPath({
+    method: 'post',
+    path: '/v1/replays',
+    tags: ['replay'],
+    summary:
+      "Replay stored history (every site's event store) to this gateway's site: by product ids and/or event time, to all of its consumers or one; 202 with the job, which runs on",
+    security: [{ [bearer.name]: [] }],
+    request: { body: { required: true, content: { 'application/json': { schema: ReplayRequestSchema } } } },
+    responses: { 202: json(ReplayJobSchema, 'the job, running; Location names it'), ...problems(ROUTE_PROBLEMS.replayStart) },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/replays',
+    tags: ['replay'],
+    summary: "This gateway's replays, newest first (kept in memory: the last 100)",
+    security: [{ [bearer.name]: [] }],
+    responses: { 200: json(ReplayListSchema, 'jobs'), ...problems(ROUTE_PROBLEMS.replayRead) },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/replays/{id}',
+    tags: ['replay'],
+    summary: 'One replay: its state and progress (read, sent, not served here, sites that did not answer)',
+    security: [{ [bearer.name]: [] }],
+    request: { params: replayId },
+    responses: { 200: json(ReplayJobSchema, 'the job'), ...problems(ROUTE_PROBLEMS.replayRead) },
+  });
+  r.registerPath({
+    method: 'delete',
+    path: '/v1/replays/{id}',
+    tags: ['replay'],
+    summary: 'Cancel a running replay after the page in flight; what it sent stays sent',
+    security: [{ [bearer.name]: [] }],
+    request: { params: replayId },
+    responses: { 200: json(ReplayJobSchema, 'the job, cancelled'), ...problems(ROUTE_PROBLEMS.replayCancel) },
   });
   r.registerPath({
     method: 'get',

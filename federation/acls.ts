@@ -7,6 +7,7 @@ import {
   groupPrefix,
   IDEMPOTENCY_TOPIC,
   MONITORING_TOPIC,
+  REPLAY_TOPIC,
   remoteTopic,
   routedTopicsForSite,
   streamGroupPrefix,
@@ -58,9 +59,9 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     for (const operation of operations) rules.set([principal, resource, name, pattern, operation].join('|'), { principal, resource, name, pattern, operation });
   };
 
-  // The gateway writes events to the routed topics (any scope may be published here) and monitoring.
+  // The gateway writes events to the routed topics (any scope may be published here), monitoring, and replays to its site's consumers.
   const gateway = principalOf(site.name, 'gateway');
-  for (const topic of [...allRoutedTopics(topology), MONITORING_TOPIC]) allow(gateway, 'topic', topic, 'literal', 'write', 'describe');
+  for (const topic of [...allRoutedTopics(topology), MONITORING_TOPIC, REPLAY_TOPIC]) allow(gateway, 'topic', topic, 'literal', 'write', 'describe');
   // Its idempotency window, shared by the site's gateways: each writes it and reads it back, in a group of its own.
   allow(gateway, 'topic', IDEMPOTENCY_TOPIC, 'literal', 'write', 'read', 'describe');
   allow(gateway, 'group', windowGroupPrefix(site.name), 'prefixed', 'read', 'describe');
@@ -86,6 +87,7 @@ export function renderAcls(topology: Topology, siteName: string): AclRule[] {
     // MM2's offset syncs of each flow into this site: the retention monitor reads them.
     ...upstream.map((u) => offsetSyncsTopic(u)),
     MONITORING_TOPIC,
+    REPLAY_TOPIC,
   ]) {
     allow(instance, 'topic', topic, 'literal', 'read', 'describe');
   }

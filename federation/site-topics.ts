@@ -2,7 +2,16 @@ import type { ITopicConfig } from 'kafkajs';
 import { deliveryDeadLetterTopic } from './delivery.ts';
 import { offsetSyncsTopic } from './offset-syncs.ts';
 import { CDC_TOPICS, CONNECT_TOPICS, isPisSite, SOURCE_TOPIC } from './pis.ts';
-import { allRoutedTopics, DEAD_LETTER_TOPIC, type EventKind, IDEMPOTENCY_TOPIC, MONITORING_TOPIC, remoteTopic, routedTopicsForSite } from './topics.ts';
+import {
+  allRoutedTopics,
+  DEAD_LETTER_TOPIC,
+  type EventKind,
+  IDEMPOTENCY_TOPIC,
+  MONITORING_TOPIC,
+  REPLAY_TOPIC,
+  remoteTopic,
+  routedTopicsForSite,
+} from './topics.ts';
 import { replicationOf, siteOf, type Topology, upstreamSites } from './topology.ts';
 
 /**
@@ -11,7 +20,7 @@ import { replicationOf, siteOf, type Topology, upstreamSites } from './topology.
  * - every routed topic, since an event for any scope may be published here;
  * - the copies MM2 will write here (`<upstream>.<topic>`) for what the site
  *   serves, created up front so consumers can subscribe before the first copy;
- * - the monitoring and dead-letter streams;
+ * - the monitoring, replay and dead-letter streams;
  * - the gateways' idempotency window (compacted, kept for the site's window);
  * - one dead-letter topic per delivery subscription.
  */
@@ -46,6 +55,8 @@ export function siteTopicPlan(topology: Topology, siteName: string): ITopicConfi
   }
   topics.push(
     { topic: MONITORING_TOPIC, numPartitions: partitions, replicationFactor },
+    // Replays to this site's consumers, keyed by product id.
+    { topic: REPLAY_TOPIC, numPartitions: partitions, replicationFactor },
     { topic: DEAD_LETTER_TOPIC, numPartitions: 1, replicationFactor },
     {
       topic: IDEMPOTENCY_TOPIC,

@@ -19,6 +19,14 @@ export function routedTopic(kind: EventKind, scope: string): string {
   return kind === 'country' ? `fed.country.${scope.toLowerCase()}` : `fed.${kind}.${scope}`;
 }
 
+/**
+ * Replays at this site (gateway/replay.ts): stored events re-sent to the
+ * site's own consumers, each record naming the consumer it is for. Never replicated.
+ */
+export const REPLAY_TOPIC = 'site.replay';
+/** A replayed record's headers next to the CloudEvent's: its replay job, and the consumer it is for (a name, or `all`). */
+export const REPLAY_JOB_HEADER = 'fedgate_replay_job';
+export const REPLAY_TO_HEADER = 'fedgate_replay_to';
 /** Monitoring events of this site's stages, read by the monitoring consumer. */
 export const MONITORING_TOPIC = 'site.monitoring';
 /** Messages a consumer could not process, with the reason in headers. */

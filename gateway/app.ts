@@ -7,6 +7,7 @@ import { federationRoutes } from './routes/federation.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { peerRoutes } from './routes/peer.ts';
 import { publishRoute } from './routes/publish.ts';
+import { replayRoutes } from './routes/replay.ts';
 import { subscribeRoute } from './routes/subscribe.ts';
 
 function base(deps: GatewayDeps) {
@@ -38,6 +39,7 @@ export function createApp(deps: GatewayDeps) {
   app.route('/', publishRoute(deps));
   app.route('/', federationRoutes(deps));
   app.route('/', subscribeRoute(deps));
+  app.route('/', replayRoutes(deps));
   app.route('/', metaRoutes(deps));
   if (deps.benchRoutes) {
     // Same server, same middleware, no auth, no Kafka: what Hono and Node cost on their own.

@@ -7,6 +7,7 @@ import type { FederatedView } from './federated-view.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PublishResult, PublishService } from './publish-service.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { Replays } from './replay.ts';
 import type { VerifiedToken } from './verifier.ts';
 
 /** Everything the gateway's routes need, built once in main.ts (or by a test) and handed in. */
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   streams?: EventStreams;
   /** At the PIS's site: the catalog lookup the other sites' gateways call for enrichment (peer listener). */
   catalogLookup?: CatalogLookup;
+  /** Replays of stored history to this site (absent in route tests that do not replay). */
+  replays?: Replays;
   /** Mounts the no-op baseline route of the publish benchmark. */
   benchRoutes?: boolean;
 }

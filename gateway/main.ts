@@ -30,6 +30,7 @@ import {
   nodeBindAddress,
   PIS_SECRET_FILES,
   pisDatabaseUrl,
+  REPLAY_TOPIC,
   siteOf,
 } from '../federation/index.ts';
 import { createApp, createPeerApp } from './app.ts';
@@ -49,6 +50,7 @@ import { createPeerFailover } from './peer-failover.ts';
 import { cdcSource, type IngestSource, productEventSource, startIngest } from './pis-ingest.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from './publish-service.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { createReplays } from './replay.ts';
 import { createVerifier } from './verifier.ts';
 
 // Load config, build the dependencies, start, drain on SIGTERM.
@@ -214,6 +216,17 @@ const deps: GatewayDeps = {
   acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, verify, submit, seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
   streams,
+  // Replays to this site: stored history from every site's store, re-sent through the site's replay topic.
+  replays: createReplays({
+    site: site.name,
+    topology,
+    history: view.history,
+    send: async (messages) => {
+      if (!connected) await producer.connect();
+      await producer.send({ topic: REPLAY_TOPIC, acks: -1, timeout: 5000, messages });
+    },
+    log,
+  }),
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { headers: instanceHeaders, signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };
 

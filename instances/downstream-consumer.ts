@@ -1,8 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
-import { DecodeError, fromKafkaRecord, type MonitoringEvent, monitoringRecord, type ProductEvent, printable, siteOfSource } from '../contract/index.ts';
-import { consumedTopics, consumerGroup, DEAD_LETTER_TOPIC, type EventKind, MONITORING_TOPIC, parseRemoteTopic, type Topology } from '../federation/index.ts';
+import {
+  DecodeError,
+  fromKafkaRecord,
+  KIND_OF_TYPE,
+  type MonitoringEvent,
+  monitoringRecord,
+  type ProductEvent,
+  printable,
+  siteOfSource,
+} from '../contract/index.ts';
+import {
+  consumedTopics,
+  consumerGroup,
+  DEAD_LETTER_TOPIC,
+  type EventKind,
+  MONITORING_TOPIC,
+  parseRemoteTopic,
+  REPLAY_JOB_HEADER,
+  REPLAY_TO_HEADER,
+  REPLAY_TOPIC,
+  type Topology,
+} from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { EFFECTS } from './effects.ts';
 import type { ReadFrom } from './event-store.ts';
@@ -85,9 +105,16 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
   const retry: RetryPolicy = { attempts: 5, baseMs: 100, maxMs: 2000 };
   const now = options.now ?? Date.now;
   const groupId = consumerGroup(site, name);
-  const { topics, apply }: { topics: string[]; apply: ApplyBatch } = options.kind
+  const { topics: own, apply }: { topics: string[]; apply: ApplyBatch } = options.kind
     ? { topics: consumedTopics(topology, site, options.kind), apply: EFFECTS[options.kind] }
     : options;
+  // Every consumer also reads the site's replays and takes the ones for it (gateway/replay.ts).
+  const topics = [...own, REPLAY_TOPIC];
+  const kind = options.kind;
+  const replayIsFor = (message: KafkaMessage) => {
+    const to = message.headers?.[REPLAY_TO_HEADER]?.toString();
+    return to === 'all' || to === name;
+  };
   const siteNames = topology.sites.map((s) => s.name);
   const reportApplied = options.reportApplied ?? true;
   let consumer: Consumer | null = null;
@@ -112,13 +139,19 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const startedAt = now();
     const remote = parseRemoteTopic(batch.topic, siteNames);
+    const replay = batch.topic === REPLAY_TOPIC;
     const decoded: { message: KafkaMessage; event: ProductEvent }[] = [];
     const failures: Failure[] = [];
     const readFrom = (ds: typeof decoded): ReadFrom => ({ topic: batch.topic, partition: batch.partition, offsets: ds.map((d) => Number(d.message.offset)) });
 
     for (const message of batch.messages) {
+      // A replay for another consumer of the site: not ours (its offset is still committed below).
+      if (replay && !replayIsFor(message)) continue;
       try {
-        decoded.push({ message, event: fromKafkaRecord(message.value, message.headers) });
+        const event = fromKafkaRecord(message.value, message.headers);
+        // A replay for all of the site's consumers: each effect takes its own kind.
+        if (replay && kind && KIND_OF_TYPE[event.type] !== kind) continue;
+        decoded.push({ message, event });
       } catch (err) {
         const reason = err instanceof DecodeError ? err.message : `undecodable: ${(err as Error).message}`;
         const id = err instanceof DecodeError && err.eventId && /^[\x21-\x7e]{1,128}$/.test(err.eventId) ? err.eventId : null;
@@ -171,6 +204,20 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
         partition: batch.partition,
         offset: Number(message.offset),
       };
+      if (replay) {
+        // Applied again from a replay: its own stage, no latency (it says nothing about the event's path).
+        monitoring.push([
+          {
+            ...base,
+            stage: 'replayed',
+            consumer: name,
+            at: doneAt,
+            latencyMs: null,
+            detail: { job: message.headers?.[REPLAY_JOB_HEADER]?.toString() ?? null, processingMs },
+          },
+        ]);
+        continue;
+      }
       const consumed: MonitoringEvent = {
         ...base,
         stage: 'consumed',
@@ -231,7 +278,7 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
       consumer: name,
       applied: applied.length,
       deadLettered: failures.length,
-      effectLatencySeconds: applied.map(({ event }) => Math.max(0, doneAt - event.publishedat) / 1000),
+      effectLatencySeconds: replay ? [] : applied.map(({ event }) => Math.max(0, doneAt - event.publishedat) / 1000),
     });
 
     for (const message of batch.messages) resolveOffset(message.offset);

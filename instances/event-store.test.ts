@@ -1,12 +1,19 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completeEvent, decodeHistoryCursor, EVENT_TYPES, type ProductEvent, PublishInputSchema } from '../contract/index.ts';
+import { completeEvent, decodeHistoryCursor, EVENT_TYPES, type ProductEvent, PublishInputSchema, REPLAY_TARGETS } from '../contract/index.ts';
 import { type Database, openDatabase } from './db/database.ts';
 import { storedEvents } from './db/schema.ts';
-import { storedHistory, storeEvents } from './event-store.ts';
+import { CONSUMERS } from './downstream-consumer.ts';
+import { STORE_CONSUMER, storedHistory, storeEvents } from './event-store.ts';
 import { createReadApi } from './read-api.ts';
 
 /** The event store over an in-memory PGlite: each event once, history for a set of products newest first, paged. */
+describe('replay targets', () => {
+  it('are exactly the site’s consumer groups that read replays: every effect consumer and the event store', () => {
+    expect(REPLAY_TARGETS.filter((t) => t !== 'all').sort()).toEqual([...CONSUMERS.map((c) => c.name), STORE_CONSUMER].sort());
+  });
+});
+
 describe('event store', () => {
   let database: Database;
   const t0 = Date.parse('2026-12-01T10:00:00Z');

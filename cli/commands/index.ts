@@ -9,6 +9,7 @@ import { k8sCommand } from './k8s.ts';
 import { kafkaCommand } from './kafka.ts';
 import { prometheusCommand } from './prometheus.ts';
 import { publishCommand } from './publish.ts';
+import { replayCommand } from './replay.ts';
 import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
 import { scaleCommand } from './scale.ts';
@@ -40,4 +41,5 @@ export const COMMANDS: readonly Command[] = [
   drillCommand,
   failoverCommand,
   publishCommand,
+  replayCommand,
 ];

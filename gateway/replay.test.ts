@@ -1,0 +1,180 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Message } from 'kafkajs';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { audienceOf, ensureSigningKeys, issuerOf, issueToken, publicJwks } from '../certs/index.ts';
+import { completeEvent, EVENT_TYPES, eventValues, type HistoryFilter, type ProductEvent, PublishInputSchema, ReplayRequestSchema } from '../contract/index.ts';
+import { parseTopology, REPLAY_JOB_HEADER, REPLAY_TO_HEADER } from '../federation/index.ts';
+import { createApp } from './app.ts';
+import type { GatewayDeps } from './deps.ts';
+import { createReplays, type ReplayDeps } from './replay.ts';
+import { createVerifier } from './verifier.ts';
+
+/**
+ * Replay jobs with an in-memory history (pages of stored events) and an
+ * in-memory Kafka that records what was sent; the real run is test/replay.test.ts.
+ */
+const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
+const t0 = Date.parse('2026-12-01T10:00:00Z');
+const price = (n: number, region: string) =>
+  completeEvent(
+    PublishInputSchema.parse({
+      type: EVENT_TYPES.price,
+      id: `e${n}`,
+      time: new Date(t0 - n * 1000).toISOString(),
+      data: { productId: `sku-${n % 3}`, region, price: { currency: 'EUR', minor: n } },
+    }),
+    'cloud-a',
+  );
+
+/** Stored events newest first, served in pages like the federated view; `gate` holds each page until released. */
+function fakeHistory(events: ProductEvent[], unreachable: string[] = [], gate?: () => Promise<void>): ReplayDeps['history'] {
+  return async (_filter: HistoryFilter, limit: number, before?: string) => {
+    await gate?.();
+    const start = before ? Number(before) : 0;
+    const page = events.slice(start, start + limit);
+    const next = start + limit < events.length ? String(start + limit) : null;
+    const items = page.map((event) => ({
+      eventId: event.id,
+      productId: event.subject,
+      type: event.type,
+      time: event.time,
+      publishedAt: new Date(event.publishedat).toISOString(),
+      sourceSite: 'cloud-a',
+      values: eventValues(event),
+      event,
+      sites: ['cloud-a'],
+    }));
+    return { items, next, sites: [], partial: unreachable.length > 0, unreachable };
+  };
+}
+
+describe('replay jobs', () => {
+  const log = pino({ level: 'silent' });
+
+  it('re-sends, page by page, only the events the site serves, each naming its job and consumer; reports what it read, sent and skipped', async () => {
+    // cloud-b serves us; eu is not its.
+    const events = Array.from({ length: 7 }, (_, i) => price(i, i % 2 === 0 ? 'us' : 'eu'));
+    const sent: Message[][] = [];
+    const replays = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events), send: async (m) => void sent.push(m), log });
+    const job = replays.start(ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'price-book' }), 'iss|sub');
+    expect(job.state).toBe('running');
+    await replays.settled();
+    expect(replays.get(job.id)).toMatchObject({ state: 'done', pages: 3, read: 7, sent: 4, skipped: 3, unreachable: [], error: null });
+    expect(sent.map((batch) => batch.length)).toEqual([2, 1, 1]);
+    const headers = sent.flat().map((m) => m.headers as Record<string, string>);
+    expect(headers.map((h) => h.ce_id)).toEqual(['e0', 'e2', 'e4', 'e6']);
+    expect(headers.every((h) => h[REPLAY_JOB_HEADER] === job.id && h[REPLAY_TO_HEADER] === 'price-book')).toBe(true);
+    expect(replays.list().map((j) => j.id)).toEqual([job.id]);
+  });
+
+  it('names the sites that did not answer, and fails with the reason when the site’s Kafka refuses', async () => {
+    const events = [price(0, 'us')];
+    const partial = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events, ['onprem']), send: async () => {}, log });
+    const a = partial.start(ReplayRequestSchema.parse({ from: '2026-12-01T00:00:00Z' }), 'iss|sub');
+    await partial.settled();
+    expect(partial.get(a.id)).toMatchObject({ state: 'done', sent: 1, unreachable: ['onprem'] });
+
+    const refusing = createReplays({
+      site: 'cloud-b',
+      topology,
+      history: fakeHistory(events),
+      send: async () => {
+        throw new Error('broker down');
+      },
+      log,
+    });
+    const b = refusing.start(ReplayRequestSchema.parse({ products: ['sku-0'] }), 'iss|sub');
+    await refusing.settled();
+    expect(refusing.get(b.id)).toMatchObject({ state: 'failed', sent: 0, error: 'broker down' });
+    expect(refusing.get(b.id).finishedAt).not.toBeNull();
+  });
+
+  it('stops between pages when cancelled; what it sent stays sent, and a finished job cannot be cancelled', async () => {
+    const events = Array.from({ length: 10 }, (_, i) => price(i, 'us'));
+    let release!: () => void;
+    let pagesAsked = 0;
+    const gate = () => {
+      pagesAsked++;
+      return pagesAsked <= 2 ? Promise.resolve() : new Promise<void>((r) => (release = r));
+    };
+    const sent: Message[] = [];
+    const replays = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events, [], gate), send: async (m) => void sent.push(...m), log });
+    const job = replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], pageSize: 2 }), 'iss|sub');
+    while (pagesAsked < 3) await new Promise((r) => setTimeout(r, 5));
+    const cancelling = replays.cancel(job.id);
+    release();
+    const cancelled = await cancelling;
+    expect(cancelled).toMatchObject({ state: 'cancelled', pages: 3, sent: 6 });
+    expect(sent).toHaveLength(6);
+    await expect(replays.cancel(job.id)).rejects.toMatchObject({ code: 'replay-finished' });
+    expect(() => replays.get('replay-none')).toThrow(expect.objectContaining({ code: 'not-found' }));
+  });
+});
+
+describe('replay routes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-keys-'));
+  let app: ReturnType<typeof createApp>;
+  const sent: Message[] = [];
+  beforeAll(async () => {
+    for (const s of topology.sites) await ensureSigningKeys(dir, s.name);
+    const log = pino({ level: 'silent' });
+    const deps = {
+      topology,
+      site: 'cloud-b',
+      log,
+      verify: createVerifier({
+        audience: audienceOf(topology),
+        issuers: new Map(topology.sites.map((s) => [issuerOf(s.name), () => publicJwks(dir, s.name)])),
+      }),
+      metrics: { rejected() {}, response() {} },
+      limits: { maxBodyBytes: 4096, maxBatchEvents: 10, liveStreamsPerClient: 2 },
+      replays: createReplays({ site: 'cloud-b', topology, history: fakeHistory([price(0, 'us')]), send: async (m) => void sent.push(...m), log }),
+    } as unknown as GatewayDeps;
+    app = createApp(deps);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const token = (scopes: string[], site = 'cloud-a') => issueToken({ secretsDir: dir, topology, site, scopes, ttlSeconds: 60 });
+  const call = async (path: string, init: RequestInit & { scopes?: string[] } = {}) =>
+    app.request(path, {
+      ...init,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(init.scopes ?? ['replay:events'])}`, ...(init.headers ?? {}) },
+    });
+
+  it('starts a replay with a token of any site holding replay:events, follows it, and refuses what it cannot take with a problem code', async () => {
+    const res = await call('/v1/replays', { method: 'POST', body: JSON.stringify({ products: ['sku-0'] }) });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as { id: string; state: string; requestedBy: string };
+    expect(res.headers.get('location')).toBe(`/v1/replays/${job.id}`);
+    expect(job.requestedBy).toMatch(/^urn:fedgate:site:cloud-a\|/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await (await call(`/v1/replays/${job.id}`)).json()).toMatchObject({ id: job.id, state: 'done', sent: 1 });
+    expect(((await (await call('/v1/replays')).json()) as { jobs: unknown[] }).jobs).toHaveLength(1);
+    expect(sent).toHaveLength(1);
+
+    const problem = async (res: Response, status: number, code: string) => {
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(await res.json()).toMatchObject({ code });
+    };
+    await problem(await app.request('/v1/replays', { method: 'POST', body: '{}' }), 401, 'missing-token');
+    await problem(
+      await call('/v1/replays', { method: 'POST', body: JSON.stringify({ products: ['sku-0'] }), scopes: ['read:federation'] }),
+      403,
+      'insufficient-scope',
+    );
+    await problem(await call('/v1/replays', { method: 'POST', body: '{}' }), 400, 'invalid-query');
+    await problem(await call('/v1/replays', { method: 'POST', body: JSON.stringify({ products: ['sku-0'], consumer: 'nobody' }) }), 400, 'invalid-query');
+    await problem(
+      await call('/v1/replays', { method: 'POST', body: JSON.stringify({ from: '2026-12-02T00:00:00Z', to: '2026-12-01T00:00:00Z' }) }),
+      400,
+      'invalid-query',
+    );
+    await problem(await call('/v1/replays', { method: 'POST', body: '{not json' }), 400, 'invalid-json');
+    await problem(await call('/v1/replays', { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' } }), 415, 'unsupported-media-type');
+    await problem(await call('/v1/replays/replay-none'), 404, 'not-found');
+    await problem(await call(`/v1/replays/${job.id}`, { method: 'DELETE' }), 409, 'replay-finished');
+  });
+});
