@@ -323,6 +323,28 @@ describe('federation gateway on three real sites', () => {
     expect(paged).toEqual(full.items.map((i: any) => i.eventId));
     expect(pages).toBe(3);
 
+    // 50 products whose events only c holds (APAC prices published at c), asked at b, which holds none of them.
+    const fifty = Array.from({ length: 50 }, (_, i) => ({
+      type: 'com.fedgate.pim.price.updated',
+      id: `${run}-apac-${i}`,
+      time: at(10 + i),
+      data: { productId: `hist-${run}-p${String(i).padStart(2, '0')}`, region: 'apac', price: { currency: 'JPY', minor: 1000 + i } },
+    }));
+    const atC = await publish('c', fifty, await token('c'));
+    expect(atC.status, await atC.clone().text()).toBe(202);
+    const set = await eventually(
+      () => history(`products=${fifty.map((e) => e.data.productId).join(',')}&limit=100`),
+      (h) => h.items.length === 50,
+      30_000,
+    );
+    expect(set.partial).toBe(false);
+    expect(set.unreachable).toEqual([]);
+    expect(set.items.map((i: any) => [i.eventId, i.productId, i.sourceSite, i.sites, i.values])).toEqual(
+      [...fifty]
+        .reverse()
+        .map((e) => [e.id, e.data.productId, 'c', ['c'], { kind: 'price', region: 'apac', currency: 'JPY', amount: String(e.data.price.minor) }]),
+    );
+
     // Bad queries are problems with a stable code.
     const bad = await fetch(`${url('b')}/v1/federation/history?products=`, { headers: { authorization: `Bearer ${await token('a', ['read:federation'])}` } });
     expect(bad.status).toBe(400);

@@ -78,8 +78,9 @@ describe('replay of stored history', () => {
       ...s.availability.map((a) => `c|${a.country}=${a.eventId}`),
       ...s.discounts.map((d) => `d|${d.region}|${d.discountId}=${d.eventId}`),
     ].sort();
-  const stateOfB = async () =>
-    Object.fromEntries(await Promise.all(PRODUCTS.map(async (p) => [p, stateKeys(await read<State>('b', `/products/${p}`))] as const)));
+  const stateOf = async (site: string) =>
+    Object.fromEntries(await Promise.all(PRODUCTS.map(async (p) => [p, stateKeys(await read<State>(site, `/products/${p}`))] as const)));
+  const stateOfB = () => stateOf('b');
   const expectedOfAll = () => Object.fromEntries(PRODUCTS.map((p) => [p, expectedState(p)]));
   const statsOfB = () =>
     read<{ stages: { stage: string; count: number; distinctEvents: number }[] }>('b', '/stats?windowSeconds=86400&distinct=true').then((s) =>
@@ -154,6 +155,8 @@ describe('replay of stored history', () => {
     const rebuilt = await eventually('b rebuilt', stateOfB, (s) => JSON.stringify(s) === JSON.stringify(expectedOfAll()), 120_000);
     figures['replay of 300 events to a rebuilt site (s)'] = (Date.now() - started) / 1000;
     expect(rebuilt).toEqual(expectedOfAll());
+    // And equal to the site that never lost it.
+    expect(rebuilt).toEqual(await stateOf('a'));
     // The store is back too, and each replayed event is one `replayed` row, of the effect consumer that applied it (the store reports no stages).
     const stored = await read<{ items: { eventId: string }[] }>('b', `/history?products=${PRODUCTS.join(',')}&limit=500`);
     expect(stored.items.map((i) => i.eventId).sort()).toEqual(ledger.map((e) => e.id).sort());
