@@ -95,7 +95,11 @@ const INCLUDE: Record<'broker' | 'mm2', string[]> = {
     'kafka.network:type=RequestMetrics,name=RequestsPerSec,request=*,version=*',
     'kafka.network:type=RequestMetrics,name=TotalTimeMs,request=*',
   ],
-  mm2: ['kafka.connect.mirror:type=MirrorSourceConnector,*', 'kafka.connect.mirror:type=MirrorCheckpointConnector,*', 'kafka.connect:type=connect-worker-metrics'],
+  mm2: [
+    'kafka.connect.mirror:type=MirrorSourceConnector,*',
+    'kafka.connect.mirror:type=MirrorCheckpointConnector,*',
+    'kafka.connect:type=connect-worker-metrics',
+  ],
 };
 
 /**
