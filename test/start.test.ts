@@ -91,7 +91,8 @@ describe('npm start, as a new user', () => {
     expect(await exited).toBe(0);
     expect(findManaged(home)).toEqual([]);
     expect(stderr).toContain('stopped; the demo published');
-  });
+    // The test's budget covers its own 240 s wait for the start, plus the checks and the stop (the default 180 s did not).
+  }, 360_000);
 
   it('Ctrl-C while it is still starting stops everything it started (it used to exit at once and leave the brokers running)', async () => {
     const home2 = join(testRunRoot(), `start-int-${randomUUID().slice(0, 8)}`);
