@@ -19,7 +19,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_TYPES } from '../contract/index.ts';
 import { findManaged, stopProcess } from '../deploy/index.ts';
 import { BENCH_ENV } from './env.ts';
-import { fetchBridge, startBridge } from './lib/bridge.ts';
 import { type BenchFederation, type PublishBench, REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb } from './lib/federation.ts';
 import { type HttpLoadResult, httpLoad, type KafkaLoadResult, kafkaLoad } from './lib/load.ts';
 import { type Mm2Run, mm2Throughput } from './lib/mm2-throughput.ts';
@@ -211,6 +210,8 @@ try {
   } finally {
     await pb.stop();
   }
+  say('3: the FastAPI peer and the ceilings (bench/peer.ts)');
+  await measurePeer();
 
   // ---- Phase 3: the three-site federation (measures 5-8).
   say('starting the benchmark federation (3 sites, PostgreSQL)');
@@ -454,42 +455,49 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
     distributorUsPerEvent: round((distributor.cpuSeconds * 1e6) / distributor.events, 1),
     target: '<= 100 µs single, <= 20 µs batched',
   };
+}
 
-  // 3. Strimzi Kafka Bridge, same broker, same load.
+/**
+ * Measure 3 and the ceilings: bench/peer.ts in its own process, on its own
+ * broker (the publish bench's addresses, so after that bench has stopped):
+ * the FastAPI peer doing identical work, its native shape, Kafka's
+ * ProducerPerformance and kafkajs writing fedgate's records, in one run.
+ */
+async function measurePeer(): Promise<void> {
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'peer.ts'), ...(quick ? ['--quick'] : [])], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: BENCH_ENV.system,
+    });
+    child.on('exit', resolve);
+  });
   try {
-    const classpath = await fetchBridge();
-    const bridge = await startBridge(pb, 'pub', classpath, 28090);
-    try {
-      const headers = { 'content-type': 'application/vnd.kafka.json.v2+json' };
-      const records = (n: number) =>
-        JSON.stringify({ records: Array.from({ length: n }, (_, i) => ({ key: `bench-sku-${i}`, value: priceEvent(`bench-sku-${i}`) })) });
-      const bBatched = await httpLoad({
-        url: `${bridge.url}/topics/bench.raw`,
-        headers,
-        body: records(BATCH),
-        connections: BATCH_CONNECTIONS,
-        durationSeconds: P.seconds,
-      });
-      const bSingle = await httpLoad({
-        url: `${bridge.url}/topics/bench.raw`,
-        headers,
-        body: records(1),
-        connections: SINGLE_CONNECTIONS,
-        durationSeconds: P.seconds,
-      });
-      results.runs.bridgeBatched = { ...httpRow(bBatched), eventsPerSecond: round(bBatched.okPerSecond * BATCH) };
-      results.runs.bridgeSingle = httpRow(bSingle);
-      results.measures.m3 = {
-        batchedRatio: round(batchedEventsPerSecond / (bBatched.okPerSecond * BATCH), 2),
-        singleRatio: round(single.result.okPerSecond / bSingle.okPerSecond, 2),
-        target: '>= 1.5',
-      };
-    } finally {
-      await bridge.stop();
-    }
+    if (code !== 0) throw new Error(`bench/peer.ts exited with ${code}`);
+    const peer = JSON.parse(readFileSync(join(RESULTS, 'peer.json'), 'utf8')) as {
+      date: string;
+      ratios: Record<string, number>;
+      summary: unknown;
+      sameRecords: boolean;
+    };
+    if (Date.parse(peer.date) < Date.parse(results.date)) throw new Error('bench/peer.ts wrote no new result');
+    results.runs.peer = peer.summary;
+    results.measures.m3 = {
+      batchedRatio: round(peer.ratios.batchedRate!, 2),
+      singleRatio: round(peer.ratios.singleRate!, 2),
+      batchedCpuRatio: round(peer.ratios.batchedCpu!, 2),
+      singleCpuRatio: round(peer.ratios.singleCpu!, 2),
+      sameRecords: peer.sameRecords,
+      target: '>= 3 events/s, <= 1/3 CPU',
+    };
+    results.measures.ceilings = {
+      batchedToKafkajsSameRecords: round(peer.ratios.batchedToKafkajs!, 2),
+      batchedToProducerPerformance: round(peer.ratios.batchedToJava!, 2),
+      target: '>= 0.9; >= 0.5',
+    };
   } catch (err) {
     say(`3: ${(err as Error).message}`);
-    results.measures.m3 = { unavailable: (err as Error).message, target: '>= 1.5' };
+    results.measures.m3 = { unavailable: (err as Error).message, target: '>= 3 events/s, <= 1/3 CPU' };
   }
 }
 
@@ -691,10 +699,18 @@ function printSummary(): void {
     ['  (÷ same records via fedgate distributor)', '', v(m.m1?.ratioToSameRecords), ''],
     ['2 single publish w/ JWT ÷ no-op POST', `${v(m.m2?.publishPerSecond)} / ${v(m.m2?.noopPerSecond)} req/s`, v(m.m2?.ratio), '>= 0.5'],
     [
-      '3 fedgate ÷ Strimzi Kafka Bridge',
-      m.m3?.unavailable ? 'bridge unavailable' : `batched ${v(m.m3?.batchedRatio)}, single ${v(m.m3?.singleRatio)}`,
+      '3 fedgate ÷ FastAPI peer, identical work (events/s; CPU)',
+      m.m3?.unavailable
+        ? v(m.m3.unavailable)
+        : `batched ${v(m.m3?.batchedRatio)}; ${v(m.m3?.batchedCpuRatio)}, single ${v(m.m3?.singleRatio)}; ${v(m.m3?.singleCpuRatio)}`,
       m.m3?.unavailable ? 'n/a' : v(m.m3?.batchedRatio),
-      '>= 1.5',
+      '>= 3; <= 0.33',
+    ],
+    [
+      '  ceilings: batched ÷ kafkajs same records; ÷ ProducerPerformance 1 KB',
+      '',
+      `${v(m.ceilings?.batchedToKafkajsSameRecords)}; ${v(m.ceilings?.batchedToProducerPerformance)}`,
+      '>= 0.9; >= 0.5',
     ],
     ['4 unique token ÷ reused token', `${v(m.m4?.uniquePerSecond)} / ${v(m.m4?.reusedPerSecond)} req/s`, v(m.m4?.ratio), '>= 0.6'],
     [

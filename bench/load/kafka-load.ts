@@ -6,8 +6,8 @@
  * - mode `raw`: one record of `valueBytes` per event to one topic (the
  *   baseline the issue names).
  * - mode `distributor`: fedgate's own distributor, so exactly the records the
- *   gateway writes per event (routed topic, one monitoring record), without
- *   HTTP, auth or validation.
+ *   gateway writes per event (routed topic, one monitoring record, one
+ *   idempotency-window record), without HTTP, auth or validation.
  * - mode `distributor-copy`: the same, plus a second copy of each event's
  *   record to `topic` in the same request: the shape the gateway had while it
  *   also wrote a storage stream (`site.storage`, removed once the event store
@@ -39,7 +39,7 @@ const copying: Producer =
         },
       })
     : producer;
-const distribute = createDistributor({ producer: copying, topology, monitorSite: site.name });
+const distribute = createDistributor({ producer: copying, topology, monitorSite: site.name, window: true });
 const input = PublishInputSchema.parse(spec.event);
 
 // Values are made before the clock starts: a kafkajs user sends data it has, so
