@@ -22,4 +22,26 @@ describe('idempotency store', () => {
     expect([s.get('a'), s.get('b'), s.get('c')]).toEqual([3, undefined, 4]);
     expect(s.size()).toBe(2);
   });
+
+  it('stays exact at capacity over many sets: the last maxEntries keys set are the ones kept, re-sets counting as recent', () => {
+    const s = createIdempotencyStore<number>({ maxEntries: 1000, ttlMs: 60_000 });
+    for (let i = 0; i < 200_000; i++) {
+      s.set(`k${i}`, i);
+      // Every tenth set also refreshes an older key still held.
+      if (i % 10 === 0 && i >= 500) s.set(`k${i - 500}`, i);
+    }
+    expect(s.size()).toBe(1000);
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 200_000; i++) {
+      expected.delete(`k${i}`);
+      expected.set(`k${i}`, i);
+      if (i % 10 === 0 && i >= 500) {
+        expected.delete(`k${i - 500}`);
+        expected.set(`k${i - 500}`, i);
+      }
+    }
+    const last = [...expected].slice(-1000);
+    for (const [key, value] of last) expect(s.get(key)).toBe(value);
+    expect(s.get('k0')).toBeUndefined();
+  });
 });
