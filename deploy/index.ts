@@ -7,6 +7,7 @@ export * from './jmx-exporter.ts';
 export * from './kafka-probe.ts';
 export * from './kafka-runtime.ts';
 export * from './launcher.ts';
+export * from './netns.ts';
 export * from './paths.ts';
 export * from './pis-database.ts';
 export * from './process.ts';

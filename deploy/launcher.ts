@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
@@ -52,6 +52,12 @@ export interface LauncherOptions {
   env?: Record<string, string>;
   /** Extra Node options for the instance and gateway processes (the benchmark's `--cpu-prof`). */
   nodeArgs?: string[];
+  /**
+   * Per site, a network namespace its processes run in (`ip netns exec`;
+   * deploy/netns.ts makes them): the partition drill's lab. The site's
+   * address must be its address inside that namespace.
+   */
+  netns?: Record<string, string>;
 }
 
 export interface ComponentStatus {
@@ -77,6 +83,8 @@ export interface SiteStatus {
   /** At the PIS's site: its database and the Connect worker capturing its changes. */
   pis?: { database: ComponentStatus & { url: string }; connect: ComponentStatus & { url: string } };
 }
+
+const IP_COMMAND = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 
 export class LaunchError extends Error {
   override name = 'LaunchError';
@@ -194,8 +202,11 @@ export function createLauncher(options: LauncherOptions) {
         pids.set(node, running);
         continue;
       }
-      await assertPortsFree(site, m.ports(site, node));
-      const command = await m.command(site, node);
+      const netns = options.netns?.[siteName];
+      // Inside a namespace the listeners' own bind errors tell; this check would probe the host's namespace.
+      if (!netns) await assertPortsFree(site, m.ports(site, node));
+      const plain = await m.command(site, node);
+      const command = netns ? { ...plain, command: IP_COMMAND, args: ['netns', 'exec', netns, plain.command, ...plain.args] } : plain;
       const role = node === 1 ? `${siteName}/${c}` : `${siteName}/${c}-${node}`;
       const pid = spawnCommand(command, { role, logFile: m.stdoutFile(site, node), pidFile: ctx.layout(siteName).pidFile(c, node) });
       options.onSpawn?.(pid, role);

@@ -3,7 +3,7 @@
  * person checks. "lost" counts events a site was owed (it is in the event's
  * routedTo, and the event was acknowledged) but never consumed there.
  */
-export const DRILLS = ['site-outage', 'link-outage', 'broker-outage', 'cert-rotation'] as const;
+export const DRILLS = ['site-outage', 'link-outage', 'broker-outage', 'cert-rotation', 'partition'] as const;
 export type DrillKind = (typeof DRILLS)[number];
 
 export interface AcceptedRecord {
@@ -39,6 +39,16 @@ export interface DrillObservations {
   outageBacklog?: number;
   /** The cert-rotation drill: what the site's broker presents after the reload, and which clients were restarted onto their new certificates. */
   rotation?: CertRotation;
+  /** The partition drill: the other side, the direction, and the drop rules that were in force (every process kept running). */
+  partition?: PartitionFigures;
+}
+
+export interface PartitionFigures {
+  with: string;
+  direction: 'both' | 'one-way';
+  rules: string[];
+  /** How long the packets were dropped. */
+  cutSeconds: number;
 }
 
 export interface CertRotation {
@@ -127,7 +137,10 @@ export function buildDrillReport(o: DrillObservations): DrillReport {
 export function formatDrillReport(r: DrillReport): string {
   const sites = [...new Set([...Object.keys(r.owedPerSite), ...Object.keys(r.acceptedPerSite)])].sort();
   const lines = [
-    `drill ${r.drill} of ${r.site} (${r.hard ? 'SIGKILL' : 'SIGTERM'}), ${r.durationSeconds} s at ${r.ratePerSecond} events/s, started ${r.startedAt}`,
+    r.partition
+      ? `drill partition: ${r.site} ${r.partition.direction === 'both' ? '<->' : '->'} ${r.partition.with} cut for ${r.partition.cutSeconds} s (every process running), ${r.durationSeconds} s at ${r.ratePerSecond} events/s, started ${r.startedAt}`
+      : `drill ${r.drill} of ${r.site} (${r.hard ? 'SIGKILL' : 'SIGTERM'}), ${r.durationSeconds} s at ${r.ratePerSecond} events/s, started ${r.startedAt}`,
+    ...(r.partition ? [`  drop rules: ${r.partition.rules.join('; ') || 'none listed'}`] : []),
     '',
     `  ${'site'.padEnd(10)} ${'accepted'.padStart(9)} ${'owed'.padStart(9)} ${'delivered'.padStart(9)} ${'duplicates'.padStart(10)}`,
     ...sites.map(

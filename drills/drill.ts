@@ -3,8 +3,17 @@ import { Kafka, logLevel } from 'kafkajs';
 import { issueToken, SCOPES } from '../certs/index.ts';
 import { failoverConsumers, readTopicToEnd, translatedOffsets } from '../deploy/consumer-failover.ts';
 import type { Component, Launcher } from '../deploy/launcher.ts';
+import type { NetnsLab } from '../deploy/netns.ts';
 import { consumerGroup, flowLags, isKnownLag, remoteTopic, routedTopic, type SiteOffsets, siteOf, type Topology, upstreamSites } from '../federation/index.ts';
-import { type AcceptedRecord, buildDrillReport, type CertRotation, type ConsumerFailover, type DrillKind, type DrillReport } from './drill-report.ts';
+import {
+  type AcceptedRecord,
+  buildDrillReport,
+  type CertRotation,
+  type ConsumerFailover,
+  type DrillKind,
+  type DrillReport,
+  type PartitionFigures,
+} from './drill-report.ts';
 import { createEventGenerator } from './event-generator.ts';
 
 export interface DrillOptions {
@@ -22,6 +31,8 @@ export interface DrillOptions {
   backlogEvents?: number;
   /** Events routed to the drilled site, published at the other sites while it is down (default 0): what it owes on return. */
   outageBacklog?: number;
+  /** The partition drill: cut the packets between `site` and `with` (deploy/netns.ts), every process running; heal after the outage. */
+  partition?: { with: string; direction: 'both' | 'one-way'; lab: Pick<NetnsLab, 'partition' | 'heal' | 'rules'> };
   log: (line: string) => void;
 }
 
@@ -31,6 +42,8 @@ const STOPPED: Record<DrillKind, Component[]> = {
   'broker-outage': ['broker'],
   // Nothing stops: the site's certificates are renewed under load (see rotateUnderLoad).
   'cert-rotation': [],
+  // Nothing stops: the network between two sites drops their packets.
+  partition: [],
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,6 +58,9 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const { launcher, topology, log } = o;
   const others = topology.sites.filter((s) => s.name !== o.site);
   if (others.length === 0) throw new Error('a drill needs at least two sites');
+  if (o.drill === 'partition' && !o.partition)
+    throw new Error('the partition drill needs its sites in network namespaces: run `npx fedgate drill partition`, which builds that lab itself');
+  if (o.partition && !others.some((s) => s.name === o.partition!.with)) throw new Error(`no other site "${o.partition.with}" to partition from`);
   const status = await launcher.status();
   const notReady = status.filter((s) => !s.broker.ready || !s.gateway.ready || !s.instance.ready);
   if (notReady.length)
@@ -160,6 +176,13 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const paused = o.drill === 'site-outage' ? await pauseWithBacklog(o, (site, events) => post(site, events), accepted) : undefined;
   if (STOPPED[o.drill].length > 0) log(`stopping ${STOPPED[o.drill].join(', ')} of ${o.site} (${o.hard ? 'SIGKILL' : 'SIGTERM'})`);
   for (const c of STOPPED[o.drill]) await launcher.stop(o.site, c, { hard: o.hard });
+  let partition: PartitionFigures | undefined;
+  const cutAt = Date.now();
+  if (o.partition) {
+    await o.partition.lab.partition(o.site, o.partition.with, o.partition.direction);
+    partition = { with: o.partition.with, direction: o.partition.direction, rules: await o.partition.lab.rules(), cutSeconds: 0 };
+    log(`partitioned ${o.site} ${o.partition.direction === 'both' ? '<->' : '->'} ${o.partition.with}: ${partition.rules.join('; ')}`);
+  }
 
   const consumerFailover =
     paused === undefined
@@ -175,6 +198,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const restart = [...STOPPED[o.drill]].reverse();
   if (restart.length > 0) log(`restarting ${o.site}`);
   for (const c of restart) await launcher.start(o.site, c);
+  if (o.partition && partition) {
+    await o.partition.lab.heal();
+    partition.cutSeconds = Math.round((Date.now() - cutAt) / 100) / 10;
+    log(`healed after ${partition.cutSeconds} s`);
+  }
   const backAt = Date.now();
   await sleep(2000);
   running = false;
@@ -228,6 +256,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     consumerFailover,
     outageBacklog,
     ...(rotation ? { rotation } : {}),
+    ...(partition ? { partition } : {}),
   });
 }
 

@@ -1,4 +1,5 @@
-import { DRILLS, type DrillKind, drillFailures, formatDrillReport, runDrill } from '../../drills/index.ts';
+import { join } from 'node:path';
+import { DRILLS, type DrillKind, drillFailures, formatDrillReport, runDrill, runPartitionLab } from '../../drills/index.ts';
 import { type Command, launcherFrom, parse, pathsFrom, requireSite, topologyFrom, UsageError } from '../context.ts';
 import { parseDuration } from '../parse-input.ts';
 
@@ -9,7 +10,12 @@ export const drillCommand: Command = {
                            stop part of a site under load (or renew its certificates:
                            cert-rotation), bring it back, report lost,
                            delayed and duplicated events (the federation must be up);
-                           --backlog publishes N events owed to the site while it is down`,
+                           --backlog publishes N events owed to the site while it is down
+  drill partition --site S --with T [--direction both|one-way|all] [--duration 60s] [--rate 200/s] [--json]
+                           a lab copy of the sites, each in its own network namespace
+                           (needs root, iproute2, nftables), packets between S and T
+                           dropped while every process runs, then healed; the same
+                           report per direction (falls back to link-outage, saying why)`,
   async run(args, ctx) {
     const spec = {
       site: { type: 'string' },
@@ -18,6 +24,8 @@ export const drillCommand: Command = {
       backlog: { type: 'string' },
       hard: { type: 'boolean' },
       json: { type: 'boolean' },
+      with: { type: 'string' },
+      direction: { type: 'string' },
     } as const;
     const { positionals, values } = parse(args, spec);
     const kind = positionals[0];
@@ -31,6 +39,32 @@ export const drillCommand: Command = {
     if (!Number.isInteger(backlog) || backlog < 0 || backlog > 1_000_000)
       throw new UsageError('--backlog takes a number of events owed to the site while it is down, e.g. 100000 (0 to 1000000)');
     if (backlog > 0 && kind === 'cert-rotation') throw new UsageError('--backlog needs an outage; the cert-rotation drill stops nothing');
+    if (kind === 'partition') {
+      if (!values.with) throw new UsageError(`--with is required: the other side of the partition, one of ${topology.sites.map((s) => s.name).join(', ')}`);
+      const other = requireSite(topology, values.with).name;
+      if (other === site) throw new UsageError('--with names the other side of the partition: a site other than --site');
+      const direction = values.direction ?? 'all';
+      if (!['both', 'one-way', 'all'].includes(direction)) throw new UsageError('--direction takes both, one-way or all');
+      if (backlog > 0 || values.hard) throw new UsageError('--backlog and --hard belong to the outage drills; a partition stops nothing');
+      const paths = pathsFrom(values, ctx.env);
+      const lab = await runPartitionLab({
+        topology,
+        site,
+        with: other,
+        directions: direction === 'all' ? ['both', 'one-way'] : [direction as 'both' | 'one-way'],
+        durationMs,
+        ratePerSecond: rate,
+        stateDir: paths.stateDir,
+        runDir: join(paths.stateDir, 'labs', `partition-${Date.now()}`),
+        systemEnv: ctx.env.system,
+        log: ctx.out.info,
+      });
+      if (lab.fallback) ctx.out.info(`namespaces unavailable (${lab.fallback}): the report below is the link-outage fallback`);
+      ctx.out.data(values.json ? JSON.stringify(lab, null, 2) : lab.reports.map(formatDrillReport).join('\n\n'));
+      const failures = lab.reports.flatMap(drillFailures);
+      for (const f of failures) ctx.out.info(`drill failed: ${f}`);
+      return failures.length === 0 ? 0 : 1;
+    }
     const report = await runDrill({
       launcher: launcherFrom(topology, values, ctx),
       topology,

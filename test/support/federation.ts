@@ -78,7 +78,11 @@ export interface TestFederation {
   stop(): Promise<void>;
 }
 
-export function createTestFederation(name: string, topology: Topology, options: { databaseUrl?: string; env?: Record<string, string> } = {}): TestFederation {
+export function createTestFederation(
+  name: string,
+  topology: Topology,
+  options: { databaseUrl?: string; env?: Record<string, string>; netns?: Record<string, string> } = {},
+): TestFederation {
   const runDir = join(testRunRoot(), `${name}-${randomUUID().slice(0, 8)}`);
   const certsDir = join(runDir, 'certs');
   const pids = new Set<number>();
@@ -94,6 +98,7 @@ export function createTestFederation(name: string, topology: Topology, options: 
     onSpawn: (pid) => pids.add(pid),
     databaseUrl: options.databaseUrl,
     env: options.env,
+    netns: options.netns,
   });
   const certs = certPaths(certsDir);
 
