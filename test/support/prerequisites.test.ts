@@ -32,6 +32,7 @@ describe('test prerequisites', () => {
     expect(text).toContain('apt-get install rabbitmq-server');
     expect(text).toContain('apt-get install mosquitto');
     expect(text).toContain('rabbitmqctl');
+    expect(text).toContain('apt-get install iproute2 nftables');
     expect(text).not.toContain('secret');
   });
 });

@@ -87,6 +87,13 @@ export async function missingPrerequisites(options: {
       fix: 'apt-get install prometheus (or put prometheus and promtool on the PATH)',
     });
   }
+  // The partition test puts two sites in network namespaces and drops packets between them (deploy/netns.ts).
+  if (!run('ip', ['netns', 'list']) || !run('nft', ['list', 'tables'])) {
+    missing.push({
+      what: 'network namespaces and nftables, as root (the partition test runs each site in a namespace of its own)',
+      fix: 'apt-get install iproute2 nftables, and run the tests as root (or with CAP_NET_ADMIN)',
+    });
+  }
   for (const [what, port, fix] of [
     ['RabbitMQ at 127.0.0.1:5672 (the AMQP delivery tests publish to it)', 5672, 'apt-get install rabbitmq-server; systemctl start rabbitmq-server'],
     ['an MQTT broker at 127.0.0.1:1883 (the MQTT delivery tests publish to it)', 1883, 'apt-get install mosquitto; systemctl start mosquitto'],
