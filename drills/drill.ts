@@ -199,6 +199,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   if (restart.length > 0) log(`restarting ${o.site}`);
   for (const c of restart) await launcher.start(o.site, c);
   if (o.partition && partition) {
+    // The rules once more just before they go: their counters hold the packets dropped during the cut.
+    partition.rules = await o.partition.lab.rules();
     await o.partition.lab.heal();
     partition.cutSeconds = Math.round((Date.now() - cutAt) / 100) / 10;
     log(`healed after ${partition.cutSeconds} s`);

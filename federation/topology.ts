@@ -106,6 +106,20 @@ export const SiteLimitsSchema = z
   })
   .strict();
 
+/**
+ * Row retention in the site's database: the event store keeps each event for
+ * `storedEventsDays` after the site received it (history and replay read
+ * it; an event older than that is still in every other store that received
+ * it later, and in Kafka until the topics' retention), and the monitoring
+ * rows (stats, traces) are kept for `monitoringDays` after their stage.
+ */
+export const SiteRetentionSchema = z
+  .object({
+    storedEventsDays: z.number().int().min(1).max(3650).default(30),
+    monitoringDays: z.number().int().min(1).max(3650).default(7),
+  })
+  .strict();
+
 export const SiteSchema = z
   .object({
     name: siteName,
@@ -149,6 +163,8 @@ export const SiteSchema = z
     flows: z.array(FlowSchema).optional(),
     /** Abuse limits of this site's gateway. */
     limits: SiteLimitsSchema.default({}),
+    /** How long the site's database keeps what it received (instances/row-retention.ts). */
+    retention: SiteRetentionSchema.default({}),
     /** Downstream systems this site delivers its events to (federation/delivery.ts). */
     delivery: DeliverySchema.default({}),
   })

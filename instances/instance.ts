@@ -28,6 +28,7 @@ import { createInstanceMetrics } from './metrics.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
 import { createReadApi } from './read-api.ts';
 import { createRetentionMonitor } from './retention-monitor.ts';
+import { createRowRetention } from './row-retention.ts';
 import { createSharedReading } from './shared-reading.ts';
 
 export interface InstanceDeps {
@@ -112,6 +113,13 @@ export function createInstance(deps: InstanceDeps) {
   const monitoringConsumer = createMonitoringConsumer({ kafka, db: database.db, site, log, metrics });
   const linkMonitor = createLinkMonitor({ kafka, topology, site, log });
   const retentionMonitor = createRetentionMonitor({ kafka, topology, site, log });
+  // Old rows leave the site's database (worker 1 only: the workers share it).
+  const rowRetention = createRowRetention({
+    db: database.db,
+    storedEventsDays: siteCfg.retention.storedEventsDays,
+    monitoringDays: siteCfg.retention.monitoringDays,
+    log,
+  });
   const siteNames = topology.sites.map((s) => s.name);
   // Local routed topics and their copies from upstream sites: what flow lag compares.
   const offsetTopics = siteTopicPlan(topology, site)
@@ -195,6 +203,7 @@ export function createInstance(deps: InstanceDeps) {
         ...(serves ? [linkMonitor.start(), retentionMonitor.start()] : []),
       ]);
       if (serves) {
+        rowRetention.start();
         const host = nodeBindAddress(siteCfg, 'instance');
         server = serve({ fetch: api.fetch, hostname: host, port: siteCfg.ports.instance });
         log.info({ url: `http://${host}:${siteCfg.ports.instance}` }, 'read API listening');
@@ -211,6 +220,7 @@ export function createInstance(deps: InstanceDeps) {
       await Promise.all([...consumers, ...subscriptions].map((c) => c.stop()));
       await monitoringConsumer.stop();
       if (serves) {
+        await rowRetention.stop();
         await linkMonitor.stop();
         await retentionMonitor.stop();
       }

@@ -117,5 +117,10 @@ export const storedEvents = pgTable(
     /** The whole event (CloudEvent attributes and data), as the gateway accepted it. */
     event: jsonb('event').$type<Record<string, unknown>>().notNull(),
   },
-  (t) => [index('stored_events_product_time').on(t.productId, t.eventTime, t.eventId), index('stored_events_time').on(t.eventTime, t.eventId)],
+  (t) => [
+    index('stored_events_product_time').on(t.productId, t.eventTime, t.eventId),
+    index('stored_events_time').on(t.eventTime, t.eventId),
+    // Retention drops what the site received longest ago (instances/row-retention.ts).
+    index('stored_events_stored_at').on(t.storedAt),
+  ],
 );

@@ -1,0 +1,1 @@
+CREATE INDEX "stored_events_stored_at" ON "stored_events" USING btree ("stored_at");
