@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { type Checkpoint, checkpointsTopic, decodeCheckpoint, groupPrefix, latestCheckpoints } from '../federation/index.ts';
+import {
+  type Checkpoint,
+  checkpointsTopic,
+  decodeCheckpoint,
+  decodeOffsetSync,
+  groupPrefix,
+  isRoutedTopic,
+  latestCheckpoints,
+  offsetSyncsTopic,
+} from '../federation/index.ts';
 
 /**
  * Consumer failover, the operator's step (`fedgate failover consumers`): a
@@ -135,5 +144,132 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
     return out;
   } finally {
     await admin.disconnect();
+  }
+}
+
+export interface PartitionFailback {
+  /** The topic at the home site (the copy at the survivor is `<home>.<topic>`). */
+  topic: string;
+  partition: number;
+  /** The group's committed offset on the copy at the survivor. */
+  copyOffset: number;
+  /** The offset sync used: the last at or before `copyOffset` (null: none, the partition is left as it was at home). */
+  sync: { upstreamOffset: number; downstreamOffset: number } | null;
+  /** `copyOffset` translated back to the home topic (null without a sync). */
+  translated: number | null;
+  /** The group's committed offset at home before this step (null: none). */
+  previous: number | null;
+  /** Where the group resumes at home. */
+  resumesAt: number | null;
+}
+
+export interface GroupFailback {
+  group: string;
+  partitions: PartitionFailback[];
+}
+
+/**
+ * A position on a copy, back on the upstream topic (pure): the last offset
+ * sync at or before it gives its upstream offset, plus one when the copy of
+ * that record lies below the position (it was processed). Null without one.
+ */
+export function translateBack(
+  syncs: readonly { upstreamOffset: number; downstreamOffset: number }[],
+  copyOffset: number,
+): { sync: { upstreamOffset: number; downstreamOffset: number } | null; translated: number | null } {
+  let sync: { upstreamOffset: number; downstreamOffset: number } | null = null;
+  for (const s of syncs) if (s.downstreamOffset <= copyOffset && (!sync || s.downstreamOffset >= sync.downstreamOffset)) sync = s;
+  return { sync, translated: sync ? sync.upstreamOffset + (copyOffset > sync.downstreamOffset ? 1 : 0) : null };
+}
+
+/**
+ * Failing back (`fedgate failover consumers --back`): `home`'s consumer
+ * groups, which ran at `survivor` on the copies of home's topics while home
+ * was down, resume at home on the original topics. There is no checkpoint
+ * for this direction (MM2 does not copy home's topics back to home), so the
+ * translation runs the flow home → survivor's own offset syncs backwards:
+ * for the group's position o on a copy, the last sync (upstream u, copy d)
+ * with d ≤ o gives u, or u + 1 when o > d (the copy of u was processed).
+ * Like MM2's own translation it never skips: it resumes at or before the
+ * record after the last one processed, and processes again at most what lay
+ * between that sync and o (offset.lag.max records per partition). Refuses
+ * while the group has members at either site, and never moves a group back
+ * at home.
+ */
+export async function failbackConsumers(o: {
+  atSurvivor: Kafka;
+  atHome: Kafka;
+  home: string;
+  groups?: readonly string[];
+  dryRun?: boolean;
+}): Promise<GroupFailback[]> {
+  const survivor = o.atSurvivor.admin();
+  const home = o.atHome.admin();
+  await Promise.all([survivor.connect(), home.connect()]);
+  try {
+    const listed = (await survivor.listGroups()).groups.map((g) => g.groupId);
+    const groups = o.groups ? [...o.groups] : listed.filter((g) => g.startsWith(groupPrefix(o.home)));
+    const unknown = groups.filter((g) => !listed.includes(g));
+    if (unknown.length > 0) throw new FailoverRefused(`${unknown.join(', ')} never ran at this survivor: nothing to fail back`);
+    if (groups.length === 0) throw new FailoverRefused(`no group of ${o.home} ran at this survivor`);
+    for (const [where, admin] of [
+      ['the survivor', survivor],
+      [o.home, home],
+    ] as const) {
+      const active = (await admin.describeGroups(groups)).groups.filter((g) => g.members.length > 0);
+      if (active.length > 0)
+        throw new FailoverRefused(
+          `${active.map((g) => `${g.groupId} has ${g.members.length} active member(s)`).join('; ')} at ${where}; stop them (at ${o.home}: its instance), then fail back`,
+        );
+    }
+    const copies = (await survivor.listTopics()).filter((t) => t.startsWith(`${o.home}.`) && isRoutedTopic(t.slice(o.home.length + 1)));
+    const syncsTopic = offsetSyncsTopic(o.home);
+    if (!(await survivor.listTopics()).includes(syncsTopic))
+      throw new FailoverRefused(`no offset syncs from ${o.home} here (${syncsTopic} does not exist): does a flow run from ${o.home} to this site?`);
+    const syncs = new Map<string, { upstreamOffset: number; downstreamOffset: number }[]>();
+    await readTopicToEnd(o.atSurvivor, syncsTopic, (_p, m) => {
+      if (!m.key || !m.value) return;
+      const s = decodeOffsetSync(m.key, m.value);
+      const key = `${s.topic}/${s.partition}`;
+      (syncs.get(key) ?? syncs.set(key, []).get(key)!).push({ upstreamOffset: s.upstreamOffset, downstreamOffset: s.downstreamOffset });
+    });
+
+    const out: GroupFailback[] = [];
+    for (const group of groups) {
+      const atSurvivor = copies.length > 0 ? await survivor.fetchOffsets({ groupId: group, topics: copies }) : [];
+      const originals = [...new Set(atSurvivor.map((t) => t.topic.slice(o.home.length + 1)))];
+      const atHome = originals.length > 0 ? await home.fetchOffsets({ groupId: group, topics: originals }) : [];
+      const partitions: PartitionFailback[] = [];
+      for (const t of atSurvivor) {
+        const topic = t.topic.slice(o.home.length + 1);
+        for (const p of t.partitions) {
+          const copyOffset = Number(p.offset);
+          if (copyOffset < 0) continue;
+          const { sync, translated } = translateBack(syncs.get(`${topic}/${p.partition}`) ?? [], copyOffset);
+          const had = Number(atHome.find((x) => x.topic === topic)?.partitions.find((x) => x.partition === p.partition)?.offset ?? -1);
+          const previous = had >= 0 ? had : null;
+          partitions.push({
+            topic,
+            partition: p.partition,
+            copyOffset,
+            sync,
+            translated,
+            previous,
+            resumesAt: translated === null ? previous : Math.max(previous ?? -1, translated),
+          });
+        }
+      }
+      if (!o.dryRun) {
+        for (const topic of new Set(partitions.map((p) => p.topic))) {
+          const moved = partitions.filter((p) => p.topic === topic && p.resumesAt !== null && p.resumesAt !== p.previous);
+          if (moved.length > 0)
+            await home.setOffsets({ groupId: group, topic, partitions: moved.map((p) => ({ partition: p.partition, offset: String(p.resumesAt) })) });
+        }
+      }
+      out.push({ group, partitions: partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition) });
+    }
+    return out;
+  } finally {
+    await Promise.all([survivor.disconnect(), home.disconnect()]);
   }
 }
