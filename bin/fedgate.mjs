@@ -5,4 +5,11 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// The command is done when main returns. A socket a library left open must not
+// keep the process alive: a kafkajs readiness probe whose connect timed out
+// under load keeps its socket until the broker drops it as idle
+// (connections.max.idle.ms, 10 minutes), which once held `up --detach` for
+// 713 s after every site was ready. Pending output gets a moment to flush.
+setTimeout(() => process.exit(code), 1500).unref();
