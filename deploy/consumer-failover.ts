@@ -222,9 +222,10 @@ export async function failbackConsumers(o: {
           `${active.map((g) => `${g.groupId} has ${g.members.length} active member(s)`).join('; ')} at ${where}; stop them (at ${o.home}: its instance), then fail back`,
         );
     }
-    const copies = (await survivor.listTopics()).filter((t) => t.startsWith(`${o.home}.`) && isRoutedTopic(t.slice(o.home.length + 1)));
+    const topics = await survivor.listTopics();
+    const copies = topics.filter((t) => t.startsWith(`${o.home}.`) && isRoutedTopic(t.slice(o.home.length + 1)));
     const syncsTopic = offsetSyncsTopic(o.home);
-    if (!(await survivor.listTopics()).includes(syncsTopic))
+    if (!topics.includes(syncsTopic))
       throw new FailoverRefused(`no offset syncs from ${o.home} here (${syncsTopic} does not exist): does a flow run from ${o.home} to this site?`);
     const syncs = new Map<string, { upstreamOffset: number; downstreamOffset: number }[]>();
     await readTopicToEnd(o.atSurvivor, syncsTopic, (_p, m) => {

@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
@@ -26,6 +26,7 @@ import { instanceWorkers, nodeProcessModule, nodeUrl, workersProblem } from './c
 import { pisDbModule } from './components/pisdb.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
+import { IP } from './netns.ts';
 import { findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
 
 export { COMPONENTS, type CommandOptions, type Component, type SiteLayout } from './components/component.ts';
@@ -83,8 +84,6 @@ export interface SiteStatus {
   /** At the PIS's site: its database and the Connect worker capturing its changes. */
   pis?: { database: ComponentStatus & { url: string }; connect: ComponentStatus & { url: string } };
 }
-
-const IP_COMMAND = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 
 export class LaunchError extends Error {
   override name = 'LaunchError';
@@ -206,7 +205,7 @@ export function createLauncher(options: LauncherOptions) {
       // Inside a namespace the listeners' own bind errors tell; this check would probe the host's namespace.
       if (!netns) await assertPortsFree(site, m.ports(site, node));
       const plain = await m.command(site, node);
-      const command = netns ? { ...plain, command: IP_COMMAND, args: ['netns', 'exec', netns, plain.command, ...plain.args] } : plain;
+      const command = netns ? { ...plain, command: IP, args: ['netns', 'exec', netns, plain.command, ...plain.args] } : plain;
       const role = node === 1 ? `${siteName}/${c}` : `${siteName}/${c}-${node}`;
       const pid = spawnCommand(command, { role, logFile: m.stdoutFile(site, node), pidFile: ctx.layout(siteName).pidFile(c, node) });
       options.onSpawn?.(pid, role);

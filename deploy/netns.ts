@@ -34,7 +34,8 @@ export interface NetnsLab {
   destroy(): Promise<void>;
 }
 
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
+/** iproute2's `ip` (the launcher also runs `ip netns exec` with it). */
+export const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
 const NFT = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
 
 async function sh(command: string, args: string[]): Promise<string> {
