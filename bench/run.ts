@@ -658,7 +658,10 @@ async function measureFederatedView(f: BenchFederation, gateway: string): Promis
   // what it would have done. After every insert: a vacuum running beside
   // another site's insert cannot mark pages all-visible.
   await withBenchDb(f.databaseUrl, async (db) => {
-    for (const s of f.topology.sites) await db.query(`vacuum analyze ${f.schemaOf(s.name)}.monitoring_events`);
+    for (const s of f.topology.sites) {
+      await db.query(`vacuum analyze ${f.schemaOf(s.name)}.monitoring_events`);
+      await db.query(`vacuum analyze ${f.schemaOf(s.name)}.monitoring_rollups`);
+    }
   });
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   const queries: Record<string, string> = {
