@@ -91,7 +91,8 @@ describe('site read API routes', () => {
     ]);
     // Outside the window: nothing; without `distinct`: no distinct count.
     expect(await stageStats({ db: database.db, windowSeconds: 1, now: new Date(now.getTime() + 10_000) })).toEqual([]);
-    expect((await stageStats({ db: database.db, windowSeconds: 60, now }))[0]!.distinctEvents).toBeNull();
+    // Without `distinct` the stats come from the rollups: the same figures (these latencies are exact buckets), no distinct count.
+    expect(await stageStats({ db: database.db, windowSeconds: 60, now })).toEqual(stats.map((s) => ({ ...s, distinctEvents: null })));
   });
 
   it('lists dead letters with their reason', async () => {
