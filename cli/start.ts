@@ -71,7 +71,7 @@ export async function startFederation(options: {
   if (topology.pis) {
     const pisSite = siteOf(topology, topology.pis.site);
     await assertPortsFree(pisSite, [
-      ['databasePort', topology.pis.databasePort, pisSite.address],
+      ...(topology.pis.database ? [] : [['databasePort', topology.pis.databasePort, pisSite.address] as [string, number, string]]),
       ['connectPort', topology.pis.connectPort, pisSite.address],
     ]);
   }
@@ -113,7 +113,8 @@ export async function startFederation(options: {
         tokens,
         ratePerSecond: options.rate,
         log: out.info,
-        ...(topology.pis ? { pisDatabaseUrl: pisOwnerUrl(topology, options.home.certsDir) } : {}),
+        // The demo writes rows only into the database fedgate runs, as its owner; never into a PIS's own.
+        ...(topology.pis && !topology.pis.database ? { pisDatabaseUrl: pisOwnerUrl(topology, options.home.certsDir) } : {}),
       })
     : null;
   demo?.start();
@@ -161,7 +162,7 @@ export async function startFederation(options: {
       `  curl -s -X POST http://${first.address}:${first.ports.gateway}/v1/events -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${example}'`,
       '',
       'Then trace it from any site: open a dashboard, sign in with the token, and paste the id from the answer into "Event trace".',
-      ...(topology.pis
+      ...(topology.pis && !topology.pis.database
         ? [
             '',
             `Or change a row of the PIS database at ${topology.pis.site}: Debezium captures it and ${topology.pis.site}'s gateway publishes it (the demo writes there too):`,

@@ -139,17 +139,19 @@ export function renderCompose(topology: Topology): string {
       restart: 'on-failure',
     };
     // The PIS's database and its Debezium worker, at the PIS's site (the image carries PostgreSQL's server binaries).
+    // With the PIS's own database (`pis.database`) there is no database service: the worker checks theirs at start.
     if (ct.pis?.site === site.name) {
-      services[`${site.name}-pisdb`] = {
-        ...common(site.name),
-        command: ['run', 'pisdb', '--site', site.name],
-        depends_on: after(['certs', site.name]),
-        restart: 'unless-stopped',
-      };
+      if (!ct.pis.database)
+        services[`${site.name}-pisdb`] = {
+          ...common(site.name),
+          command: ['run', 'pisdb', '--site', site.name],
+          depends_on: after(['certs', site.name]),
+          restart: 'unless-stopped',
+        };
       services[`${site.name}-connect`] = {
         ...common(site.name),
         command: ['run', 'connect', '--site', site.name, '--log-stdout'],
-        depends_on: after([`${site.name}-broker`, `${site.name}-pisdb`]),
+        depends_on: after(ct.pis.database ? [`${site.name}-broker`] : [`${site.name}-broker`, `${site.name}-pisdb`]),
         restart: 'on-failure',
       };
     }

@@ -1,7 +1,7 @@
 export * from './broker-config.ts';
 export * from './cert-reload.ts';
 export { cdcConnectorState, connectCall } from './components/connect.ts';
-export { databaseUser, postgresBinDir } from './components/pisdb.ts';
+export { databaseUser, letThrough, postgresBinDir } from './components/pisdb.ts';
 export * from './consumer-failover.ts';
 export * from './jmx-exporter.ts';
 export * from './kafka-probe.ts';
@@ -9,6 +9,7 @@ export * from './kafka-runtime.ts';
 export * from './launcher.ts';
 export * from './netns.ts';
 export * from './paths.ts';
+export * from './pis-check.ts';
 export * from './pis-database.ts';
 export * from './process.ts';
 export * from './prometheus/config.ts';

@@ -7,9 +7,10 @@ import {
   brokerNodes,
   connectUrl,
   interSiteBootstrap,
+  isExternalPisDatabase,
   localBootstrap,
   localKafkaConfig,
-  PIS_DATABASE,
+  pisDatabaseEndpoint,
   pisOf,
   type Site,
   siteOf,
@@ -82,7 +83,7 @@ export interface SiteStatus {
   instance: ComponentStatus & { url: string };
   gateway: ComponentStatus & { url: string };
   /** At the PIS's site: its database and the Connect worker capturing its changes. */
-  pis?: { database: ComponentStatus & { url: string }; connect: ComponentStatus & { url: string } };
+  pis?: { database: ComponentStatus & { url: string; external?: true }; connect: ComponentStatus & { url: string } };
 }
 
 export class LaunchError extends Error {
@@ -234,7 +235,7 @@ export function createLauncher(options: LauncherOptions) {
     // The Connect worker needs the site's topics and ACLs, and the PIS database's roles and publication; once it
     // serves, it is given the connector (the launcher's steps for `up`, run here beside the attached process).
     if (c === 'connect') {
-      for (const before of ['broker', 'pisdb'] as const) {
+      for (const before of isExternalPisDatabase(topology) ? (['broker'] as const) : (['broker', 'pisdb'] as const)) {
         await waitUntil(() => modules[before].ready(site), { what: `${siteName} ${before}`, timeoutMs: modules[before].readyTimeoutMs });
         await modules[before].afterReady?.(site);
       }
@@ -375,7 +376,11 @@ export function createLauncher(options: LauncherOptions) {
           ...(pis?.site.name === site.name
             ? {
                 pis: {
-                  database: { ...pisdb!, url: `postgres://${site.address}:${pis.pis.databasePort}/${PIS_DATABASE}` },
+                  database: (() => {
+                    const db = pisDatabaseEndpoint(topology);
+                    // The PIS's own database is not fedgate's to run: reported as external, not as stopped.
+                    return { ...pisdb!, url: `postgres://${db.host}:${db.port}/${db.database}`, ...(db.external ? { external: true } : {}) };
+                  })(),
                   connect: { ...connect!, url: connectUrl(topology) },
                 },
               }

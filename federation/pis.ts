@@ -60,10 +60,21 @@ export function pisOf(topology: Topology): { pis: Pis; site: Site } | null {
 
 export const isPisSite = (topology: Topology, site: string) => topology.pis?.site === site;
 
-/** The PIS database's URL for a role, without its password (read from the role's secret file). */
-export function pisDatabaseUrl(topology: Topology, role: string, password: string): string {
+/** Where the PIS database is: the one fedgate runs on the PIS site's address, or the PIS's own (`pis.database`). */
+export function pisDatabaseEndpoint(topology: Topology): { host: string; port: number; database: string; external: boolean } {
   const { pis, site } = pisOf(topology)!;
-  return `postgres://${role}:${encodeURIComponent(password)}@${site.address}:${pis.databasePort}/${PIS_DATABASE}`;
+  return pis.database
+    ? { host: pis.database.host, port: pis.database.port, database: pis.database.name, external: true }
+    : { host: site.address, port: pis.databasePort, database: PIS_DATABASE, external: false };
+}
+
+/** True when the topology's PIS database runs outside fedgate. */
+export const isExternalPisDatabase = (topology: Topology) => Boolean(topology.pis?.database);
+
+/** The PIS database's URL for a role, with its password (read from the role's secret file). */
+export function pisDatabaseUrl(topology: Topology, role: string, password: string): string {
+  const { host, port, database } = pisDatabaseEndpoint(topology);
+  return `postgres://${role}:${encodeURIComponent(password)}@${host.includes(':') ? `[${host}]` : host}:${port}/${database}`;
 }
 
 export interface ConnectPaths {
@@ -147,15 +158,15 @@ export function renderConnectProperties(topology: Topology, paths: ConnectPaths)
  * decimals as strings, so money is never a float; no tombstones.
  */
 export function cdcConnectorConfig(topology: Topology, secretsFile: string): Record<string, string> {
-  const { pis, site } = pisOf(topology)!;
+  const db = pisDatabaseEndpoint(topology);
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
-    'database.hostname': site.address,
-    'database.port': String(pis.databasePort),
+    'database.hostname': db.host,
+    'database.port': String(db.port),
     'database.user': CDC_ROLE,
     'database.password': `\${file:${secretsFile}:password}`,
-    'database.dbname': PIS_DATABASE,
+    'database.dbname': db.database,
     'topic.prefix': CDC_TOPIC_PREFIX,
     'plugin.name': 'pgoutput',
     'slot.name': CDC_SLOT,

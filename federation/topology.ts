@@ -182,8 +182,26 @@ export const PisSchema = z
   .object({
     /** The site the PIS belongs to: its Kafka receives the changes and its gateway publishes them. */
     site: siteName,
-    /** The PIS database's port on the site's address (PostgreSQL, password authentication). */
+    /** The PIS database's port on the site's address (PostgreSQL, password authentication), when fedgate runs it. */
     databasePort: port.default(5442),
+    /**
+     * The PIS's own PostgreSQL, when it already runs somewhere: fedgate then
+     * starts no database and reads this one as `fedgate_cdc` (change
+     * capture) and `fedgate_catalog` (enrichment), with the passwords in the
+     * PIS site's secrets folder. `npx fedgate pis check` says what it still
+     * needs (`wal_level=logical`, the roles, the tables, the publication).
+     */
+    database: z
+      .object({
+        host: z.string().min(1),
+        port: port.default(5432),
+        name: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier')
+          .default('pis'),
+      })
+      .strict()
+      .optional(),
     /** The Connect worker's REST listener on the site's address (HTTPS; a client certificate of the federation is required). */
     connectPort: port.default(8093),
     /** JVM heap of the Connect worker, as for -Xmx. */
@@ -531,7 +549,8 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
         fix: `use one of: ${topology.sites.map((s) => s.name).join(', ')}`,
       });
     } else {
-      for (const key of ['databasePort', 'connectPort'] as const) {
+      // An external database listens elsewhere: only the ports fedgate opens on the site's address can collide.
+      for (const key of topology.pis.database ? (['connectPort'] as const) : (['databasePort', 'connectPort'] as const)) {
         const taken = Object.entries(pisSite.ports).find(([, p]) => p === topology.pis![key]);
         if (taken)
           problems.push({
@@ -540,7 +559,7 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
             fix: 'choose a free port',
           });
       }
-      if (topology.pis.databasePort === topology.pis.connectPort)
+      if (!topology.pis.database && topology.pis.databasePort === topology.pis.connectPort)
         problems.push({ field: 'pis.connectPort', message: 'the database and the Connect worker cannot share a port', fix: 'choose another port' });
     }
   }

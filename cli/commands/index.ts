@@ -7,6 +7,7 @@ import { drillCommand } from './drill.ts';
 import { failoverCommand } from './failover.ts';
 import { k8sCommand } from './k8s.ts';
 import { kafkaCommand } from './kafka.ts';
+import { pisCommand } from './pis.ts';
 import { prometheusCommand } from './prometheus.ts';
 import { publishCommand } from './publish.ts';
 import { replayCommand } from './replay.ts';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   downCommand,
   statusCommand,
   prometheusCommand,
+  pisCommand,
   tokenCommand,
   webhookCommand,
   aclCommand,

@@ -4,9 +4,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { clientTls, siteSecret } from '../../certs/index.ts';
-import { CDC_CONNECTOR, cdcConnectorConfig, connectUrl, isPisSite, renderConnectProperties } from '../../federation/index.ts';
+import { CDC_CONNECTOR, cdcConnectorConfig, connectUrl, isExternalPisDatabase, isPisSite, renderConnectProperties } from '../../federation/index.ts';
 import { waitUntil } from '../kafka-probe.ts';
-import { fetchDebezium } from '../kafka-runtime.ts';
+import { fetchDebezium, PrerequisiteError } from '../kafka-runtime.ts';
+import { checkPisDatabase, renderPisChecks } from '../pis-check.ts';
 import { cdcPassword } from '../pis-database.ts';
 import { javaCommand } from '../process.ts';
 import { type ComponentModule, JVM_COMMON, type LaunchContext, writeLog4j } from './component.ts';
@@ -91,6 +92,15 @@ export function connectModule(ctx: LaunchContext): ComponentModule {
     skip: (site) => (isPisSite(ctx.topology, site.name) ? null : 'no PIS change capture at this site'),
     ports: (site) => [['connectPort', ctx.topology.pis!.connectPort, site.address]],
     async command(site, _node, options) {
+      if (isExternalPisDatabase(ctx.topology)) {
+        // The PIS's own database: checked before anything starts, so a missing setting is named, not a connector failing later.
+        const check = await checkPisDatabase(ctx.topology, ctx.certsDir);
+        if (!check.ok)
+          throw new PrerequisiteError(
+            `the PIS database ${check.where} is not ready for change capture:\n${renderPisChecks(check.checks.filter((c) => !c.ok))}\nFix these, check with \`npx fedgate pis check\`, and start again.`,
+          );
+        ctx.log(`${site.name}: the PIS database ${check.where} passed ${check.checks.length} checks`);
+      }
       const rt = await ctx.prepare();
       const plugin = await fetchDebezium(ctx.stateDir, ctx.log);
       const l = ctx.layout(site.name);

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { CATALOG_ROLE, CDC_ROLE, isPisSite, PIS_DATABASE, PIS_OWNER, pisOf } from '../../federation/index.ts';
+import { CATALOG_ROLE, CDC_ROLE, isPisSite, PIS_DATABASE, PIS_OWNER, pisDatabaseEndpoint, pisOf } from '../../federation/index.ts';
 import { PrerequisiteError } from '../kafka-runtime.ts';
 import { catalogPassword, cdcPassword, pisOwnerPassword, pisOwnerUrl, setUpPisDatabase } from '../pis-database.ts';
 import { runMarker } from '../process.ts';
@@ -74,7 +74,11 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
   const maintenanceUrl = () => pisOwnerUrl(ctx.topology, ctx.certsDir).replace(/\/[^/]+$/, '/postgres');
   return {
     name: 'pisdb',
-    skip: (site) => (isPisSite(ctx.topology, site.name) ? null : 'no PIS database at this site'),
+    skip: (site) => {
+      if (!isPisSite(ctx.topology, site.name)) return 'no PIS database at this site';
+      const db = pisDatabaseEndpoint(ctx.topology);
+      return db.external ? `the PIS database is the PIS's own, ${db.host}:${db.port}/${db.database}; fedgate does not start one` : null;
+    },
     ports: (site) => [['databasePort', pisOf(ctx.topology)!.pis.databasePort, site.address]],
     async command(site) {
       const { pis } = pisOf(ctx.topology)!;

@@ -31,7 +31,11 @@ export interface SiteSpec {
  * never collides with `npm start`'s 127.0.x.1). No flows are written: they
  * are derived, full mesh, each carrying exactly what its target serves.
  */
-export function testTopology(octet: number, specs: SiteSpec[], options: { exactlyOnce?: boolean; brokers?: 1 | 3; pisSite?: string } = {}): Topology {
+export function testTopology(
+  octet: number,
+  specs: SiteSpec[],
+  options: { exactlyOnce?: boolean; brokers?: 1 | 3; pisSite?: string; pisDatabase?: { host: string; port: number; name: string } } = {},
+): Topology {
   const sites = specs.map((s, i) => ({
     name: s.name,
     regions: s.regions,
@@ -57,7 +61,17 @@ export function testTopology(octet: number, specs: SiteSpec[], options: { exactl
     sites,
     heap: { broker: '256m', mm2: '256m' },
     ...(options.exactlyOnce ? { mm2: { exactlyOnce: true } } : {}),
-    ...(options.pisSite ? { pis: { site: options.pisSite, databasePort: 15442, connectPort: 18093, connectHeap: '256m' } } : {}),
+    ...(options.pisSite
+      ? {
+          pis: {
+            site: options.pisSite,
+            databasePort: 15442,
+            connectPort: 18093,
+            connectHeap: '256m',
+            ...(options.pisDatabase ? { database: options.pisDatabase } : {}),
+          },
+        }
+      : {}),
   });
 }
 

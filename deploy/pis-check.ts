@@ -1,0 +1,340 @@
+import { join } from 'node:path';
+import pg from 'pg';
+import { CATALOG_ROLE, CDC_PUBLICATION, CDC_ROLE, CDC_SLOT, PIS_SECRET_FILES, PIS_TABLES, pisDatabaseEndpoint, type Topology } from '../federation/index.ts';
+import { catalogPassword, cdcPassword } from './pis-database.ts';
+
+/**
+ * What the PIS's own PostgreSQL must offer before fedgate's change capture
+ * and enrichment can use it (`pis.database` in the topology), read over the
+ * wire as the roles fedgate uses, and judged into checks that each name the
+ * fix. `npx fedgate pis check` prints them; `up` runs them before it starts
+ * the Connect worker and refuses with the same text.
+ */
+
+/** The columns fedgate reads from each table (deploy/pis-database.ts has the full schema). */
+export const PIS_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  products: ['product_id', 'name', 'brand', 'category'],
+  prices: ['product_id', 'region', 'currency', 'amount'],
+  discounts: ['product_id', 'discount_id', 'region', 'percent', 'amount_off', 'currency', 'valid_from', 'valid_to', 'active'],
+  availability: ['product_id', 'country', 'available', 'reason'],
+};
+
+export type LoginFact = { ok: true } | { ok: false; code: string | undefined; message: string };
+
+export interface TableFact {
+  exists: boolean;
+  missingColumns: string[];
+  /** pg_class.relreplident: 'f' is FULL. */
+  replicaIdentity: string | null;
+  selectable: boolean;
+}
+
+/** What was read; null where an earlier failure kept it from being read. */
+export interface PisFacts {
+  where: { host: string; port: number; database: string };
+  cdcLogin: LoginFact;
+  walLevel: string | null;
+  replicationRole: boolean | null;
+  tables: Record<string, TableFact> | null;
+  /** The tables of the publication, or null when it does not exist. */
+  publication: string[] | null | undefined;
+  slots: { max: number; used: number; ours: boolean } | null;
+  walSenders: number | null;
+  replicationLogin: LoginFact | null;
+  catalogLogin: LoginFact;
+  catalogSelect: boolean | null;
+}
+
+export interface PisCheck {
+  name: string;
+  ok: boolean;
+  /** What was found. */
+  detail: string;
+  /** What to do, when not ok. */
+  fix?: string;
+}
+
+const secretPath = (secretsDir: string, file: string) => join(secretsDir, file);
+
+function loginFix(f: Extract<LoginFact, { ok: false }>, role: string, facts: PisFacts, secretsDir: string, extra: string): string {
+  const { host, port, database } = facts.where;
+  if (f.code === 'ECONNREFUSED' || f.code === 'ENOTFOUND' || f.code === 'ETIMEDOUT' || f.code === 'EHOSTUNREACH')
+    return `start the database, or correct pis.database.host and .port in the topology (${host}:${port})`;
+  if (f.code === '3D000') return `create the database "${database}", or correct pis.database.name in the topology`;
+  // 28P01: wrong password or no such role; 28000: no pg_hba.conf line for it.
+  const hba = `pg_hba.conf needs a line such as \`host ${database} ${role} <fedgate's address>/32 scram-sha-256\``;
+  const file = secretPath(secretsDir, role === CDC_ROLE ? PIS_SECRET_FILES.cdc : PIS_SECRET_FILES.catalog);
+  // One line to paste: psql reads the statement from stdin, where it substitutes :'pw' (it does not in -c), and the
+  // password goes from the secret file to the server without being printed.
+  return (
+    `as a superuser of ${host}:${port}, create the role with the password fedgate holds in ${file} (ALTER ROLE instead of CREATE if it exists):\n` +
+    `echo "CREATE ROLE ${role} WITH LOGIN ${extra}PASSWORD :'pw';" | psql -h ${host} -p ${port} -d ${database} -v pw="$(cat ${file})"\n` +
+    `and ${hba}`
+  );
+}
+
+/** Pure: the facts judged into checks, in the order a DBA would fix them. */
+export function judgePisDatabase(facts: PisFacts, secretsDir: string): PisCheck[] {
+  const checks: PisCheck[] = [];
+  const { host, port, database } = facts.where;
+  const at = `${host}:${port}/${database}`;
+  checks.push(
+    facts.cdcLogin.ok
+      ? { name: `login as ${CDC_ROLE}`, ok: true, detail: at }
+      : {
+          name: `login as ${CDC_ROLE}`,
+          ok: false,
+          detail: `${at}: ${facts.cdcLogin.message}`,
+          fix: loginFix(facts.cdcLogin, CDC_ROLE, facts, secretsDir, 'REPLICATION '),
+        },
+  );
+  if (facts.walLevel !== null)
+    checks.push(
+      facts.walLevel === 'logical'
+        ? { name: 'wal_level', ok: true, detail: 'logical' }
+        : {
+            name: 'wal_level',
+            ok: false,
+            detail: `${facts.walLevel}; logical decoding needs logical`,
+            fix: 'ALTER SYSTEM SET wal_level = logical; then restart the server (wal_level takes effect only at start)',
+          },
+    );
+  if (facts.replicationRole !== null)
+    checks.push(
+      facts.replicationRole
+        ? { name: `${CDC_ROLE} has REPLICATION`, ok: true, detail: 'yes' }
+        : { name: `${CDC_ROLE} has REPLICATION`, ok: false, detail: 'no', fix: `ALTER ROLE ${CDC_ROLE} WITH REPLICATION;` },
+    );
+  if (facts.tables) {
+    for (const [table, t] of Object.entries(facts.tables)) {
+      const captured = (PIS_TABLES as readonly string[]).includes(table);
+      if (!t.exists) {
+        checks.push({
+          name: `table ${table}`,
+          ok: false,
+          detail: 'missing',
+          fix: `create it with fedgate's PIS schema (README, "The PIS's own database"): columns ${PIS_COLUMNS[table]!.join(', ')}`,
+        });
+        continue;
+      }
+      checks.push(
+        t.missingColumns.length === 0
+          ? { name: `table ${table}`, ok: true, detail: `columns ${PIS_COLUMNS[table]!.join(', ')}` }
+          : {
+              name: `table ${table}`,
+              ok: false,
+              detail: `no column ${t.missingColumns.join(', ')}`,
+              fix: `add ${t.missingColumns.join(', ')} as in fedgate's PIS schema`,
+            },
+      );
+      const reader = captured ? CDC_ROLE : CATALOG_ROLE;
+      if (captured)
+        checks.push(
+          t.replicaIdentity === 'f'
+            ? { name: `${table} replica identity`, ok: true, detail: 'FULL' }
+            : {
+                name: `${table} replica identity`,
+                ok: false,
+                detail: `${{ d: 'DEFAULT', n: 'NOTHING', i: 'INDEX' }[t.replicaIdentity ?? ''] ?? String(t.replicaIdentity)}; a deleted row's change must carry its columns to be routed`,
+                fix: `ALTER TABLE ${table} REPLICA IDENTITY FULL;`,
+              },
+        );
+      if (captured)
+        checks.push(
+          t.selectable
+            ? { name: `${reader} may read ${table}`, ok: true, detail: 'SELECT' }
+            : { name: `${reader} may read ${table}`, ok: false, detail: 'no SELECT privilege', fix: `GRANT SELECT ON ${table} TO ${reader};` },
+        );
+    }
+  }
+  if (facts.publication !== undefined) {
+    const want = [...PIS_TABLES].sort();
+    const have = facts.publication === null ? null : [...facts.publication].sort();
+    checks.push(
+      have !== null && have.join() === want.join()
+        ? { name: `publication ${CDC_PUBLICATION}`, ok: true, detail: want.join(', ') }
+        : {
+            name: `publication ${CDC_PUBLICATION}`,
+            ok: false,
+            detail: have === null ? 'missing' : `has ${have.join(', ') || 'no tables'}; needs exactly ${want.join(', ')}`,
+            fix:
+              have === null
+                ? `as the tables' owner: CREATE PUBLICATION ${CDC_PUBLICATION} FOR TABLE ${want.join(', ')};`
+                : `as the tables' owner: ALTER PUBLICATION ${CDC_PUBLICATION} SET TABLE ${want.join(', ')};`,
+          },
+    );
+  }
+  if (facts.slots)
+    checks.push(
+      facts.slots.ours || facts.slots.used < facts.slots.max
+        ? {
+            name: 'replication slot',
+            ok: true,
+            detail: facts.slots.ours ? `${CDC_SLOT} exists` : `${facts.slots.used} of ${facts.slots.max} in use; Debezium creates ${CDC_SLOT}`,
+          }
+        : {
+            name: 'replication slot',
+            ok: false,
+            detail: `all ${facts.slots.max} slots are in use`,
+            fix: 'raise max_replication_slots (restart), or drop an unused slot',
+          },
+    );
+  if (facts.walSenders !== null)
+    checks.push(
+      facts.walSenders > 0
+        ? { name: 'max_wal_senders', ok: true, detail: String(facts.walSenders) }
+        : { name: 'max_wal_senders', ok: false, detail: '0', fix: 'ALTER SYSTEM SET max_wal_senders = 4; then restart the server' },
+    );
+  if (facts.replicationLogin)
+    checks.push(
+      facts.replicationLogin.ok
+        ? { name: `replication connection as ${CDC_ROLE}`, ok: true, detail: 'IDENTIFY_SYSTEM answered' }
+        : {
+            name: `replication connection as ${CDC_ROLE}`,
+            ok: false,
+            detail: facts.replicationLogin.message,
+            // A logical replication connection names its database, so pg_hba.conf matches it by that database's lines,
+            // not by the `replication` keyword (which is for physical replication); what fails here is the walsender itself.
+            fix: `the login works but a logical replication connection does not: give ${CDC_ROLE} REPLICATION, make sure max_wal_senders has a free sender, and that pg_hba.conf lets ${CDC_ROLE} into database ${facts.where.database}`,
+          },
+    );
+  checks.push(
+    facts.catalogLogin.ok
+      ? { name: `login as ${CATALOG_ROLE}`, ok: true, detail: at }
+      : {
+          name: `login as ${CATALOG_ROLE}`,
+          ok: false,
+          detail: `${at}: ${facts.catalogLogin.message}`,
+          fix: loginFix(facts.catalogLogin, CATALOG_ROLE, facts, secretsDir, ''),
+        },
+  );
+  if (facts.catalogSelect !== null)
+    checks.push(
+      facts.catalogSelect
+        ? { name: `${CATALOG_ROLE} may read products`, ok: true, detail: 'SELECT' }
+        : { name: `${CATALOG_ROLE} may read products`, ok: false, detail: 'no SELECT privilege', fix: `GRANT SELECT ON products TO ${CATALOG_ROLE};` },
+    );
+  return checks;
+}
+
+function loginFailure(err: unknown): Extract<LoginFact, { ok: false }> {
+  const e = err as { code?: string; message?: string };
+  return { ok: false, code: e.code, message: e.message ?? String(err) };
+}
+
+/** Reads the facts over the wire as fedgate's two roles (and one replication connection); never changes anything. */
+export async function readPisFacts(o: {
+  host: string;
+  port: number;
+  database: string;
+  cdcPassword: string;
+  catalogPassword: string;
+  timeoutMs?: number;
+}): Promise<PisFacts> {
+  const base = { host: o.host, port: o.port, database: o.database, connectionTimeoutMillis: o.timeoutMs ?? 5000 };
+  const facts: PisFacts = {
+    where: { host: o.host, port: o.port, database: o.database },
+    cdcLogin: { ok: true },
+    walLevel: null,
+    replicationRole: null,
+    tables: null,
+    publication: undefined,
+    slots: null,
+    walSenders: null,
+    replicationLogin: null,
+    catalogLogin: { ok: true },
+    catalogSelect: null,
+  };
+  const cdc = new pg.Client({ ...base, user: CDC_ROLE, password: o.cdcPassword });
+  try {
+    await cdc.connect();
+    const q = async <T>(text: string, params: unknown[] = []) => (await cdc.query(text, params)).rows as T[];
+    facts.walLevel = (await q<{ wal_level: string }>('SHOW wal_level'))[0]!.wal_level;
+    facts.replicationRole = (await q<{ r: boolean }>('SELECT rolreplication AS r FROM pg_roles WHERE rolname = current_user'))[0]?.r ?? false;
+    facts.tables = {};
+    for (const [table, columns] of Object.entries(PIS_COLUMNS)) {
+      const rel = (await q<{ oid: string | null }>(`SELECT to_regclass($1)::oid AS oid`, [`public.${table}`]))[0]?.oid ?? null;
+      if (rel === null) {
+        facts.tables[table] = { exists: false, missingColumns: [...columns], replicaIdentity: null, selectable: false };
+        continue;
+      }
+      const have = new Set(
+        (await q<{ attname: string }>('SELECT attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped', [rel])).map((r) => r.attname),
+      );
+      const [info] = await q<{ relreplident: string; selectable: boolean }>(
+        `SELECT relreplident, has_table_privilege(current_user, oid, 'SELECT') AS selectable FROM pg_class WHERE oid = $1`,
+        [rel],
+      );
+      facts.tables[table] = {
+        exists: true,
+        missingColumns: columns.filter((c) => !have.has(c)),
+        replicaIdentity: info?.relreplident ?? null,
+        selectable: info?.selectable ?? false,
+      };
+    }
+    const pub = await q<{ n: number }>('SELECT count(*)::int AS n FROM pg_publication WHERE pubname = $1', [CDC_PUBLICATION]);
+    facts.publication =
+      pub[0]!.n === 0
+        ? null
+        : (await q<{ t: string }>(`SELECT tablename AS t FROM pg_publication_tables WHERE pubname = $1 AND schemaname = 'public'`, [CDC_PUBLICATION])).map(
+            (r) => r.t,
+          );
+    const [slots] = await q<{ max: number; used: number; ours: boolean }>(
+      `SELECT current_setting('max_replication_slots')::int AS max, (SELECT count(*)::int FROM pg_replication_slots) AS used,
+              EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1) AS ours`,
+      [CDC_SLOT],
+    );
+    facts.slots = slots!;
+    facts.walSenders = (await q<{ n: number }>(`SELECT current_setting('max_wal_senders')::int AS n`))[0]!.n;
+  } catch (err) {
+    if (facts.walLevel === null) facts.cdcLogin = loginFailure(err);
+    else throw err;
+  } finally {
+    await cdc.end().catch(() => {});
+  }
+  if (facts.cdcLogin.ok) {
+    // Debezium streams over a logical replication connection (a walsender), which needs REPLICATION and a free WAL sender.
+    const repl = new pg.Client({ ...base, user: CDC_ROLE, password: o.cdcPassword, replication: 'database' } as pg.ClientConfig);
+    try {
+      await repl.connect();
+      await repl.query('IDENTIFY_SYSTEM');
+      facts.replicationLogin = { ok: true };
+    } catch (err) {
+      facts.replicationLogin = loginFailure(err);
+    } finally {
+      await repl.end().catch(() => {});
+    }
+  }
+  const catalog = new pg.Client({ ...base, user: CATALOG_ROLE, password: o.catalogPassword });
+  try {
+    await catalog.connect();
+    facts.catalogSelect = (await catalog.query(`SELECT has_table_privilege(current_user, to_regclass('public.products'), 'SELECT') AS s`)).rows[0]?.s === true;
+  } catch (err) {
+    facts.catalogLogin = loginFailure(err);
+  } finally {
+    await catalog.end().catch(() => {});
+  }
+  return facts;
+}
+
+/** The checks as text, one line each, with the fixes under the failed ones. */
+export function renderPisChecks(checks: readonly PisCheck[]): string {
+  return checks
+    .map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.ok || !c.fix ? '' : `\n       fix: ${c.fix.replace(/\n/g, '\n       ')}`}`)
+    .join('\n');
+}
+
+/** Reads and judges the topology's external PIS database with the passwords in the PIS site's secrets folder. */
+export async function checkPisDatabase(topology: Topology, certsDir: string): Promise<{ ok: boolean; checks: PisCheck[]; where: string }> {
+  const db = pisDatabaseEndpoint(topology);
+  const site = topology.pis!.site;
+  const facts = await readPisFacts({
+    host: db.host,
+    port: db.port,
+    database: db.database,
+    cdcPassword: cdcPassword(certsDir, site),
+    catalogPassword: catalogPassword(certsDir, site),
+  });
+  const checks = judgePisDatabase(facts, join(certsDir, site));
+  return { ok: checks.every((c) => c.ok), checks, where: `${db.host}:${db.port}/${db.database}` };
+}
