@@ -38,6 +38,7 @@ describe('renderMm2Properties', () => {
     }
     expect(props.has('onprem.consumer.max.partition.fetch.bytes')).toBe(false);
     expect(props.get('onprem.producer.linger.ms')).toBe('0');
+    expect(props.get('onprem.producer.buffer.memory')).toBe(String(8 * 1024 * 1024));
   });
 
   it('enables exactly the flows into this site, with the topology regex surviving properties escaping', () => {

@@ -21,6 +21,17 @@ export interface Mm2Paths {
 export const MM2_PRODUCER_LINGER_MS = 0;
 
 /**
+ * MM2's producer buffer per flow. Kafka's default is 32 MB, which a source
+ * task fills when it copies a backlog faster than the target acknowledges:
+ * with two upstream flows, each holding a 16 MB fetch and a full 32 MB
+ * buffer, an MM2 node with fedgate's 256 MB heap died of
+ * `OutOfMemoryError: Java heap space` while catching up a 100,000-event
+ * backlog (site-outage drill, 2026-12-06). One acks=all request in flight
+ * needs far less: 8 MB.
+ */
+export const MM2_PRODUCER_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
  * MM2's consumer of each upstream site. With Kafka's defaults (1 MB per
  * partition per fetch) a dedicated MM2 node's source task waited in the
  * consumer's fetch with its JVM idle (JFR); larger fetches keep it busy
@@ -100,7 +111,7 @@ export function mm2Tuning(topology: Topology, siteName: string): Mm2Tuning {
       // (idempotent effects and monitoring), and drills count them.
       'offset.flush.interval.ms': 5000,
     },
-    producer: { 'linger.ms': MM2_PRODUCER_LINGER_MS },
+    producer: { 'linger.ms': MM2_PRODUCER_LINGER_MS, 'buffer.memory': MM2_PRODUCER_BUFFER_BYTES },
     sourceConsumer: { ...MM2_SOURCE_CONSUMER },
   };
 }
