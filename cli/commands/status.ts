@@ -97,7 +97,7 @@ export function printStatus(sites: SiteStatus[], out: Out): void {
   out.data(rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n'));
   for (const s of sites.filter((x) => x.pis)) {
     out.data(
-      `PIS at ${s.site}: database ${mark(s.pis!.database)} (${s.pis!.database.url}), Debezium on Connect ${mark(s.pis!.connect)} (${s.pis!.connect.url})`,
+      `PIS at ${s.site}: database ${s.pis!.database.external ? "the PIS's own, not run by fedgate" : mark(s.pis!.database)} (${s.pis!.database.url}), Debezium on Connect ${mark(s.pis!.connect)} (${s.pis!.connect.url})`,
     );
   }
 }
