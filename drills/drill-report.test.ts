@@ -81,4 +81,13 @@ describe('drill report', () => {
       'the failed-over group processed 11 events again on one partition, over the bound of 10',
     ]);
   });
+
+  it('names a component that exited during the drill, and fails the drill for it', () => {
+    const clean = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] } });
+    expect(drillFailures(clean)).toEqual([]);
+    expect(formatDrillReport(clean)).not.toContain('EXITED');
+    const r = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] }, exited: [{ site: 'c', component: 'mm2' }] });
+    expect(drillFailures(r)).toEqual(["c's mm2 exited during the drill"]);
+    expect(formatDrillReport(r)).toContain('  EXITED during the drill: c mm2 (see its logs;');
+  });
 });

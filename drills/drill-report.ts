@@ -41,6 +41,12 @@ export interface DrillObservations {
   rotation?: CertRotation;
   /** The partition drill: the other side, the direction, and the drop rules that were in force (every process kept running). */
   partition?: PartitionFigures;
+  /**
+   * Components no longer running when the drill ended, though the drill had
+   * every one of them running (an MM2 node that died of OutOfMemoryError,
+   * say). Events they held up show as not delivered; this names why.
+   */
+  exited?: Array<{ site: string; component: string }>;
 }
 
 export interface PartitionFigures {
@@ -160,6 +166,11 @@ export function formatDrillReport(r: DrillReport): string {
         `    ${flow.padEnd(22)} ${String(l.records).padStart(7)} records  ${l.seconds} s${r.lostToRetention[flow] ? `  LOST ${r.lostToRetention[flow]} to retention` : ''}`,
     ),
     consumerFailoverLine(r.consumerFailover),
+    ...(r.exited?.length
+      ? [
+          `  EXITED during the drill: ${r.exited.map((e) => `${e.site} ${e.component}`).join(', ')} (see its logs; \`npx fedgate restart <component> --site S\` brings it back)`,
+        ]
+      : []),
     ...(r.rotation
       ? [
           `  certificates renewed: the broker presents serial ${r.rotation.brokerSerial} on ${r.rotation.listeners.map((l) => `${l.listener} (after ${l.reloadMs} ms)`).join(', ')}`,
@@ -185,6 +196,7 @@ export function drillFailures(r: DrillReport): string[] {
   const out: string[] = [];
   if (r.lost > 0) out.push(`${r.lost} acknowledged events were not delivered where they were routed`);
   if (r.rto.flowsConvergedSeconds === null) out.push('the flows did not converge within the limit');
+  for (const e of r.exited ?? []) out.push(`${e.site}'s ${e.component} exited during the drill`);
   for (const [flow, n] of Object.entries(r.lostToRetention)) out.push(`flow ${flow} lost ${n} records to retention at its source`);
   const c = r.consumerFailover;
   if (!('skipped' in c)) {

@@ -234,6 +234,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   }
   samplingAfter = false;
   await lagSampler;
+  const exited = await exitedComponents(launcher);
+  if (exited.length > 0) log(`not running at the end: ${exited.map((e) => `${e.site} ${e.component}`).join(', ')}`);
 
   const duplicates: Record<string, number> = {};
   const ids = new Set(accepted.map((a) => a.id));
@@ -259,7 +261,25 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     outageBacklog,
     ...(rotation ? { rotation } : {}),
     ...(partition ? { partition } : {}),
+    ...(exited.length > 0 ? { exited } : {}),
   });
+}
+
+/** What should run at every site after a drill and does not: broker, MM2 (where a flow comes in), instance, gateway, the PIS's Connect worker and the database fedgate runs. */
+async function exitedComponents(launcher: Launcher): Promise<Array<{ site: string; component: string }>> {
+  const out: Array<{ site: string; component: string }> = [];
+  for (const s of await launcher.status()) {
+    const expected: Array<[string, { running: boolean }]> = [
+      ['broker', s.broker],
+      ...(s.mm2.upstream.length > 0 ? ([['mm2', s.mm2]] as Array<[string, { running: boolean }]>) : []),
+      ['instance', s.instance],
+      ['gateway', s.gateway],
+      ...(s.pis ? ([['connect', s.pis.connect]] as Array<[string, { running: boolean }]>) : []),
+      ...(s.pis && !s.pis.database.external ? ([['pisdb', s.pis.database]] as Array<[string, { running: boolean }]>) : []),
+    ];
+    for (const [component, st] of expected) if (!st.running) out.push({ site: s.site, component });
+  }
+  return out;
 }
 
 /**
