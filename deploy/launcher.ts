@@ -359,6 +359,11 @@ export function createLauncher(options: LauncherOptions) {
     return { pid: pids[0] ?? null, ...(nodes > 1 ? { pids, nodes } : {}), running, ready: running && (await modules[c].ready(site)) };
   }
 
+  const pisUrl = () => {
+    const db = pisDatabaseEndpoint(topology);
+    return `postgres://${db.host}:${db.port}/${db.database}`;
+  };
+
   async function status(): Promise<SiteStatus[]> {
     return Promise.all(
       topology.sites.map(async (site): Promise<SiteStatus> => {
@@ -376,11 +381,8 @@ export function createLauncher(options: LauncherOptions) {
           ...(pis?.site.name === site.name
             ? {
                 pis: {
-                  database: (() => {
-                    const db = pisDatabaseEndpoint(topology);
-                    // The PIS's own database is not fedgate's to run: reported as external, not as stopped.
-                    return { ...pisdb!, url: `postgres://${db.host}:${db.port}/${db.database}`, ...(db.external ? { external: true } : {}) };
-                  })(),
+                  // The PIS's own database is not fedgate's to run: reported as external, not as stopped.
+                  database: { ...pisdb!, url: pisUrl(), ...(isExternalPisDatabase(topology) ? { external: true as const } : {}) },
                   connect: { ...connect!, url: connectUrl(topology) },
                 },
               }

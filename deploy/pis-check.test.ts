@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgePisDatabase, type PisFacts, renderPisChecks, type TableFact } from './pis-check.ts';
+import { judgePisDatabase, type PisFacts, renderPisChecks, type TableFact, unreadPisFacts } from './pis-check.ts';
 
 const table = (over: Partial<TableFact> = {}): TableFact => ({
   exists: true,
@@ -69,15 +69,9 @@ describe('the PIS database check', () => {
 
   it('says how to create a role that cannot log in, with the password from its secret file and never the password itself', () => {
     const facts: PisFacts = {
-      ...ready,
+      ...unreadPisFacts(ready.where),
       cdcLogin: { ok: false, code: '28P01', message: 'password authentication failed for user "fedgate_cdc"' },
-      walLevel: null,
-      replicationRole: null,
-      tables: null,
-      publication: undefined,
-      slots: null,
-      walSenders: null,
-      replicationLogin: null,
+      catalogSelect: true,
     };
     const checks = judgePisDatabase(facts, '/secrets/hq');
     // What could not be read is not judged: only the login, and the catalog role's own checks.

@@ -73,148 +73,121 @@ function loginFix(f: Extract<LoginFact, { ok: false }>, role: string, facts: Pis
   );
 }
 
-/** Pure: the facts judged into checks, in the order a DBA would fix them. */
+const pass = (name: string, detail: string): PisCheck => ({ name, ok: true, detail });
+const fail = (name: string, detail: string, fix: string): PisCheck => ({ name, ok: false, detail, fix });
+
+/** Pure: the facts judged into checks, in the order a DBA would fix them. What could not be read is not judged. */
 export function judgePisDatabase(facts: PisFacts, secretsDir: string): PisCheck[] {
   const checks: PisCheck[] = [];
   const { host, port, database } = facts.where;
   const at = `${host}:${port}/${database}`;
-  checks.push(
-    facts.cdcLogin.ok
-      ? { name: `login as ${CDC_ROLE}`, ok: true, detail: at }
-      : {
-          name: `login as ${CDC_ROLE}`,
-          ok: false,
-          detail: `${at}: ${facts.cdcLogin.message}`,
-          fix: loginFix(facts.cdcLogin, CDC_ROLE, facts, secretsDir, 'REPLICATION '),
-        },
-  );
+  const login = (role: string, f: LoginFact, extra: string) =>
+    f.ok ? pass(`login as ${role}`, at) : fail(`login as ${role}`, `${at}: ${f.message}`, loginFix(f, role, facts, secretsDir, extra));
+
+  checks.push(login(CDC_ROLE, facts.cdcLogin, 'REPLICATION '));
   if (facts.walLevel !== null)
     checks.push(
       facts.walLevel === 'logical'
-        ? { name: 'wal_level', ok: true, detail: 'logical' }
-        : {
-            name: 'wal_level',
-            ok: false,
-            detail: `${facts.walLevel}; logical decoding needs logical`,
-            fix: 'ALTER SYSTEM SET wal_level = logical; then restart the server (wal_level takes effect only at start)',
-          },
+        ? pass('wal_level', 'logical')
+        : fail(
+            'wal_level',
+            `${facts.walLevel}; logical decoding needs logical`,
+            'ALTER SYSTEM SET wal_level = logical; then restart the server (wal_level takes effect only at start)',
+          ),
     );
-  if (facts.replicationRole !== null)
-    checks.push(
-      facts.replicationRole
-        ? { name: `${CDC_ROLE} has REPLICATION`, ok: true, detail: 'yes' }
-        : { name: `${CDC_ROLE} has REPLICATION`, ok: false, detail: 'no', fix: `ALTER ROLE ${CDC_ROLE} WITH REPLICATION;` },
-    );
-  if (facts.tables) {
-    for (const [table, t] of Object.entries(facts.tables)) {
-      const captured = (PIS_TABLES as readonly string[]).includes(table);
-      if (!t.exists) {
-        checks.push({
-          name: `table ${table}`,
-          ok: false,
-          detail: 'missing',
-          fix: `create it with fedgate's PIS schema (README, "The PIS's own database"): columns ${PIS_COLUMNS[table]!.join(', ')}`,
-        });
-        continue;
-      }
-      checks.push(
-        t.missingColumns.length === 0
-          ? { name: `table ${table}`, ok: true, detail: `columns ${PIS_COLUMNS[table]!.join(', ')}` }
-          : {
-              name: `table ${table}`,
-              ok: false,
-              detail: `no column ${t.missingColumns.join(', ')}`,
-              fix: `add ${t.missingColumns.join(', ')} as in fedgate's PIS schema`,
-            },
-      );
-      const reader = captured ? CDC_ROLE : CATALOG_ROLE;
-      if (captured)
-        checks.push(
-          t.replicaIdentity === 'f'
-            ? { name: `${table} replica identity`, ok: true, detail: 'FULL' }
-            : {
-                name: `${table} replica identity`,
-                ok: false,
-                detail: `${{ d: 'DEFAULT', n: 'NOTHING', i: 'INDEX' }[t.replicaIdentity ?? ''] ?? String(t.replicaIdentity)}; a deleted row's change must carry its columns to be routed`,
-                fix: `ALTER TABLE ${table} REPLICA IDENTITY FULL;`,
-              },
-        );
-      if (captured)
-        checks.push(
-          t.selectable
-            ? { name: `${reader} may read ${table}`, ok: true, detail: 'SELECT' }
-            : { name: `${reader} may read ${table}`, ok: false, detail: 'no SELECT privilege', fix: `GRANT SELECT ON ${table} TO ${reader};` },
-        );
+  if (facts.replicationRole !== null) {
+    const name = `${CDC_ROLE} has REPLICATION`;
+    checks.push(facts.replicationRole ? pass(name, 'yes') : fail(name, 'no', `ALTER ROLE ${CDC_ROLE} WITH REPLICATION;`));
+  }
+  for (const [table, t] of Object.entries(facts.tables ?? {})) {
+    const columns = PIS_COLUMNS[table]!.join(', ');
+    if (!t.exists) {
+      checks.push(fail(`table ${table}`, 'missing', `create it with fedgate's PIS schema (README, "The PIS's own database"): columns ${columns}`));
+      continue;
     }
+    checks.push(
+      t.missingColumns.length === 0
+        ? pass(`table ${table}`, `columns ${columns}`)
+        : fail(`table ${table}`, `no column ${t.missingColumns.join(', ')}`, `add ${t.missingColumns.join(', ')} as in fedgate's PIS schema`),
+    );
+    // `products` is read by enrichment only: its replica identity and the capture role's grant do not matter.
+    if (!(PIS_TABLES as readonly string[]).includes(table)) continue;
+    const identity = { d: 'DEFAULT', n: 'NOTHING', i: 'INDEX', f: 'FULL' }[t.replicaIdentity ?? ''] ?? String(t.replicaIdentity);
+    checks.push(
+      t.replicaIdentity === 'f'
+        ? pass(`${table} replica identity`, identity)
+        : fail(
+            `${table} replica identity`,
+            `${identity}; a deleted row's change must carry its columns to be routed`,
+            `ALTER TABLE ${table} REPLICA IDENTITY FULL;`,
+          ),
+    );
+    const reads = `${CDC_ROLE} may read ${table}`;
+    checks.push(t.selectable ? pass(reads, 'SELECT') : fail(reads, 'no SELECT privilege', `GRANT SELECT ON ${table} TO ${CDC_ROLE};`));
   }
   if (facts.publication !== undefined) {
-    const want = [...PIS_TABLES].sort();
-    const have = facts.publication === null ? null : [...facts.publication].sort();
+    const name = `publication ${CDC_PUBLICATION}`;
+    const want = [...PIS_TABLES].sort().join(', ');
+    const have = facts.publication === null ? null : [...facts.publication].sort().join(', ');
     checks.push(
-      have !== null && have.join() === want.join()
-        ? { name: `publication ${CDC_PUBLICATION}`, ok: true, detail: want.join(', ') }
-        : {
-            name: `publication ${CDC_PUBLICATION}`,
-            ok: false,
-            detail: have === null ? 'missing' : `has ${have.join(', ') || 'no tables'}; needs exactly ${want.join(', ')}`,
-            fix:
-              have === null
-                ? `as the tables' owner: CREATE PUBLICATION ${CDC_PUBLICATION} FOR TABLE ${want.join(', ')};`
-                : `as the tables' owner: ALTER PUBLICATION ${CDC_PUBLICATION} SET TABLE ${want.join(', ')};`,
-          },
+      have === want
+        ? pass(name, want)
+        : have === null
+          ? fail(name, 'missing', `as the tables' owner: CREATE PUBLICATION ${CDC_PUBLICATION} FOR TABLE ${want};`)
+          : fail(name, `has ${have || 'no tables'}; needs exactly ${want}`, `as the tables' owner: ALTER PUBLICATION ${CDC_PUBLICATION} SET TABLE ${want};`),
     );
   }
-  if (facts.slots)
+  if (facts.slots) {
+    const { ours, used, max } = facts.slots;
     checks.push(
-      facts.slots.ours || facts.slots.used < facts.slots.max
-        ? {
-            name: 'replication slot',
-            ok: true,
-            detail: facts.slots.ours ? `${CDC_SLOT} exists` : `${facts.slots.used} of ${facts.slots.max} in use; Debezium creates ${CDC_SLOT}`,
-          }
-        : {
-            name: 'replication slot',
-            ok: false,
-            detail: `all ${facts.slots.max} slots are in use`,
-            fix: 'raise max_replication_slots (restart), or drop an unused slot',
-          },
+      ours || used < max
+        ? pass('replication slot', ours ? `${CDC_SLOT} exists` : `${used} of ${max} in use; Debezium creates ${CDC_SLOT}`)
+        : fail('replication slot', `all ${max} slots are in use`, 'raise max_replication_slots (restart), or drop an unused slot'),
     );
+  }
   if (facts.walSenders !== null)
     checks.push(
       facts.walSenders > 0
-        ? { name: 'max_wal_senders', ok: true, detail: String(facts.walSenders) }
-        : { name: 'max_wal_senders', ok: false, detail: '0', fix: 'ALTER SYSTEM SET max_wal_senders = 4; then restart the server' },
+        ? pass('max_wal_senders', String(facts.walSenders))
+        : fail('max_wal_senders', '0', 'ALTER SYSTEM SET max_wal_senders = 4; then restart the server'),
     );
-  if (facts.replicationLogin)
+  if (facts.replicationLogin) {
+    const name = `replication connection as ${CDC_ROLE}`;
     checks.push(
       facts.replicationLogin.ok
-        ? { name: `replication connection as ${CDC_ROLE}`, ok: true, detail: 'IDENTIFY_SYSTEM answered' }
-        : {
-            name: `replication connection as ${CDC_ROLE}`,
-            ok: false,
-            detail: facts.replicationLogin.message,
+        ? pass(name, 'IDENTIFY_SYSTEM answered')
+        : fail(
+            name,
+            facts.replicationLogin.message,
             // A logical replication connection names its database, so pg_hba.conf matches it by that database's lines,
             // not by the `replication` keyword (which is for physical replication); what fails here is the walsender itself.
-            fix: `the login works but a logical replication connection does not: give ${CDC_ROLE} REPLICATION, make sure max_wal_senders has a free sender, and that pg_hba.conf lets ${CDC_ROLE} into database ${facts.where.database}`,
-          },
+            `the login works but a logical replication connection does not: give ${CDC_ROLE} REPLICATION, make sure max_wal_senders has a free sender, and that pg_hba.conf lets ${CDC_ROLE} into database ${database}`,
+          ),
     );
-  checks.push(
-    facts.catalogLogin.ok
-      ? { name: `login as ${CATALOG_ROLE}`, ok: true, detail: at }
-      : {
-          name: `login as ${CATALOG_ROLE}`,
-          ok: false,
-          detail: `${at}: ${facts.catalogLogin.message}`,
-          fix: loginFix(facts.catalogLogin, CATALOG_ROLE, facts, secretsDir, ''),
-        },
-  );
-  if (facts.catalogSelect !== null)
-    checks.push(
-      facts.catalogSelect
-        ? { name: `${CATALOG_ROLE} may read products`, ok: true, detail: 'SELECT' }
-        : { name: `${CATALOG_ROLE} may read products`, ok: false, detail: 'no SELECT privilege', fix: `GRANT SELECT ON products TO ${CATALOG_ROLE};` },
-    );
+  }
+  checks.push(login(CATALOG_ROLE, facts.catalogLogin, ''));
+  if (facts.catalogSelect !== null) {
+    const name = `${CATALOG_ROLE} may read products`;
+    checks.push(facts.catalogSelect ? pass(name, 'SELECT') : fail(name, 'no SELECT privilege', `GRANT SELECT ON products TO ${CATALOG_ROLE};`));
+  }
   return checks;
+}
+
+/** Facts before anything is read: every login assumed, nothing else known. */
+export function unreadPisFacts(where: PisFacts['where']): PisFacts {
+  return {
+    where,
+    cdcLogin: { ok: true },
+    walLevel: null,
+    replicationRole: null,
+    tables: null,
+    publication: undefined,
+    slots: null,
+    walSenders: null,
+    replicationLogin: null,
+    catalogLogin: { ok: true },
+    catalogSelect: null,
+  };
 }
 
 function loginFailure(err: unknown): Extract<LoginFact, { ok: false }> {
@@ -232,19 +205,7 @@ export async function readPisFacts(o: {
   timeoutMs?: number;
 }): Promise<PisFacts> {
   const base = { host: o.host, port: o.port, database: o.database, connectionTimeoutMillis: o.timeoutMs ?? 5000 };
-  const facts: PisFacts = {
-    where: { host: o.host, port: o.port, database: o.database },
-    cdcLogin: { ok: true },
-    walLevel: null,
-    replicationRole: null,
-    tables: null,
-    publication: undefined,
-    slots: null,
-    walSenders: null,
-    replicationLogin: null,
-    catalogLogin: { ok: true },
-    catalogSelect: null,
-  };
+  const facts = unreadPisFacts({ host: o.host, port: o.port, database: o.database });
   const cdc = new pg.Client({ ...base, user: CDC_ROLE, password: o.cdcPassword });
   try {
     await cdc.connect();

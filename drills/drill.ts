@@ -269,15 +269,15 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
 async function exitedComponents(launcher: Launcher): Promise<Array<{ site: string; component: string }>> {
   const out: Array<{ site: string; component: string }> = [];
   for (const s of await launcher.status()) {
-    const expected: Array<[string, { running: boolean }]> = [
+    const expected: Array<[string, { running: boolean } | null]> = [
       ['broker', s.broker],
-      ...(s.mm2.upstream.length > 0 ? ([['mm2', s.mm2]] as Array<[string, { running: boolean }]>) : []),
+      ['mm2', s.mm2.upstream.length > 0 ? s.mm2 : null],
       ['instance', s.instance],
       ['gateway', s.gateway],
-      ...(s.pis ? ([['connect', s.pis.connect]] as Array<[string, { running: boolean }]>) : []),
-      ...(s.pis && !s.pis.database.external ? ([['pisdb', s.pis.database]] as Array<[string, { running: boolean }]>) : []),
+      ['connect', s.pis?.connect ?? null],
+      ['pisdb', s.pis && !s.pis.database.external ? s.pis.database : null],
     ];
-    for (const [component, st] of expected) if (!st.running) out.push({ site: s.site, component });
+    for (const [component, st] of expected) if (st && !st.running) out.push({ site: s.site, component });
   }
   return out;
 }

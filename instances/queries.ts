@@ -190,15 +190,20 @@ export async function stageStats({
     where x.count > 0
     order by s.stage`);
   const rows = (result as unknown as { rows: Array<{ stage: string; count: number; distinct_events: number | null; percentiles: number[] | null }> }).rows;
-  return rows.map((r) => ({
-    stage: r.stage,
-    count: Number(r.count),
-    distinctEvents: r.distinct_events === null ? null : Number(r.distinct_events),
-    perSecond: Math.round((Number(r.count) / windowSeconds) * 100) / 100,
-    p50: round1(r.percentiles?.[0]),
-    p95: round1(r.percentiles?.[1]),
-    p99: round1(r.percentiles?.[2]),
-  }));
+  return rows.map((r) =>
+    stageStat(r.stage, Number(r.count), r.distinct_events === null ? null : Number(r.distinct_events), r.percentiles ?? [], windowSeconds),
+  );
+}
+
+/** One stage's figures, whichever source counted them. */
+function stageStat(
+  stage: string,
+  count: number,
+  distinctEvents: number | null,
+  [p50, p95, p99]: ReadonlyArray<number | null | undefined>,
+  windowSeconds: number,
+): StageStats {
+  return { stage, count, distinctEvents, perSecond: Math.round((count / windowSeconds) * 100) / 100, p50: round1(p50), p95: round1(p95), p99: round1(p99) };
 }
 
 async function rollupStats(db: SiteDb, windowSeconds: number, since: string): Promise<StageStats[]> {
@@ -251,32 +256,15 @@ async function rollupStats(db: SiteDb, windowSeconds: number, since: string): Pr
       b = 0;
     }
   }
-  const byStage = new Map<string, Array<[number, number]>>();
-  for (const stage of [...sums.keys()].sort()) {
-    const s = sums.get(stage)!;
-    const list: Array<[number, number]> = [[-1, s.none]];
-    s.byBucket.forEach((n, bucket) => {
-      if (n > 0) list.push([bucket, n]);
-    });
-    byStage.set(stage, list);
-  }
   const out: StageStats[] = [];
-  for (const [stage, buckets] of byStage) {
-    const count = buckets.reduce((a, [, c]) => a + c, 0);
-    if (count === 0) continue;
-    const [p50, p95, p99] = histogramPercentiles(
-      buckets.filter(([b]) => b >= 0),
-      [0.5, 0.95, 0.99],
-    );
-    out.push({
-      stage,
-      count,
-      distinctEvents: null,
-      perSecond: Math.round((count / windowSeconds) * 100) / 100,
-      p50: round1(p50),
-      p95: round1(p95),
-      p99: round1(p99),
+  for (const stage of [...sums.keys()].sort()) {
+    const { none, byBucket } = sums.get(stage)!;
+    const buckets: Array<[number, number]> = [];
+    byBucket.forEach((n, bucket) => {
+      if (n > 0) buckets.push([bucket, n]);
     });
+    const count = buckets.reduce((a, [, c]) => a + c, none);
+    if (count > 0) out.push(stageStat(stage, count, null, histogramPercentiles(buckets, [0.5, 0.95, 0.99]), windowSeconds));
   }
   return out;
 }
