@@ -28,7 +28,7 @@ import { pisDbModule } from './components/pisdb.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { IP } from './netns.ts';
-import { findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
+import { exitOf, findManaged, isOurProcess, readPid, removePidFile, runAttached, type StopOptions, spawnCommand, stopProcess, tailOf } from './process.ts';
 
 export { COMPONENTS, type CommandOptions, type Component, type SiteLayout } from './components/component.ts';
 
@@ -172,8 +172,9 @@ export function createLauncher(options: LauncherOptions) {
       abort: () => {
         const exited = [...pids].find(([, pid]) => !isOurProcess(pid, runDir));
         if (!exited) return null;
-        const [node] = exited;
-        return `the ${c}${pids.size > 1 ? ` (node ${node})` : ''} exited at start. Last lines of its logs:\n${m
+        const [node, pid] = exited;
+        const how = exitOf(pid) ?? 'exited';
+        return `the ${c}${pids.size > 1 ? ` (node ${node})` : ''} ${how} at start. Last lines of its logs:\n${m
           .logs(site, node)
           .map((f) => `${f}:\n${tailOf(f)}`)
           .join('\n')}`;

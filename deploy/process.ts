@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -109,11 +109,45 @@ export function runAttached(c: CommandLine): Promise<number> {
   });
 }
 
+/** How each process this process spawned ended, by pid (a detached child still reports its exit while its parent runs). */
+const exits = new Map<number, { code: number | null; signal: NodeJS.Signals | null }>();
+
+/**
+ * How a process this process spawned ended, in words ("was killed by SIGKILL",
+ * "exited with code 1"), or null when it runs or was not spawned here. A
+ * SIGKILL nobody sent is most often the kernel's OOM killer: its line from the
+ * kernel log is added when the log can be read.
+ */
+export function exitOf(pid: number): string | null {
+  const exit = exits.get(pid);
+  if (!exit) return null;
+  if (exit.signal === null) return `exited with code ${exit.code}`;
+  const oom = exit.signal === 'SIGKILL' ? oomKillOf(pid) : null;
+  return `was killed by ${exit.signal}${oom ? ` (the kernel's OOM killer: ${oom})` : ''}`;
+}
+
+/** The kernel log's line about the OOM killer killing a pid, where the log can be read. */
+function oomKillOf(pid: number): string | null {
+  try {
+    const r = spawnSync('dmesg', [], { encoding: 'utf8', timeout: 5000 });
+    return (
+      (r.stdout ?? '')
+        .split('\n')
+        .find((l) => new RegExp(`Killed process ${pid}\\b`).test(l))
+        ?.trim() ?? null
+    );
+  } catch {
+    return null;
+  }
+}
+
 function spawnDetached(c: CommandLine, spec: ProcessFiles): number {
   const out = openSync(spec.logFile, 'a');
   try {
     const child = spawn(c.command, c.args, { detached: true, stdio: ['ignore', out, out], env: c.env, cwd: c.cwd, uid: c.uid, gid: c.gid });
     if (child.pid === undefined) throw new Error(`could not start ${c.command} for ${spec.role}`);
+    const pid = child.pid;
+    child.on('exit', (code, signal) => exits.set(pid, { code, signal }));
     child.unref();
     writeFileSync(spec.pidFile, `${child.pid}\n`);
     return child.pid;
