@@ -21,11 +21,12 @@ import { type ClientTls, peerEndpoint, type Site, type Topology } from '../feder
  * `admin` (the launcher's admin steps and the operator's tools: probes,
  * drills, tests); at the PIS's site, `connect` (the Debezium worker: Kafka
  * client and REST server) and `pis` (the PIS's own Kafka client, which may
- * write only its source topic). Every certificate has a distinct subject; Kafka maps it to
+ * write only its source topic) and `pisdb` (the TLS server certificate of the
+ * PIS database fedgate runs). Every certificate has a distinct subject; Kafka maps it to
  * the principal `<site>.<role>.fedgate`.
  */
 
-export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin', 'connect', 'pis'] as const;
+export const CERT_ROLES = ['broker', 'mm2', 'gateway', 'instance', 'admin', 'connect', 'pis', 'pisdb'] as const;
 const CLIENT_ONLY: ReadonlySet<CertRole> = new Set(['mm2', 'instance', 'admin', 'pis']);
 export type CertRole = (typeof CERT_ROLES)[number];
 

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONNECT_REST_EXTENSION } from '../federation/index.ts';
 
 /**
  * Kafka's runtime comes from Maven Central: `deploy/pom.xml` lists the
@@ -244,4 +245,43 @@ export async function fetchDebezium(stateDir: string, onProgress: (line: string)
     extraArgs: ['-DexcludeGroupIds=org.apache.kafka,org.lz4,org.xerial.snappy,com.github.luben'],
   });
   return { pluginPath: path, version };
+}
+
+/** The Connect worker's REST authorization (its class name: CONNECT_REST_EXTENSION). */
+export const REST_PRINCIPALS_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'connect', 'RestPrincipals.java');
+
+/**
+ * Compiles the Connect worker's REST authorization against the Kafka jars,
+ * once per version of its source (a stamp of its hash), into
+ * `<state>/connect/rest-principals`, with the ServiceLoader entry Connect's
+ * plugin scan reads. The folder goes on the worker's classpath.
+ */
+export async function buildRestPrincipals(stateDir: string, kafkaClasspath: string): Promise<string> {
+  const dir = join(stateDir, 'connect', 'rest-principals');
+  const stampFile = join(dir, 'stamp');
+  const stamp = createHash('sha256').update(readFileSync(REST_PRINCIPALS_SOURCE)).update(kafkaVersion()).digest('hex');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) return dir;
+  const staging = `${dir}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, 'META-INF', 'services'), { recursive: true });
+  const javac = await new Promise<{ code: number | null; output: string; missing: boolean }>((done) => {
+    const p = spawn('javac', ['-nowarn', '--release', '17', '-cp', kafkaClasspath, '-d', staging, REST_PRINCIPALS_SOURCE], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    p.stdout.on('data', (c: Buffer) => (output += c));
+    p.stderr.on('data', (c: Buffer) => (output += c));
+    p.on('error', (err: NodeJS.ErrnoException) => done({ code: null, output: err.message, missing: err.code === 'ENOENT' }));
+    p.on('close', (code) => done({ code, output, missing: false }));
+  });
+  if (javac.missing)
+    throw new PrerequisiteError(
+      "javac was not found on the PATH: the Connect worker's REST authorization is compiled at its first start. Install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless).",
+    );
+  if (javac.code !== 0) throw new Error(`compiling ${REST_PRINCIPALS_SOURCE} failed:\n${javac.output.trim()}`);
+  writeFileSync(join(staging, 'META-INF', 'services', 'org.apache.kafka.connect.rest.ConnectRestExtension'), `${CONNECT_REST_EXTENSION}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  writeFileSync(stampFile, `${stamp}\n`);
+  return dir;
 }

@@ -10,8 +10,9 @@ const table = (over: Partial<TableFact> = {}): TableFact => ({
 });
 
 const ready: PisFacts = {
-  where: { host: 'pis.example', port: 5432, database: 'pis' },
+  where: { host: 'pis.example', port: 5432, database: 'pis', tls: { sslmode: 'verify-full', rootCert: '/etc/pis/ca.pem' } },
   cdcLogin: { ok: true },
+  tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' },
   walLevel: 'logical',
   replicationRole: true,
   tables: { products: table({ replicaIdentity: 'd' }), prices: table(), discounts: table(), availability: table() },
@@ -35,6 +36,7 @@ describe('the PIS database check', () => {
     expect(checks.map((c) => c.name)).toEqual(
       expect.arrayContaining([
         'login as fedgate_cdc',
+        'TLS',
         'wal_level',
         'fedgate_cdc has REPLICATION',
         'table products',
@@ -80,7 +82,29 @@ describe('the PIS database check', () => {
     expect(fix.split('\n')[1]).toBe(
       `echo "CREATE ROLE fedgate_cdc WITH LOGIN REPLICATION PASSWORD :'pw';" | psql -h pis.example -p 5432 -d pis -v pw="$(cat /secrets/hq/pis-cdc.secret)"`,
     );
-    expect(fix).toContain('host pis fedgate_cdc');
+    expect(fix).toContain('hostssl pis fedgate_cdc');
+  });
+
+  it('names the CA and the certificate when TLS does not verify, and TLS at the server when it is off', () => {
+    const login = (code: string | undefined, message: string) => failed({ ...unreadPisFacts(ready.where), cdcLogin: { ok: false, code, message } });
+    expect(login('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain')).toEqual([
+      [
+        'login as fedgate_cdc',
+        "set pis.database.sslrootcert to the CA that issued the server's certificate (now /etc/pis/ca.pem), and give the server a certificate that names pis.example (subjectAltName)",
+      ],
+    ]);
+    expect(login('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames")[0]![1]).toContain('names pis.example');
+    expect(login(undefined, 'The server does not support SSL connections')[0]![1]).toMatch(/^turn TLS on at the server \(ssl = on/);
+    expect(judgePisDatabase(ready, '/s').find((c) => c.name === 'TLS')!.detail).toBe(
+      "TLSv1.3 (TLS_AES_256_GCM_SHA384); the server's certificate verified against /etc/pis/ca.pem for pis.example",
+    );
+    // Plaintext passes only where the topology chose it (which it allows on loopback only).
+    const plain = { ...ready, where: { ...ready.where, host: '127.0.0.1', tls: { sslmode: 'disable' as const } }, tls: null };
+    expect(judgePisDatabase(plain, '/s').find((c) => c.name === 'TLS')).toMatchObject({
+      ok: true,
+      detail: 'off: plaintext on loopback ("sslmode": "disable")',
+    });
+    expect(failed({ ...ready, tls: null })).toEqual([['TLS', 'turn TLS on at the server (ssl = on), then reload it']]);
   });
 
   it('tells an unreachable server and a missing database apart from a missing role', () => {

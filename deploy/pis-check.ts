@@ -1,6 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { CATALOG_ROLE, CDC_PUBLICATION, CDC_ROLE, CDC_SLOT, PIS_SECRET_FILES, PIS_TABLES, pisDatabaseEndpoint, type Topology } from '../federation/index.ts';
+import { certPaths } from '../certs/index.ts';
+import {
+  CATALOG_ROLE,
+  CDC_PUBLICATION,
+  CDC_ROLE,
+  CDC_SLOT,
+  PIS_SECRET_FILES,
+  PIS_TABLES,
+  type PisDatabaseTls,
+  pisDatabaseEndpoint,
+  pisDatabaseTls,
+  type Topology,
+} from '../federation/index.ts';
 import { catalogPassword, cdcPassword } from './pis-database.ts';
 
 /**
@@ -31,8 +44,11 @@ export interface TableFact {
 
 /** What was read; null where an earlier failure kept it from being read. */
 export interface PisFacts {
-  where: { host: string; port: number; database: string };
+  /** Where, and how fedgate's connections are secured (the topology's sslmode and CA). */
+  where: { host: string; port: number; database: string; tls: PisDatabaseTls };
   cdcLogin: LoginFact;
+  /** The capture role's connection as the server sees it (pg_stat_ssl): its TLS version and cipher, or null for plaintext. */
+  tls: { version: string; cipher: string } | null | undefined;
   walLevel: string | null;
   replicationRole: boolean | null;
   tables: Record<string, TableFact> | null;
@@ -56,13 +72,24 @@ export interface PisCheck {
 
 const secretPath = (secretsDir: string, file: string) => join(secretsDir, file);
 
+/** Node's codes for a server certificate that does not verify (chain, name, dates). */
+const CERT_ERRORS =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE)$/;
+/** A CA file that could not be read (pisDatabaseSsl). */
+const NO_CA = 'FEDGATE_NO_CA';
+
 function loginFix(f: Extract<LoginFact, { ok: false }>, role: string, facts: PisFacts, secretsDir: string, extra: string): string {
-  const { host, port, database } = facts.where;
+  const { host, port, database, tls } = facts.where;
   if (f.code === 'ECONNREFUSED' || f.code === 'ENOTFOUND' || f.code === 'ETIMEDOUT' || f.code === 'EHOSTUNREACH')
     return `start the database, or correct pis.database.host and .port in the topology (${host}:${port})`;
   if (f.code === '3D000') return `create the database "${database}", or correct pis.database.name in the topology`;
+  if (f.code === NO_CA) return "set pis.database.sslrootcert in the topology to the CA certificate (PEM) that issued the database server's certificate";
+  if (f.code && CERT_ERRORS.test(f.code) && tls.sslmode === 'verify-full')
+    return `set pis.database.sslrootcert to the CA that issued the server's certificate (now ${tls.rootCert}), and give the server a certificate that names ${host} (subjectAltName)`;
+  if (/does not support SSL/i.test(f.message))
+    return `turn TLS on at the server (ssl = on, ssl_cert_file and ssl_key_file in postgresql.conf, then reload it); for a database on this machine's loopback only, "sslmode": "disable" in pis.database`;
   // 28P01: wrong password or no such role; 28000: no pg_hba.conf line for it.
-  const hba = `pg_hba.conf needs a line such as \`host ${database} ${role} <fedgate's address>/32 scram-sha-256\``;
+  const hba = `pg_hba.conf needs a line such as \`${tls.sslmode === 'disable' ? 'host' : 'hostssl'} ${database} ${role} <fedgate's address>/32 scram-sha-256\``;
   const file = secretPath(secretsDir, role === CDC_ROLE ? PIS_SECRET_FILES.cdc : PIS_SECRET_FILES.catalog);
   // One line to paste: psql reads the statement from stdin, where it substitutes :'pw' (it does not in -c), and the
   // password goes from the secret file to the server without being printed.
@@ -85,6 +112,19 @@ export function judgePisDatabase(facts: PisFacts, secretsDir: string): PisCheck[
     f.ok ? pass(`login as ${role}`, at) : fail(`login as ${role}`, `${at}: ${f.message}`, loginFix(f, role, facts, secretsDir, extra));
 
   checks.push(login(CDC_ROLE, facts.cdcLogin, 'REPLICATION '));
+  if (facts.tls !== undefined) {
+    const { tls } = facts.where;
+    checks.push(
+      facts.tls
+        ? pass(
+            'TLS',
+            `${facts.tls.version} (${facts.tls.cipher}); the server's certificate verified against ${tls.sslmode === 'verify-full' ? tls.rootCert : '?'} for ${host}`,
+          )
+        : tls.sslmode === 'disable'
+          ? pass('TLS', 'off: plaintext on loopback ("sslmode": "disable")')
+          : fail('TLS', 'the connection is not encrypted', 'turn TLS on at the server (ssl = on), then reload it'),
+    );
+  }
   if (facts.walLevel !== null)
     checks.push(
       facts.walLevel === 'logical'
@@ -178,6 +218,7 @@ export function unreadPisFacts(where: PisFacts['where']): PisFacts {
   return {
     where,
     cdcLogin: { ok: true },
+    tls: undefined,
     walLevel: null,
     replicationRole: null,
     tables: null,
@@ -195,21 +236,38 @@ function loginFailure(err: unknown): Extract<LoginFact, { ok: false }> {
   return { ok: false, code: e.code, message: e.message ?? String(err) };
 }
 
+/** node-postgres's TLS options for the topology's sslmode: the CA read from its file, the server's name or address checked. */
+export function pisDatabaseSsl(tls: PisDatabaseTls): pg.ClientConfig['ssl'] {
+  return tls.sslmode === 'disable' ? false : { ca: readFileSync(tls.rootCert, 'utf8'), rejectUnauthorized: true };
+}
+
 /** Reads the facts over the wire as fedgate's two roles (and one replication connection); never changes anything. */
 export async function readPisFacts(o: {
   host: string;
   port: number;
   database: string;
+  tls: PisDatabaseTls;
   cdcPassword: string;
   catalogPassword: string;
   timeoutMs?: number;
 }): Promise<PisFacts> {
-  const base = { host: o.host, port: o.port, database: o.database, connectionTimeoutMillis: o.timeoutMs ?? 5000 };
-  const facts = unreadPisFacts({ host: o.host, port: o.port, database: o.database });
+  const facts = unreadPisFacts({ host: o.host, port: o.port, database: o.database, tls: o.tls });
+  let ssl: pg.ClientConfig['ssl'];
+  try {
+    ssl = pisDatabaseSsl(o.tls);
+  } catch (err) {
+    const failure = { ok: false as const, code: NO_CA, message: `cannot read the CA certificate: ${(err as Error).message}` };
+    return { ...facts, cdcLogin: failure, catalogLogin: failure };
+  }
+  const base = { host: o.host, port: o.port, database: o.database, ssl, connectionTimeoutMillis: o.timeoutMs ?? 5000 };
   const cdc = new pg.Client({ ...base, user: CDC_ROLE, password: o.cdcPassword });
   try {
     await cdc.connect();
     const q = async <T>(text: string, params: unknown[] = []) => (await cdc.query(text, params)).rows as T[];
+    const [stat] = await q<{ ssl: boolean; version: string | null; cipher: string | null }>(
+      'SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+    );
+    facts.tls = stat?.ssl ? { version: stat.version ?? '?', cipher: stat.cipher ?? '?' } : null;
     facts.walLevel = (await q<{ wal_level: string }>('SHOW wal_level'))[0]!.wal_level;
     facts.replicationRole = (await q<{ r: boolean }>('SELECT rolreplication AS r FROM pg_roles WHERE rolname = current_user'))[0]?.r ?? false;
     facts.tables = {};
@@ -293,6 +351,7 @@ export async function checkPisDatabase(topology: Topology, certsDir: string): Pr
     host: db.host,
     port: db.port,
     database: db.database,
+    tls: pisDatabaseTls(topology, certPaths(certsDir).caCert),
     cdcPassword: cdcPassword(certsDir, site),
     catalogPassword: catalogPassword(certsDir, site),
   });

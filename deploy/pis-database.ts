@@ -1,4 +1,4 @@
-import { siteSecret } from '../certs/index.ts';
+import { certPaths, siteSecret } from '../certs/index.ts';
 import { CATALOG_ROLE, CDC_PUBLICATION, CDC_ROLE, PIS_OWNER, PIS_SECRET_FILES, PIS_TABLES, pisDatabaseUrl, type Topology } from '../federation/index.ts';
 
 /**
@@ -53,7 +53,7 @@ export const catalogPassword = (certsDir: string, site: string) => siteSecret(ce
 
 /** The URL the PIS application (and the demo, and tests) write with. */
 export function pisOwnerUrl(topology: Topology, certsDir: string): string {
-  return pisDatabaseUrl(topology, PIS_OWNER, pisOwnerPassword(certsDir, topology.pis!.site));
+  return pisDatabaseUrl(topology, PIS_OWNER, pisOwnerPassword(certsDir, topology.pis!.site), certPaths(certsDir).caCert);
 }
 
 interface SqlClient {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderAcls } from './acls.ts';
-import { CDC_TOPICS, CONNECT_TOPICS, cdcConnectorConfig, renderConnectProperties } from './pis.ts';
+import { CDC_TOPICS, CONNECT_TOPICS, cdcConnectorConfig, pisDatabaseUrl, renderConnectProperties } from './pis.ts';
 import { siteTopicPlan } from './site-topics.ts';
 import { parseTopology, TopologyError } from './topology.ts';
 
@@ -26,12 +26,15 @@ describe('the PIS change capture configuration', () => {
     for (const prefix of ['', 'producer.', 'consumer.', 'admin.']) expect(props).toContain(`${prefix}security.protocol=SSL\n`);
     expect(props).toContain('listeners=https://127.0.1.1:8093\n');
     expect(props).toContain('listeners.https.ssl.client.auth=required');
+    // Authorization on top: of the federation's certificates, only the site admin's and the worker's own.
+    expect(props).toContain('rest.extension.classes=fedgate.connect.RestPrincipals\n');
+    expect(props).toContain('fedgate.rest.allowed.subjects=CN=hq.admin.fedgate;CN=hq.connect.fedgate\n');
     expect(props).toContain('topic.creation.enable=false');
     expect(props).toContain(`config.storage.topic=${CONNECT_TOPICS.configs}`);
   });
 
   it('keeps the capture password out of the connector config (FileConfigProvider) and sends decimals as strings', () => {
-    const config = cdcConnectorConfig(topology, paths.secretsFile);
+    const config = cdcConnectorConfig(topology, paths.secretsFile, paths.caFile);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Kafka's config-provider syntax, not a template
     expect(config['database.password']).toBe('${file:/c/hq/pis-cdc.properties:password}');
     expect(config).toMatchObject({
@@ -40,6 +43,44 @@ describe('the PIS change capture configuration', () => {
       'publication.autocreate.mode': 'disabled',
       'tombstones.on.delete': 'false',
     });
+  });
+
+  it("reaches the PIS database over verified TLS: the federation CA for the one fedgate runs, the PIS's CA for its own", () => {
+    expect(cdcConnectorConfig(topology, paths.secretsFile, paths.caFile)).toMatchObject({
+      'database.sslmode': 'verify-full',
+      'database.sslrootcert': '/c/ca.pem',
+    });
+    expect(pisDatabaseUrl(topology, 'fedgate_catalog', 'p/w', paths.caFile)).toBe(
+      'postgres://fedgate_catalog:p%2Fw@127.0.1.1:5442/pis?sslmode=verify-full&sslrootcert=%2Fc%2Fca.pem',
+    );
+    const theirs = parseTopology({ ...topology, pis: { site: 'hq', database: { host: 'pis.example', sslrootcert: '/etc/pis/ca.pem' } } });
+    expect(cdcConnectorConfig(theirs, paths.secretsFile, paths.caFile)).toMatchObject({
+      'database.sslmode': 'verify-full',
+      'database.sslrootcert': '/etc/pis/ca.pem',
+    });
+    expect(pisDatabaseUrl(theirs, 'fedgate_cdc', 'pw', paths.caFile)).toBe(
+      'postgres://fedgate_cdc:pw@pis.example:5432/pis?sslmode=verify-full&sslrootcert=%2Fetc%2Fpis%2Fca.pem',
+    );
+    // Plaintext: only where the topology says so, on loopback.
+    const plain = parseTopology({ ...topology, pis: { site: 'hq', database: { host: '127.0.0.1', sslmode: 'disable' } } });
+    expect(cdcConnectorConfig(plain, paths.secretsFile, paths.caFile)).toMatchObject({ 'database.sslmode': 'disable' });
+    expect(cdcConnectorConfig(plain, paths.secretsFile, paths.caFile)).not.toHaveProperty('database.sslrootcert');
+  });
+
+  it('refuses a PIS database without the CA to verify it, and plaintext beyond loopback, naming the fix', () => {
+    const problems = (database: Record<string, unknown>) => {
+      try {
+        parseTopology({ ...topology, pis: { site: 'hq', database } });
+        return [];
+      } catch (err) {
+        return (err as TopologyError).problems.map((p) => `${p.field}: ${p.fix}`);
+      }
+    };
+    expect(problems({ host: 'pis.example' })).toEqual([expect.stringMatching(/^pis\.database\.sslrootcert: set "sslrootcert" to the absolute path/)]);
+    expect(problems({ host: 'pis.example', sslrootcert: 'ca.pem' })).toEqual([expect.stringMatching(/^pis\.database\.sslrootcert: /)]);
+    expect(problems({ host: '10.0.0.5', sslmode: 'disable' })).toEqual([expect.stringMatching(/^pis\.database\.sslmode: use "verify-full"/)]);
+    expect(problems({ host: '127.0.0.1', sslmode: 'disable' })).toEqual([]);
+    expect(problems({ host: 'localhost', sslrootcert: '/etc/pis/ca.pem' })).toEqual([]);
   });
 
   it('creates the Connect and change topics at the PIS site only, and grants them to the connect and gateway principals', () => {

@@ -71,10 +71,28 @@ export function pisDatabaseEndpoint(topology: Topology): { host: string; port: n
 /** True when the topology's PIS database runs outside fedgate. */
 export const isExternalPisDatabase = (topology: Topology) => Boolean(topology.pis?.database);
 
-/** The PIS database's URL for a role, with its password (read from the role's secret file). */
-export function pisDatabaseUrl(topology: Topology, role: string, password: string): string {
+/**
+ * How fedgate's clients (Debezium, the catalog reader, the launcher's setup,
+ * the demo PIS, `pis check`) reach the PIS database: TLS, with the server's
+ * certificate verified against a CA and its address (libpq's `verify-full`);
+ * the CA is the federation's for the database fedgate runs, the topology's
+ * `sslrootcert` for the PIS's own. Plaintext only where the topology says
+ * "disable", which it allows on loopback only.
+ */
+export type PisDatabaseTls = { sslmode: 'verify-full'; rootCert: string } | { sslmode: 'disable' };
+
+export function pisDatabaseTls(topology: Topology, federationCa: string): PisDatabaseTls {
+  const db = topology.pis?.database;
+  if (!db) return { sslmode: 'verify-full', rootCert: federationCa };
+  return db.sslmode === 'disable' ? { sslmode: 'disable' } : { sslmode: 'verify-full', rootCert: db.sslrootcert! };
+}
+
+/** The PIS database's URL for a role, with its password (read from the role's secret file) and the TLS settings libpq and node-postgres read. */
+export function pisDatabaseUrl(topology: Topology, role: string, password: string, federationCa: string): string {
   const { host, port, database } = pisDatabaseEndpoint(topology);
-  return `postgres://${role}:${encodeURIComponent(password)}@${host.includes(':') ? `[${host}]` : host}:${port}/${database}`;
+  const tls = pisDatabaseTls(topology, federationCa);
+  const query = tls.sslmode === 'disable' ? 'sslmode=disable' : `sslmode=verify-full&sslrootcert=${encodeURIComponent(tls.rootCert)}`;
+  return `postgres://${role}:${encodeURIComponent(password)}@${host.includes(':') ? `[${host}]` : host}:${port}/${database}?${query}`;
 }
 
 export interface ConnectPaths {
@@ -89,6 +107,11 @@ export interface ConnectPaths {
   /** The REST listener's key store and trust store (PKCS12: Jetty takes no PEM stores) and their password. */
   rest: { keystore: string; truststore: string; password: string };
 }
+
+/** The Connect worker's REST authorization's class (deploy/connect/RestPrincipals.java). */
+export const CONNECT_REST_EXTENSION = 'fedgate.connect.RestPrincipals';
+/** The client-certificate subjects the Connect worker's REST API lets through (RFC 2253, as certs/certs.ts issues them). */
+export const connectRestSubjects = (site: string) => [`CN=${site}.admin.fedgate`, `CN=${site}.connect.fedgate`];
 
 /** The Connect worker's REST URL (HTTPS, client certificates required). */
 export function connectUrl(topology: Topology): string {
@@ -149,6 +172,10 @@ export function renderConnectProperties(topology: Topology, paths: ConnectPaths)
     ['listeners.https.ssl.truststore.location', paths.rest.truststore],
     ['listeners.https.ssl.truststore.password', paths.rest.password],
     ['listeners.https.ssl.client.auth', 'required'],
+    // Authorization (deploy/connect/RestPrincipals.java): of the federation's certificates, only the site's admin (the
+    // launcher, status, drills) and the worker itself may use the API; any other gets 403.
+    ['rest.extension.classes', CONNECT_REST_EXTENSION],
+    ['fedgate.rest.allowed.subjects', connectRestSubjects(site.name).join(';')],
   ]);
 }
 
@@ -157,8 +184,9 @@ export function renderConnectProperties(topology: Topology, paths: ConnectPaths)
  * Changes arrive as plain JSON envelopes (`before`, `after`, `source`, `op`);
  * decimals as strings, so money is never a float; no tombstones.
  */
-export function cdcConnectorConfig(topology: Topology, secretsFile: string): Record<string, string> {
+export function cdcConnectorConfig(topology: Topology, secretsFile: string, federationCa: string): Record<string, string> {
   const db = pisDatabaseEndpoint(topology);
+  const tls = pisDatabaseTls(topology, federationCa);
   return {
     'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
     'tasks.max': '1',
@@ -167,6 +195,9 @@ export function cdcConnectorConfig(topology: Topology, secretsFile: string): Rec
     'database.user': CDC_ROLE,
     'database.password': `\${file:${secretsFile}:password}`,
     'database.dbname': db.database,
+    // The JDBC driver's TLS (the replication connection too): the server's certificate chains to the CA and names the host.
+    'database.sslmode': tls.sslmode,
+    ...(tls.sslmode === 'verify-full' ? { 'database.sslrootcert': tls.rootCert } : {}),
     'topic.prefix': CDC_TOPIC_PREFIX,
     'plugin.name': 'pgoutput',
     'slot.name': CDC_SLOT,

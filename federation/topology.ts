@@ -199,6 +199,15 @@ export const PisSchema = z
           .string()
           .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL identifier')
           .default('pis'),
+        /**
+         * How fedgate's connections reach it (libpq's names): "verify-full"
+         * (TLS; the server's certificate must chain to `sslrootcert` and name
+         * `host`) or "disable" (plaintext, for a database on this machine's
+         * loopback only).
+         */
+        sslmode: z.enum(['verify-full', 'disable']).default('verify-full'),
+        /** The CA certificate (PEM, an absolute path) that issued the database server's certificate; required for "verify-full". */
+        sslrootcert: z.string().startsWith('/', 'an absolute path').optional(),
       })
       .strict()
       .optional(),
@@ -559,12 +568,28 @@ export function findTopologyProblems(topology: Topology): TopologyProblem[] {
             fix: 'choose a free port',
           });
       }
+      const db = topology.pis.database;
+      if (db?.sslmode === 'verify-full' && !db.sslrootcert)
+        problems.push({
+          field: 'pis.database.sslrootcert',
+          message: 'fedgate reaches the PIS database over TLS and verifies its certificate, and needs the CA that issued it',
+          fix: 'set "sslrootcert" to the absolute path of that CA certificate (PEM); for a database on this machine\'s loopback only, "sslmode": "disable"',
+        });
+      if (db?.sslmode === 'disable' && !isLoopbackHost(db.host))
+        problems.push({
+          field: 'pis.database.sslmode',
+          message: `"disable" sends the capture and catalog roles' passwords and every captured row in plaintext to ${db.host}`,
+          fix: 'use "verify-full" with "sslrootcert" (the CA of the database server\'s certificate); "disable" is for a database on loopback (127.0.0.0/8, ::1, localhost)',
+        });
       if (!topology.pis.database && topology.pis.databasePort === topology.pis.connectPort)
         problems.push({ field: 'pis.connectPort', message: 'the database and the Connect worker cannot share a port', fix: 'choose another port' });
     }
   }
   return problems;
 }
+
+/** True for an address that never leaves this machine. */
+export const isLoopbackHost = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** Parses and validates; throws a TopologyError listing every problem. */
 export function parseTopology(input: unknown, source = 'topology'): Topology {

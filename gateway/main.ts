@@ -156,7 +156,12 @@ const verify = createVerifier({
 // SELECT-only role; every other gateway asks it over the peer listener (mTLS). Both cache per gateway.
 const catalogPool = isPisSite(topology, site.name)
   ? new pg.Pool({
-      connectionString: pisDatabaseUrl(topology, CATALOG_ROLE, siteSecret(env.FEDGATE_CERTS_DIR, site.name, PIS_SECRET_FILES.catalog)),
+      connectionString: pisDatabaseUrl(
+        topology,
+        CATALOG_ROLE,
+        siteSecret(env.FEDGATE_CERTS_DIR, site.name, PIS_SECRET_FILES.catalog),
+        certPaths(env.FEDGATE_CERTS_DIR).caCert,
+      ),
       max: 2,
       connectionTimeoutMillis: 2000,
     })

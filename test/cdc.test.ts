@@ -1,9 +1,19 @@
+import { request as httpsRequest } from 'node:https';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken, SCOPES } from '../certs/index.ts';
 import { cdcConnectorState, isOurProcess, pisOwnerUrl, readTopicToEnd, waitUntil } from '../deploy/index.ts';
-import { CDC_TOPICS, DEAD_LETTER_TOPIC, localKafkaConfig, remoteTopic, routedTopic, routedTopicsForSite, SOURCE_TOPIC } from '../federation/index.ts';
+import {
+  CDC_TOPICS,
+  connectUrl,
+  DEAD_LETTER_TOPIC,
+  localKafkaConfig,
+  remoteTopic,
+  routedTopic,
+  routedTopicsForSite,
+  SOURCE_TOPIC,
+} from '../federation/index.ts';
 import { dropPostgresSchema } from '../instances/db/database.ts';
 import { createTestFederation, TEST_DATABASE_URL, type TestFederation, testTopology } from './support/federation.ts';
 
@@ -391,4 +401,42 @@ describe('change capture from the PIS database (Debezium)', () => {
     expect(catalogs.get('enr-http-2')).toEqual({ status: 'unenriched', reason: 'unknown-product' });
     expect(catalogs.get('cdc-ENR-2')).toEqual({ status: 'enriched', name: 'Grinder' });
   }, 300_000);
+
+  it('guards the PIS side: the database takes TLS logins only, and the Connect REST API only the site admin and the worker', async () => {
+    // As the server sees them: every connection of fedgate's roles and the PIS owner is TLS (Debezium's walsender too).
+    const { rows } = await pis.query<{ usename: string; backend_type: string; ssl: boolean }>(
+      'SELECT a.usename, a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename IS NOT NULL',
+    );
+    expect(rows.map((r) => `${r.usename} ${r.backend_type}`)).toEqual(expect.arrayContaining(['fedgate_cdc walsender', 'pis client backend']));
+    expect(rows.filter((r) => !r.ssl)).toEqual([]);
+    // A plaintext login with the right password is refused by pg_hba.conf (hostssl lines only).
+    const plain = new pg.Client({ connectionString: pisOwnerUrl(topology, fed.certsDir).replace(/\?.*$/, '?sslmode=disable') });
+    await expect(plain.connect()).rejects.toThrow(/no pg_hba\.conf entry for host .* no encryption/);
+    await plain.end().catch(() => {});
+
+    // The REST API: the site admin's certificate is let through; other certificates of the same federation CA are not.
+    const call = (role: 'admin' | 'gateway' | 'pis', site = HQ) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const tls = fed.clientTls(site, role);
+        const req = httpsRequest(new URL('/connectors', connectUrl(topology)), { ca: tls.ca, cert: tls.cert, key: tls.key, timeout: 10_000 }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const admin = await call('admin');
+    expect(admin.status).toBe(200);
+    expect(JSON.parse(admin.body)).toContain('pis-cdc');
+    for (const [role, site] of [
+      ['gateway', HQ],
+      ['pis', HQ],
+      ['admin', US],
+    ] as const) {
+      const refused = await call(role, site);
+      expect(refused.status, `${site}/${role}`).toBe(403);
+      expect(JSON.parse(refused.body)).toEqual({ error_code: 403, message: `CN=${site}.${role}.fedgate may not use this Connect worker's REST API` });
+    }
+  }, 120_000);
 });

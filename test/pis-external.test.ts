@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -8,21 +9,26 @@ import { cdcConnectorState, databaseUser, letThrough, PIS_SCHEMA, postgresBinDir
 import { routedTopic } from '../federation/index.ts';
 import { TEST_ENV } from './support/env.ts';
 import { createTestFederation, REPO, type TestFederation, testTopology } from './support/federation.ts';
+import { issueTestServerCert } from './support/test-ca.ts';
 
 const run = promisify(execFile);
 
 /**
  * The PIS's own PostgreSQL (`pis.database`): a server this test starts as
  * its DBA would run it (a superuser `dba`, the default `wal_level=replica`,
- * no fedgate roles), on loopback. `fedgate pis check` names what it lacks
- * and how to fix it; the DBA follows the printed fixes; then `up` starts no
- * database of its own, and Debezium captures a row the DBA writes.
+ * no fedgate roles, TLS with a certificate of their own CA), on loopback.
+ * `fedgate pis check` names what it lacks and how to fix it; the DBA follows
+ * the printed fixes; then `up` starts no database of its own, and Debezium
+ * captures a row the DBA writes, over verified TLS.
  */
 const SITE = 'pisx';
 const DB_PORT = 15472;
+// Their CA and server certificate (not the federation's): fedgate is told to trust that CA for this database only.
+const theirTls = mkdtempSync(join(tmpdir(), 'fedgate-their-pis-tls-'));
+const their = issueTestServerCert(theirTls);
 const topology = testTopology(251, [{ name: SITE, regions: ['eu', 'us'], countries: ['DE'] }], {
   pisSite: SITE,
-  pisDatabase: { host: '127.0.0.1', port: DB_PORT, name: 'pis' },
+  pisDatabase: { host: '127.0.0.1', port: DB_PORT, name: 'pis', sslrootcert: their.caFile },
 });
 
 describe("change capture from the PIS's own database", () => {
@@ -57,20 +63,38 @@ describe("change capture from the PIS's own database", () => {
       cwd: dataDir,
       ...asDbUser,
     });
-    // Their server: the superuser from loopback without a password; fedgate's roles with SCRAM, for ordinary connections only.
+    // Their server: the superuser from loopback without a password; fedgate's roles with SCRAM over TLS only, for ordinary connections.
     writeFileSync(
       join(dataDir, 'pg_hba.conf'),
-      ['host all dba 127.0.0.1/32 trust', 'host pis fedgate_cdc 127.0.0.1/32 scram-sha-256', 'host pis fedgate_catalog 127.0.0.1/32 scram-sha-256', ''].join(
-        '\n',
-      ),
+      [
+        'host all dba 127.0.0.1/32 trust',
+        'hostssl pis fedgate_cdc 127.0.0.1/32 scram-sha-256',
+        'hostssl pis fedgate_catalog 127.0.0.1/32 scram-sha-256',
+        '',
+      ].join('\n'),
     );
-    await pgCtl('-o', `-c listen_addresses=127.0.0.1 -p ${DB_PORT} -c unix_socket_directories=''`, '-l', join(dataDir, 'server.log'), '-w', 'start');
+    for (const [pem, to] of [
+      [their.cert, 'server.crt'],
+      [their.key, 'server.key'],
+    ] as const) {
+      writeFileSync(join(dataDir, to), pem, { mode: 0o600 });
+      if (user) chownSync(join(dataDir, to), user.uid, user.gid);
+    }
+    await pgCtl(
+      '-o',
+      `-c listen_addresses=127.0.0.1 -p ${DB_PORT} -c unix_socket_directories='' -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key`,
+      '-l',
+      join(dataDir, 'server.log'),
+      '-w',
+      'start',
+    );
   }, 120_000);
 
   afterAll(async () => {
     // Their server first: stopping the federation removes the run folder that holds its data.
     if (dataDir) await pgCtl('-m', 'immediate', '-w', 'stop').catch(() => {});
     await fed?.stop();
+    rmSync(theirTls, { recursive: true, force: true });
   }, 120_000);
 
   it('names what a fresh server lacks, and the printed fixes make it ready', async () => {
@@ -128,6 +152,25 @@ describe("change capture from the PIS's own database", () => {
     expect(failedChecks(third.stdout)).toEqual([]);
     expect(third.code, third.stdout).toBe(0);
     expect(third.stdout).toContain('ready for change capture and enrichment');
+    // As the server saw the capture role's connection (pg_stat_ssl), verified against their CA.
+    expect(third.stdout).toMatch(
+      new RegExp(`^ {2}ok {3}TLS: TLSv1\\.[23] \\(.+\\); the server's certificate verified against ${their.caFile} for 127\\.0\\.0\\.1$`, 'm'),
+    );
+
+    // Told to trust another CA, fedgate's roles cannot log in, and the fix names the setting.
+    const otherCa = issueTestServerCert(join(theirTls, 'other')).caFile;
+    const wrongCa = join(fed.runDir, 'wrong-ca-topology.json');
+    writeFileSync(wrongCa, JSON.stringify({ ...topology, pis: { ...topology.pis, database: { ...topology.pis!.database, sslrootcert: otherCa } } }));
+    const untrusted = await run(process.execPath, [join(REPO, 'bin/fedgate.mjs'), 'pis', 'check', '--topology', wrongCa, '--home', fed.runDir], {
+      cwd: REPO,
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stdout: '' }),
+      (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+    );
+    expect(untrusted.code).toBe(1);
+    expect(failedChecks(untrusted.stdout)).toEqual(['login as fedgate_cdc', 'login as fedgate_catalog']);
+    expect(untrusted.stdout).toContain(`fix: set pis.database.sslrootcert to the CA that issued the server's certificate (now ${otherCa})`);
   }, 180_000);
 
   it('up starts no database of its own, and a row the PIS writes becomes an event', async () => {
@@ -153,6 +196,19 @@ describe("change capture from the PIS's own database", () => {
       return found !== null;
     }, 'the captured price in its routed topic');
     const event = found as unknown as { id: string; value: Record<string, unknown> };
+    // Every connection of fedgate's roles open now, Debezium's walsender among them, is TLS as the server sees it (their
+    // pg_hba.conf admits those roles over TLS only, so the catalog read that enriched the event above was TLS too).
+    const server = dba('postgres');
+    await server.connect();
+    try {
+      const { rows } = await server.query<{ usename: string; backend_type: string; ssl: boolean }>(
+        `SELECT a.usename, a.backend_type, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename LIKE 'fedgate\\_%' ORDER BY 1, 2`,
+      );
+      expect(rows.map((r) => `${r.usename} ${r.backend_type}`)).toContain('fedgate_cdc walsender');
+      expect(rows.filter((r) => !r.ssl)).toEqual([]);
+    } finally {
+      await server.end();
+    }
     expect(event.id).toMatch(/^pis-/);
     // Captured, enriched from the same database through the catalog role, and routed like any publish.
     expect(event.value).toEqual({

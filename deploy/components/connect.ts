@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { clientTls, siteSecret } from '../../certs/index.ts';
 import { CDC_CONNECTOR, cdcConnectorConfig, connectUrl, isExternalPisDatabase, isPisSite, renderConnectProperties } from '../../federation/index.ts';
 import { waitUntil } from '../kafka-probe.ts';
-import { fetchDebezium, PrerequisiteError } from '../kafka-runtime.ts';
+import { buildRestPrincipals, fetchDebezium, PrerequisiteError } from '../kafka-runtime.ts';
 import { checkPisDatabase, renderPisChecks } from '../pis-check.ts';
 import { cdcPassword } from '../pis-database.ts';
 import { javaCommand } from '../process.ts';
@@ -103,6 +103,7 @@ export function connectModule(ctx: LaunchContext): ComponentModule {
       }
       const rt = await ctx.prepare();
       const plugin = await fetchDebezium(ctx.stateDir, ctx.log);
+      const restPrincipals = await buildRestPrincipals(ctx.stateDir, rt.classpath);
       const l = ctx.layout(site.name);
       mkdirSync(l.logDir, { recursive: true });
       // Read by the connector through FileConfigProvider: the password never enters the config topic.
@@ -171,7 +172,8 @@ export function connectModule(ctx: LaunchContext): ComponentModule {
       return javaCommand({
         role: `${site.name}/connect`,
         runDir: ctx.runDir,
-        classpath: rt.classpath,
+        // The REST authorization beside Kafka's jars (not in the plugin path: Connect loads REST extensions from its classpath too).
+        classpath: `${rt.classpath}:${restPrincipals}`,
         mainClass: 'org.apache.kafka.connect.cli.ConnectDistributed',
         args: [props],
         jvmOptions: ['-Xms64m', `-Xmx${ctx.topology.pis!.connectHeap}`, ...JVM_COMMON, `-Dlog4j.configuration=file:${l.log4jFile('connect')}`],
@@ -181,7 +183,13 @@ export function connectModule(ctx: LaunchContext): ComponentModule {
     stdoutFile: (site) => ctx.layout(site.name).outFile('connect'),
     ready: async () => (await connectCall(ctx, 'GET', '/connectors', undefined, 2000).catch(() => null))?.status === 200,
     async afterReady(site) {
-      const res = await connectCall(ctx, 'PUT', `/connectors/${CDC_CONNECTOR}/config`, cdcConnectorConfig(ctx.topology, secretsFile(site.name)), 30_000);
+      const res = await connectCall(
+        ctx,
+        'PUT',
+        `/connectors/${CDC_CONNECTOR}/config`,
+        cdcConnectorConfig(ctx.topology, secretsFile(site.name), ctx.certs.caCert),
+        30_000,
+      );
       if (res.status !== 200 && res.status !== 201)
         throw new Error(`Connect refused the ${CDC_CONNECTOR} connector (${res.status}): ${JSON.stringify(res.body)}`);
       let last: Awaited<ReturnType<typeof cdcConnectorState>> = null;

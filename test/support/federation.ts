@@ -34,7 +34,12 @@ export interface SiteSpec {
 export function testTopology(
   octet: number,
   specs: SiteSpec[],
-  options: { exactlyOnce?: boolean; brokers?: 1 | 3; pisSite?: string; pisDatabase?: { host: string; port: number; name: string } } = {},
+  options: {
+    exactlyOnce?: boolean;
+    brokers?: 1 | 3;
+    pisSite?: string;
+    pisDatabase?: { host: string; port: number; name: string; sslmode?: 'verify-full' | 'disable'; sslrootcert?: string };
+  } = {},
 ): Topology {
   const sites = specs.map((s, i) => ({
     name: s.name,
