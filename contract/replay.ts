@@ -14,12 +14,28 @@ import { ProductIdsSchema, rangeIsOrdered, TimeRangeSchema } from './history.ts'
 export const REPLAY_TARGETS = ['all', 'price-book', 'availability', 'discounts', 'event-store'] as const;
 export type ReplayTarget = (typeof REPLAY_TARGETS)[number];
 
+/**
+ * A replay to one of the site's delivery subscriptions (`subscription:erp`):
+ * its receiver gets the events its filter selects again, each marked with the
+ * job (`fedgatereplay`). `all` does not include subscriptions: a downstream
+ * system is re-sent history only when it is named.
+ */
+export const SUBSCRIPTION_TARGET_PREFIX = 'subscription:';
+export const subscriptionTarget = (subscription: string) => `${SUBSCRIPTION_TARGET_PREFIX}${subscription}`;
+/** The subscription a target names, or null for a consumer group. */
+export const subscriptionOfTarget = (target: string): string | null =>
+  target.startsWith(SUBSCRIPTION_TARGET_PREFIX) ? target.slice(SUBSCRIPTION_TARGET_PREFIX.length) : null;
+
+const ReplayConsumerSchema = z.union([
+  z.enum(REPLAY_TARGETS),
+  z.string().regex(/^subscription:[a-z][a-z0-9-]{0,40}$/, 'a consumer group (all, price-book, availability, discounts, event-store) or subscription:<name>'),
+]);
+
 export const ReplayRequestSchema = TimeRangeSchema.extend({
   products: ProductIdsSchema.optional().describe('the product ids to replay (1-100); give products, a time range, or both'),
-  consumer: z
-    .enum(REPLAY_TARGETS)
-    .default('all')
-    .describe("the site's consumer group to replay to: its effects (price-book, availability, discounts), its event store, or all of them"),
+  consumer: ReplayConsumerSchema.default('all').describe(
+    "the site's consumer group to replay to: its effects (price-book, availability, discounts), its event store, all of them, or one of its delivery subscriptions (subscription:<name>)",
+  ),
   pageSize: z.number().int().min(1).max(500).default(500).describe('events read from the stores and sent per step'),
 })
   .strict()
@@ -37,7 +53,7 @@ export const ReplayJobSchema = z.object({
     products: z.array(z.string()).optional(),
     from: z.string().optional(),
     to: z.string().optional(),
-    consumer: z.enum(REPLAY_TARGETS),
+    consumer: ReplayConsumerSchema,
     pageSize: z.number().int(),
   }),
   requestedBy: z.string().describe("the token's issuer and subject"),
@@ -46,7 +62,7 @@ export const ReplayJobSchema = z.object({
   pages: z.number().int().describe('history pages read so far'),
   read: z.number().int().describe('stored events read so far'),
   sent: z.number().int().describe('events re-sent to the site (acknowledged by its Kafka, acks=all)'),
-  skipped: z.number().int().describe('events read that this site does not serve (not re-sent)'),
+  skipped: z.number().int().describe("events read that this site does not serve, or the subscription's filter does not select (not re-sent)"),
   unreachable: z.array(z.string()).describe('sites that did not answer a page: events only they hold were not replayed'),
   error: z.string().nullable(),
 });

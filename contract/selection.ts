@@ -23,6 +23,15 @@ export const kindOf = (event: ProductEvent): EventKind => KIND_OF_TYPE[event.typ
  * A discount for every region is written to each region's topic; a reader of several
  * takes it from its first region only, so it gets it once.
  */
+/** Pure: whether a selection takes an event that comes from no routed topic (a replay): a discount for every region once. */
+export function selectsEvent(sel: Selection, event: ProductEvent): boolean {
+  const kind = kindOf(event);
+  if (!sel.kinds.includes(kind)) return false;
+  if (kind === 'country') return sel.countries.includes(scopeOf(event));
+  const region = scopeOf(event);
+  return region === ALL_REGIONS || sel.regions.includes(region);
+}
+
 export function selects(sel: Selection, event: ProductEvent, topicScope: string): boolean {
   const kind = kindOf(event);
   if (!sel.kinds.includes(kind)) return false;

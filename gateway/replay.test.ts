@@ -70,6 +70,50 @@ describe('replay jobs', () => {
     expect(replays.list().map((j) => j.id)).toEqual([job.id]);
   });
 
+  it('replays to a delivery subscription only what its filter selects, oldest first across pages, and refuses a subscription the site lacks', async () => {
+    const raw = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+    const withSubscriptions = parseTopology({
+      ...raw,
+      sites: raw.sites.map((s: { name: string }) =>
+        s.name === 'cloud-b'
+          ? {
+              ...s,
+              delivery: {
+                amqp: { url: 'amqp://127.0.0.1:5672' },
+                subscriptions: [
+                  { name: 'erp', protocol: 'amqp', exchange: 'pis', queue: 'pis.erp', kinds: ['price'] },
+                  { name: 'promo', protocol: 'amqp', exchange: 'pis', queue: 'pis.promo', kinds: ['discount'] },
+                ],
+              },
+            }
+          : s,
+      ),
+    });
+    // Newest first in the stores: e0 is the newest. cloud-b serves us, not eu.
+    const events = Array.from({ length: 7 }, (_, i) => price(i, i % 2 === 0 ? 'us' : 'eu'));
+    const sent: Message[] = [];
+    const replays = createReplays({ site: 'cloud-b', topology: withSubscriptions, history: fakeHistory(events), send: async (m) => void sent.push(...m), log });
+    const erp = replays.start(ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'subscription:erp' }), 'iss|sub');
+    await replays.settled();
+    // The cursors first (3 pages), then the pages again from the last: 6 pages read, each event counted once.
+    expect(replays.get(erp.id)).toMatchObject({ state: 'done', pages: 6, read: 7, sent: 4, skipped: 3 });
+    const headers = sent.map((m) => m.headers as Record<string, string>);
+    expect(headers.map((h) => h.ce_id)).toEqual(['e6', 'e4', 'e2', 'e0']);
+    expect(headers.every((h) => h[REPLAY_TO_HEADER] === 'subscription:erp' && h[REPLAY_JOB_HEADER] === erp.id)).toBe(true);
+
+    // A subscription of discounts only: nothing of these prices is its.
+    const promo = replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], consumer: 'subscription:promo' }), 'iss|sub');
+    await replays.settled();
+    expect(replays.get(promo.id)).toMatchObject({ state: 'done', sent: 0, skipped: 7 });
+    expect(() => replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], consumer: 'subscription:nope' }), 'iss|sub')).toThrow(
+      expect.objectContaining({
+        code: 'unknown-subscription',
+        message: 'cloud-b has no delivery subscription "nope"; it has subscription:erp, subscription:promo',
+      }),
+    );
+    expect(ReplayRequestSchema.safeParse({ products: ['sku-0'], consumer: 'subscription:Bad_Name' }).success).toBe(false);
+  });
+
   it('names the sites that did not answer, and fails with the reason when the site’s Kafka refuses', async () => {
     const events = [price(0, 'us')];
     const partial = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events, ['onprem']), send: async () => {}, log });
@@ -174,6 +218,11 @@ describe('replay routes', () => {
     );
     await problem(await call('/v1/replays', { method: 'POST', body: '{not json' }), 400, 'invalid-json');
     await problem(await call('/v1/replays', { method: 'POST', body: '{}', headers: { 'content-type': 'text/plain' } }), 415, 'unsupported-media-type');
+    await problem(
+      await call('/v1/replays', { method: 'POST', body: JSON.stringify({ products: ['sku-0'], consumer: 'subscription:erp' }) }),
+      422,
+      'unknown-subscription',
+    );
     await problem(await call('/v1/replays/replay-none'), 404, 'not-found');
     await problem(await call(`/v1/replays/${job.id}`, { method: 'DELETE' }), 409, 'replay-finished');
   });

@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import type { Logger } from 'pino';
-import { filterOf, type HistoryFilter, Problem, type ProductEvent, type ReplayJob, type ReplayRequest, toKafkaRecord } from '../contract/index.ts';
-import { REPLAY_JOB_HEADER, REPLAY_TO_HEADER, type Topology } from '../federation/index.ts';
+import {
+  filterOf,
+  type HistoryFilter,
+  Problem,
+  type ProductEvent,
+  type ReplayJob,
+  type ReplayRequest,
+  selectsEvent,
+  subscriptionOfTarget,
+  toKafkaRecord,
+} from '../contract/index.ts';
+import { REPLAY_JOB_HEADER, REPLAY_TO_HEADER, type Selection, selectionOf, siteOf, type Topology } from '../federation/index.ts';
 import { routeOf } from './distributor.ts';
 import type { FederatedView } from './federated-view.ts';
 
@@ -23,8 +33,9 @@ export interface ReplayDeps {
 /**
  * Replay jobs of one site's gateway: stored history, read page by page from
  * every site's event store (newest first), the events this site serves
- * re-sent to its own consumers through `site.replay`. One job runs a page at
- * a time and stops between pages when cancelled.
+ * re-sent to its own consumers through `site.replay`; to one of its delivery
+ * subscriptions (`subscription:<name>`), the events its filter selects, oldest
+ * first. One job runs a page at a time and stops between pages when cancelled.
  */
 export function createReplays(deps: ReplayDeps) {
   const now = deps.now ?? Date.now;
@@ -37,31 +48,67 @@ export function createReplays(deps: ReplayDeps) {
     }
   };
 
-  async function run(entry: { job: ReplayJob; cancel: boolean }, request: ReplayRequest, filter: HistoryFilter): Promise<void> {
+  /** The selection of the delivery subscription a replay names, or null for a consumer group; unknown-subscription when the site has none by that name. */
+  function subscriptionSelection(target: string): Selection | null {
+    const name = subscriptionOfTarget(target);
+    if (name === null) return null;
+    const site = siteOf(deps.topology, deps.site);
+    const subscription = site.delivery?.subscriptions.find((s) => s.name === name);
+    if (!subscription)
+      throw new Problem(
+        'unknown-subscription',
+        `${deps.site} has no delivery subscription "${name}"; it has ${site.delivery?.subscriptions.map((s) => `subscription:${s.name}`).join(', ') || 'none'}`,
+      );
+    return selectionOf(site, subscription);
+  }
+
+  async function run(entry: { job: ReplayJob; cancel: boolean }, request: ReplayRequest, filter: HistoryFilter, selection: Selection | null): Promise<void> {
     const { job } = entry;
+    // A subscription's replay carries only what its filter selects, so `sent` is what its receiver gets again.
+    const wanted = (event: ProductEvent) => serves(event) && (selection === null || selectsEvent(selection, event));
     const unreachable = new Set<string>();
-    let before: string | undefined;
+    const readPage = async (before: string | undefined) => {
+      const page = await deps.history(filter, request.pageSize, before);
+      for (const s of page.unreachable) unreachable.add(s);
+      job.unreachable = [...unreachable].sort();
+      job.pages++;
+      return page;
+    };
+    const sendPage = async (events: ProductEvent[]) => {
+      job.read += events.length;
+      const served = events.filter(wanted);
+      job.skipped += events.length - served.length;
+      if (served.length === 0) return;
+      await deps.send(
+        served.map((event) => {
+          const r = toKafkaRecord(event);
+          return { key: r.key, value: r.value, headers: { ...r.headers, [REPLAY_JOB_HEADER]: job.id, [REPLAY_TO_HEADER]: request.consumer } };
+        }),
+      );
+      job.sent += served.length;
+    };
     try {
-      do {
-        if (entry.cancel) break;
-        const page = await deps.history(filter, request.pageSize, before);
-        for (const s of page.unreachable) unreachable.add(s);
-        job.unreachable = [...unreachable].sort();
-        job.pages++;
-        job.read += page.items.length;
-        const served = page.items.map((i) => i.event).filter(serves);
-        job.skipped += page.items.length - served.length;
-        if (served.length > 0) {
-          await deps.send(
-            served.map((event) => {
-              const r = toKafkaRecord(event);
-              return { key: r.key, value: r.value, headers: { ...r.headers, [REPLAY_JOB_HEADER]: job.id, [REPLAY_TO_HEADER]: request.consumer } };
-            }),
-          );
-          job.sent += served.length;
-        }
-        before = page.next ?? undefined;
-      } while (before);
+      if (selection === null) {
+        // The site's consumers apply by (event time, id), whatever the order: newest first, as the stores page.
+        let before: string | undefined;
+        do {
+          if (entry.cancel) break;
+          const page = await readPage(before);
+          await sendPage(page.items.map((i) => i.event));
+          before = page.next ?? undefined;
+        } while (before);
+      } else {
+        // A receiver applies in arrival order: oldest first. The pages' cursors are read first (keyset cursors, so a
+        // page read again holds the same events), then the pages from the last to the first, each reversed.
+        const starts: (string | undefined)[] = [];
+        let before: string | undefined;
+        do {
+          if (entry.cancel) break;
+          starts.push(before);
+          before = (await readPage(before)).next ?? undefined;
+        } while (before);
+        for (let i = starts.length - 1; i >= 0 && !entry.cancel; i--) await sendPage((await readPage(starts[i])).items.map((item) => item.event).reverse());
+      }
       job.state = entry.cancel ? 'cancelled' : 'done';
     } catch (err) {
       job.state = 'failed';
@@ -74,6 +121,7 @@ export function createReplays(deps: ReplayDeps) {
 
   return {
     start(request: ReplayRequest, requestedBy: string): ReplayJob {
+      const selection = subscriptionSelection(request.consumer);
       const job: ReplayJob = {
         id: `replay-${randomUUID()}`,
         site: deps.site,
@@ -96,7 +144,7 @@ export function createReplays(deps: ReplayDeps) {
         error: null,
       };
       const entry = { job, cancel: false, done: Promise.resolve() };
-      entry.done = run(entry, request, filterOf(request));
+      entry.done = run(entry, request, filterOf(request), selection);
       jobs.set(job.id, entry);
       for (const [id, e] of jobs) {
         if (jobs.size <= KEPT) break;

@@ -96,6 +96,8 @@ interface Received {
   id: string;
   at: number;
   publishedat: number;
+  /** The replay job that re-sent it (the CloudEvent extension `fedgatereplay`), if any. */
+  replay?: string;
 }
 
 const kindOfType = (t: string) => t.split('.')[3] as Published['kind'];
@@ -140,7 +142,7 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
           return;
         }
         const event = JSON.parse(body.toString('utf8'));
-        got.erp!.push({ id: event.id, at: Date.now(), publishedat: event.publishedat });
+        got.erp!.push({ id: event.id, at: Date.now(), publishedat: event.publishedat, ...(event.fedgatereplay ? { replay: event.fedgatereplay } : {}) });
         res.writeHead(204).end();
       });
     });
@@ -523,6 +525,9 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
       expect(Number(erpRow[4])).toBeGreaterThan(0);
       expect(await row('b/mqtt:stock').allTextContents()).toEqual(['b', 'mqtt:stock', 'up to date', '0', String(got.stock!.length), '0', '']);
       expect((await row('a/amqp:shop').allTextContents()).slice(0, 4)).toEqual(['a', 'amqp:shop', 'up to date', '0']);
+      // b's own subscription is a replay target in its replay form; a's are not.
+      const targets = await page.locator('#replay-consumer option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      expect(targets.filter((t) => t.startsWith('subscription:'))).toEqual(['subscription:stock']);
       await page.screenshot({ path: join(out, 'dashboard-subscriptions.png'), fullPage: true });
     } finally {
       await browser.close();
@@ -531,6 +536,74 @@ describe('downstream delivery: webhook, RabbitMQ, MQTT, on two real sites', () =
     writeFileSync(join(out, 'delivery-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
     console.log(`delivery figures: ${JSON.stringify(figures)}`);
   }, 480_000);
+
+  it('replays a set of products to the erp webhook: exactly what its filter selects of the ledger, oldest first per product, marked with the job', async () => {
+    // Three products the erp subscription received events of, and what the ledger says it selects of them.
+    const products = [...new Set(ledger.filter(EXPECTED.erp!).map((e) => e.product))].slice(0, 3);
+    expect(products).toHaveLength(3);
+    const expected = new Set(ledger.filter((e) => products.includes(e.product) && EXPECTED.erp!(e)).map((e) => e.id));
+    const read = await issueToken({ secretsDir: fed.certsDir, topology, site: 'a', scopes: ['read:federation'], ttlSeconds: 600 });
+    type Item = { eventId: string; productId: string; time: string; type: string };
+    const history = async () => {
+      const res = await fetch(`${fed.launcher.gatewayUrl('a')}/v1/federation/history?products=${products.join(',')}&limit=500`, {
+        headers: { authorization: `Bearer ${read}` },
+      });
+      return ((await res.json()) as { items: Item[] }).items;
+    };
+    // The stores hold every selected event before the replay reads them.
+    await eventually(
+      "the stores hold the products' history",
+      async () => {
+        const ids = new Set((await history()).map((i) => i.eventId));
+        return [...expected].every((id) => ids.has(id));
+      },
+      60_000,
+    );
+
+    const token = await issueToken({ secretsDir: fed.certsDir, topology, site: 'b', scopes: ['replay:events'], ttlSeconds: 600 });
+    const call = (path: string, body?: unknown) =>
+      fetch(`${fed.launcher.gatewayUrl('a')}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+    const unknown = await call('/v1/replays', { products, consumer: 'subscription:billing' });
+    expect(unknown.status).toBe(422);
+    expect(await unknown.json()).toMatchObject({ code: 'unknown-subscription' });
+
+    const before = got.erp!.length;
+    const started = await call('/v1/replays', { products, consumer: 'subscription:erp', pageSize: 7 });
+    expect(started.status, await started.clone().text()).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    let job: { state: string; sent: number; skipped: number; read: number } = { state: 'running', sent: 0, skipped: 0, read: 0 };
+    await eventually(
+      'the replay finishes',
+      async () => {
+        job = (await (await call(`/v1/replays/${id}`)).json()) as typeof job;
+        return job.state !== 'running';
+      },
+      120_000,
+    );
+    expect(job).toMatchObject({ state: 'done', sent: expected.size });
+    expect(job.read).toBe(job.sent + job.skipped);
+
+    // The webhook gets each selected event once more, with the job's mark, and nothing else of the job.
+    const replayed = () => got.erp!.slice(before).filter((r) => r.replay === id);
+    await eventually('the replayed events at the webhook', () => replayed().length >= expected.size, 120_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(new Set(replayed().map((r) => r.id))).toEqual(expected);
+    expect(replayed()).toHaveLength(expected.size);
+    // Per product, in the order of the stored history, oldest first (the stores' order: event time, then id).
+    const stored = (await history()).filter((i) => expected.has(i.eventId)).reverse();
+    for (const product of products) {
+      const want = stored.filter((i) => i.productId === product).map((i) => i.eventId);
+      const arrived = replayed()
+        .map((r) => r.id)
+        .filter((rid) => want.includes(rid));
+      expect(arrived, product).toEqual(want);
+    }
+    console.log(`replay to the erp webhook: ${JSON.stringify({ products: products.length, sent: job.sent, skipped: job.skipped, read: job.read })}`);
+  }, 300_000);
 
   async function eventually2<T extends { stages: { stage: string; consumer: string }[] }>(read: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + 30_000;

@@ -13,7 +13,8 @@ export const replayCommand: Command = {
   usage: `  replay --site S [--products A,B] [--from T] [--to T] [--consumer C] [--page-size N] [--detach] [--json]
                            re-send stored history (every site's event store) to site S's consumers:
                            by product ids and/or event time (ISO 8601, from included, to not);
-                           C: all (default), ${REPLAY_TARGETS.filter((t) => t !== 'all').join(', ')}.
+                           C: all (default), ${REPLAY_TARGETS.filter((t) => t !== 'all').join(', ')},
+                           or subscription:<name> (one of S's delivery subscriptions: its filter, oldest first).
                            Follows the job until it ends (Ctrl-C cancels it); --detach prints it and leaves it running
   replay --site S --cancel ID | --status ID
                            cancel a running replay, or show one`,

@@ -24,9 +24,14 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-/** The structured-mode CloudEvent (JSON) of an event: what every protocol carries. */
-export function structuredCloudEvent(event: ProductEvent): Buffer {
-  return Buffer.from(JSON.stringify(event));
+/**
+ * The structured-mode CloudEvent (JSON) of an event: what every protocol
+ * carries. A replayed event (gateway/replay.ts) keeps its id and gains the
+ * extension attribute `fedgatereplay`, the job's id, so a receiver that
+ * dedupes by id can tell a replay it asked for from a redelivery.
+ */
+export function structuredCloudEvent(event: ProductEvent, replayJob: string | null = null): Buffer {
+  return Buffer.from(JSON.stringify(replayJob ? { ...event, fedgatereplay: replayJob } : event));
 }
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json; charset=utf-8';

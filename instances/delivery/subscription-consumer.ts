@@ -8,7 +8,9 @@ import {
   type ProductEvent,
   printable,
   type SubscriptionStatus,
+  selectsEvent,
   siteOfSource,
+  subscriptionTarget,
 } from '../../contract/index.ts';
 import {
   deliveryConsumerName,
@@ -16,6 +18,9 @@ import {
   deliveryGroup,
   MONITORING_TOPIC,
   parseRemoteTopic,
+  REPLAY_JOB_HEADER,
+  REPLAY_TO_HEADER,
+  REPLAY_TOPIC,
   type Subscription,
   selectionOf,
   siteOf,
@@ -79,18 +84,28 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
   const groupId = deliveryGroup(site, subscription.name);
   const selection = selectionOf(siteOf(topology, site), subscription);
   const siteNames = topology.sites.map((s) => s.name);
-  const topics = subscriptionTopics(
-    selection,
-    upstreamSites(topology, site).map((u) => u.name),
-  );
+  // Its routed topics, and the site's replays: a replay job that names this subscription (gateway/replay.ts).
+  const topics = [
+    ...subscriptionTopics(
+      selection,
+      upstreamSites(topology, site).map((u) => u.name),
+    ),
+    REPLAY_TOPIC,
+  ];
+  const target = subscriptionTarget(subscription.name);
   let consumer: Consumer | null = null;
   // What `status()` reports (since the process started).
   const counts = { delivered: 0, deadLettered: 0, retrying: 0 };
   let lastError: { at: number; message: string } | null = null;
   let lastDeliveredAt: number | null = null;
 
-  async function deliver(event: ProductEvent, running: () => boolean, heartbeat: () => Promise<void>): Promise<Omit<Outcome, 'message' | 'eventId'>> {
-    const body = structuredCloudEvent(event);
+  async function deliver(
+    event: ProductEvent,
+    replayJob: string | null,
+    running: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<Omit<Outcome, 'message' | 'eventId'>> {
+    const body = structuredCloudEvent(event, replayJob);
     for (let attempt = 1; ; attempt++) {
       try {
         await sink.send(event, body);
@@ -123,10 +138,17 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
     const running = () => isRunning() && !isStale();
     const local = parseRemoteTopic(batch.topic, siteNames)?.topic ?? batch.topic;
     const topicScope = local.split('.').slice(2).join('.');
+    const replay = batch.topic === REPLAY_TOPIC;
+    const replayJobs = new Map<KafkaMessage, string>();
     const outcomes = new Map<KafkaMessage, Outcome>();
     // Per product, in partition order.
     const byProduct = new Map<string, { message: KafkaMessage; event: ProductEvent }[]>();
     for (const message of batch.messages) {
+      // A replay for another consumer of the site (its effects, another subscription): not ours; its offset is committed.
+      if (replay && message.headers?.[REPLAY_TO_HEADER]?.toString() !== target) {
+        outcomes.set(message, { message, result: 'skipped', attempts: 0, at: now(), eventId: '' });
+        continue;
+      }
       let event: ProductEvent;
       try {
         event = fromKafkaRecord(message.value, message.headers);
@@ -143,7 +165,8 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
         });
         continue;
       }
-      if (!selects(selection, event, topicScope)) {
+      if (replay) replayJobs.set(message, message.headers?.[REPLAY_JOB_HEADER]?.toString() ?? 'unknown');
+      if (replay ? !selectsEvent(selection, event) : !selects(selection, event, topicScope)) {
         outcomes.set(message, { message, event, result: 'skipped', attempts: 0, at: now(), eventId: event.id });
         continue;
       }
@@ -161,7 +184,7 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
         for (const { message, event } of queue) {
           if (abandoned) return;
           try {
-            outcomes.set(message, { ...(await deliver(event, running, heartbeat)), message, eventId: event.id });
+            outcomes.set(message, { ...(await deliver(event, replayJobs.get(message) ?? null, running, heartbeat)), message, eventId: event.id });
           } catch (err) {
             if (!(err instanceof Abandoned)) throw err;
             abandoned = true;
@@ -182,6 +205,7 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
     const monitoring: MonitoringEvent[][] = [];
     const deadLetters: TopicMessages = { topic: deliveryDeadLetterTopic(subscription.name), messages: [] };
     const latencySeconds: number[] = [];
+    let delivered = 0;
     let failedAttempts = 0;
     for (const o of done) {
       if (o.result === 'skipped') continue;
@@ -197,7 +221,14 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
         offset: Number(o.message.offset),
         at: o.at,
       };
-      if (o.result === 'delivered') {
+      const replayJob = replayJobs.get(o.message);
+      if (o.result === 'delivered' && replayJob) {
+        // A replayed event: delivered again long after it was published, so no delivery latency (it would say nothing).
+        delivered++;
+        failedAttempts += o.attempts - 1;
+        monitoring.push([{ ...base, stage: 'delivered', detail: { attempts: o.attempts, protocol: subscription.protocol, replay: replayJob } }]);
+      } else if (o.result === 'delivered') {
+        delivered++;
         failedAttempts += o.attempts - 1;
         const latencyMs = Math.max(0, o.at - o.event!.publishedat);
         latencySeconds.push(latencyMs / 1000);
@@ -228,12 +259,12 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
     if (monitoring.length > 0) topicMessages.push({ topic: MONITORING_TOPIC, messages: monitoring.map(monitoringRecord) });
     if (deadLetters.messages.length > 0) topicMessages.push(deadLetters);
     if (topicMessages.length > 0) await producer.sendBatch({ acks: -1, topicMessages });
-    counts.delivered += latencySeconds.length;
+    counts.delivered += delivered;
     counts.deadLettered += deadLetters.messages.length;
-    if (latencySeconds.length > 0) lastDeliveredAt = now();
+    if (delivered > 0) lastDeliveredAt = now();
     options.metrics?.delivery({
       subscription: name,
-      delivered: latencySeconds.length,
+      delivered,
       deadLettered: deadLetters.messages.length,
       failedAttempts,
       latencySeconds,
