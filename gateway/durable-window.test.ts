@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { completeEvent } from '../contract/index.ts';
 import { parseTopology } from '../federation/index.ts';
 import { createDistributor } from './distributor.ts';
-import { applyWindowRecord, eventWindowRecord, keyWindowRecord } from './durable-window.ts';
+import { applyWindowRecord, eventWindowRecord, keyWindowRecord, replayWindowRecord } from './durable-window.ts';
 import { createIdempotencyStore } from './idempotency.ts';
 import type { AcceptedEvent, PublishResult } from './publish-service.ts';
+import type { StoredReplay } from './replay.ts';
 
 const topology = parseTopology(JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8')));
 
@@ -25,6 +26,21 @@ describe('durable idempotency window (records and their read-back)', () => {
     expect(applyWindowRecord(index, read(keyWindowRecord('iss|sub|key-1', result), 9000))).toBe(true);
     expect(index.events.get('e-1')).toEqual(accepted);
     expect(index.keys.get('iss|sub|key-1')).toEqual(result);
+  });
+
+  it('reads back the last record of each replay job, and ignores replay records where no one keeps them', () => {
+    const kept = new Map<string, StoredReplay>();
+    const index = { ...fresh(() => 0), replays: { set: (id: string, r: StoredReplay) => void kept.set(id, r) } };
+    const job = { id: 'replay-1', state: 'running', sent: 2 } as unknown as StoredReplay['job'];
+    expect(applyWindowRecord(index, read(replayWindowRecord({ job, resume: { before: '3' } }), 1))).toBe(true);
+    expect(applyWindowRecord(index, read(replayWindowRecord({ job: { ...job, sent: 4 }, resume: { before: '6' } }), 2))).toBe(true);
+    expect(kept.get('replay-1')).toEqual({ job: { ...job, sent: 4 }, resume: { before: '6' } });
+    expect(
+      applyWindowRecord(
+        fresh(() => 0),
+        read(replayWindowRecord({ job, resume: { before: null } }), 3),
+      ),
+    ).toBe(false);
   });
 
   it('keeps a read-back record only for the rest of its window, counted from when it was written', () => {

@@ -3,6 +3,7 @@ import type { Kafka, Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import { IDEMPOTENCY_TOPIC, windowGroupPrefix } from '../federation/index.ts';
 import type { AcceptedEvent, PublishResult } from './accepted.ts';
+import type { StoredReplay } from './replay-record.ts';
 
 /**
  * The durable idempotency window of a site: every accepted event id and every
@@ -20,6 +21,7 @@ export interface WindowIndex<V> {
 
 const EVENT = 'event:';
 const KEY = 'key:';
+const REPLAY = 'replay:';
 
 export function eventWindowRecord(accepted: AcceptedEvent): Message {
   const { duplicate: _d, ...first } = accepted;
@@ -30,10 +32,16 @@ export function keyWindowRecord(scopedKey: string, result: PublishResult): Messa
   return { key: `${KEY}${scopedKey}`, value: JSON.stringify(result) };
 }
 
+/** A replay job's state (gateway/replay.ts): the site's gateways keep their jobs in the window too, the last record per job. */
+export function replayWindowRecord(record: StoredReplay): Message {
+  return { key: `${REPLAY}${record.job.id}`, value: JSON.stringify(record) };
+}
+
 /** Puts one record read back from the window into the in-memory indexes (pure); false for a record it does not know. */
 export interface WindowIndexes {
   events: WindowIndex<AcceptedEvent>;
   keys: WindowIndex<PublishResult>;
+  replays?: WindowIndex<StoredReplay>;
 }
 
 export function applyWindowRecord(index: WindowIndexes, record: { key: string | null; value: string | null; timestampMs: number }): boolean {
@@ -45,6 +53,10 @@ export function applyWindowRecord(index: WindowIndexes, record: { key: string | 
     }
     if (record.key.startsWith(KEY)) {
       index.keys.set(record.key.slice(KEY.length), JSON.parse(record.value) as PublishResult, record.timestampMs);
+      return true;
+    }
+    if (record.key.startsWith(REPLAY) && index.replays) {
+      index.replays.set(record.key.slice(REPLAY.length), JSON.parse(record.value) as StoredReplay, record.timestampMs);
       return true;
     }
   } catch {

@@ -37,7 +37,7 @@ import { createApp, createPeerApp } from './app.ts';
 import { createBatcher } from './batcher.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createDistributor } from './distributor.ts';
-import { keyWindowRecord, startWindowReader } from './durable-window.ts';
+import { keyWindowRecord, replayWindowRecord, startWindowReader } from './durable-window.ts';
 import { type CatalogEntry, type CatalogLookup, createEnricher } from './enrichment.ts';
 import { readGatewayEnv } from './env.ts';
 import { createEventStreams } from './event-stream.ts';
@@ -50,7 +50,7 @@ import { createPeerFailover } from './peer-failover.ts';
 import { cdcSource, type IngestSource, productEventSource, startIngest } from './pis-ingest.ts';
 import { type AcceptedEvent, createPublishService, type PublishResult } from './publish-service.ts';
 import { createRateLimiter } from './rate-limit.ts';
-import { createReplays } from './replay.ts';
+import { createReplays, type StoredReplay } from './replay.ts';
 import { createVerifier } from './verifier.ts';
 
 // Load config, build the dependencies, start, drain on SIGTERM.
@@ -120,7 +120,15 @@ metrics = createPromMetrics({
 const windowMs = site.limits.idempotencyWindowSeconds * 1000;
 const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: windowMs });
 const keyAnswers = createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: windowMs });
-const windowReader = await startWindowReader({ kafka, site: site.name, index: { events: seen, keys: keyAnswers }, log, loadTimeoutMs: 20_000 });
+// Replay jobs are kept in the window too (the last record per job); the ones read back at start are restored below.
+const storedReplays = new Map<string, StoredReplay>();
+const windowReader = await startWindowReader({
+  kafka,
+  site: site.name,
+  index: { events: seen, keys: keyAnswers, replays: { set: (id, record) => storedReplays.set(id, record) } },
+  log,
+  loadTimeoutMs: 20_000,
+});
 const requestKeys = {
   get: keyAnswers.get,
   async set(key: string, result: PublishResult) {
@@ -194,6 +202,25 @@ const enrich = topology.pis
     })
   : undefined;
 
+// Replays to this site: stored history from every site's store, re-sent through the site's replay topic; each job's
+// state is recorded in the window (before its 202, after each page), and a restart resumes the running ones.
+const replays = createReplays({
+  site: site.name,
+  topology,
+  history: view.history,
+  send: async (messages) => {
+    if (!connected) await producer.connect();
+    await producer.send({ topic: REPLAY_TOPIC, acks: -1, timeout: 5000, messages });
+  },
+  save: async (record) => {
+    if (!connected) await producer.connect();
+    await producer.send({ topic: IDEMPOTENCY_TOPIC, acks: -1, timeout: 5000, messages: [replayWindowRecord(record)] });
+  },
+  log,
+});
+const restored = replays.restore(storedReplays.values());
+if (restored.listed > 0) log.info(restored, 'replay jobs read back from the window');
+
 const deps: GatewayDeps = {
   topology,
   site: site.name,
@@ -221,17 +248,7 @@ const deps: GatewayDeps = {
   acceptFromPeer: createPeerAccept({ site: site.name, maxBatchEvents: env.MAX_BATCH_EVENTS, verify, submit, seen, log }),
   benchRoutes: env.FEDGATE_BENCH_ROUTES === '1',
   streams,
-  // Replays to this site: stored history from every site's store, re-sent through the site's replay topic.
-  replays: createReplays({
-    site: site.name,
-    topology,
-    history: view.history,
-    send: async (messages) => {
-      if (!connected) await producer.connect();
-      await producer.send({ topic: REPLAY_TOPIC, acks: -1, timeout: 5000, messages });
-    },
-    log,
-  }),
+  replays,
   instanceFetch: (path) => fetch(`${instanceUrl}/v1${path}`, { headers: instanceHeaders, signal: AbortSignal.timeout(env.PEER_DEADLINE_MS) }),
 };
 

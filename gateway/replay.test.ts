@@ -9,7 +9,7 @@ import { completeEvent, EVENT_TYPES, eventValues, type HistoryFilter, type Produ
 import { parseTopology, REPLAY_JOB_HEADER, REPLAY_TO_HEADER } from '../federation/index.ts';
 import { createApp } from './app.ts';
 import type { GatewayDeps } from './deps.ts';
-import { createReplays, type ReplayDeps } from './replay.ts';
+import { createReplays, type ReplayDeps, type StoredReplay } from './replay.ts';
 import { createVerifier } from './verifier.ts';
 
 /**
@@ -59,7 +59,7 @@ describe('replay jobs', () => {
     const events = Array.from({ length: 7 }, (_, i) => price(i, i % 2 === 0 ? 'us' : 'eu'));
     const sent: Message[][] = [];
     const replays = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events), send: async (m) => void sent.push(m), log });
-    const job = replays.start(ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'price-book' }), 'iss|sub');
+    const job = await replays.start(ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'price-book' }), 'iss|sub');
     expect(job.state).toBe('running');
     await replays.settled();
     expect(replays.get(job.id)).toMatchObject({ state: 'done', pages: 3, read: 7, sent: 4, skipped: 3, unreachable: [], error: null });
@@ -93,7 +93,7 @@ describe('replay jobs', () => {
     const events = Array.from({ length: 7 }, (_, i) => price(i, i % 2 === 0 ? 'us' : 'eu'));
     const sent: Message[] = [];
     const replays = createReplays({ site: 'cloud-b', topology: withSubscriptions, history: fakeHistory(events), send: async (m) => void sent.push(...m), log });
-    const erp = replays.start(ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'subscription:erp' }), 'iss|sub');
+    const erp = await replays.start(ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'subscription:erp' }), 'iss|sub');
     await replays.settled();
     // The cursors first (3 pages), then the pages again from the last: 6 pages read, each event counted once.
     expect(replays.get(erp.id)).toMatchObject({ state: 'done', pages: 6, read: 7, sent: 4, skipped: 3 });
@@ -102,22 +102,138 @@ describe('replay jobs', () => {
     expect(headers.every((h) => h[REPLAY_TO_HEADER] === 'subscription:erp' && h[REPLAY_JOB_HEADER] === erp.id)).toBe(true);
 
     // A subscription of discounts only: nothing of these prices is its.
-    const promo = replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], consumer: 'subscription:promo' }), 'iss|sub');
+    const promo = await replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], consumer: 'subscription:promo' }), 'iss|sub');
     await replays.settled();
     expect(replays.get(promo.id)).toMatchObject({ state: 'done', sent: 0, skipped: 7 });
-    expect(() => replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], consumer: 'subscription:nope' }), 'iss|sub')).toThrow(
-      expect.objectContaining({
-        code: 'unknown-subscription',
-        message: 'cloud-b has no delivery subscription "nope"; it has subscription:erp, subscription:promo',
-      }),
-    );
+    await expect(replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], consumer: 'subscription:nope' }), 'iss|sub')).rejects.toMatchObject({
+      code: 'unknown-subscription',
+      message: 'cloud-b has no delivery subscription "nope"; it has subscription:erp, subscription:promo',
+    });
     expect(ReplayRequestSchema.safeParse({ products: ['sku-0'], consumer: 'subscription:Bad_Name' }).success).toBe(false);
+  });
+
+  it('records a job before it starts, after each page and at its end; a restarted gateway lists finished jobs and resumes a running one from its last page', async () => {
+    const events = Array.from({ length: 7 }, (_, i) => price(i, i % 2 === 0 ? 'us' : 'eu'));
+    const records: StoredReplay[] = [];
+    const first = createReplays({
+      site: 'cloud-b',
+      topology,
+      history: fakeHistory(events),
+      send: async () => {},
+      save: async (r) => void records.push(r),
+      log,
+    });
+    const job = await first.start(ReplayRequestSchema.parse({ products: ['sku-0'], pageSize: 3, consumer: 'price-book' }), 'iss|sub');
+    // Recorded before start() resolved (what the 202 acknowledges).
+    expect(records[0]).toMatchObject({ job: { id: job.id, state: 'running', sent: 0 }, resume: { before: null } });
+    await first.settled();
+    expect(records.map((r) => `${r.job.state} ${r.job.sent} ${JSON.stringify(r.resume)}`)).toEqual([
+      'running 0 {"before":null}',
+      'running 2 {"before":"3"}',
+      'running 3 {"before":"6"}',
+      'done 4 {"before":null}',
+    ]);
+
+    // A new gateway reads the records back, as the window topic holds them: the last per job.
+    const sent: string[] = [];
+    const second = createReplays({
+      site: 'cloud-b',
+      topology,
+      history: fakeHistory(events),
+      send: async (m) => void sent.push(...m.map((x) => String((x.headers as Record<string, string>).ce_id))),
+      log,
+    });
+    const finished = { ...records[3]!, job: { ...records[3]!.job, id: 'replay-finished-one', startedAt: '2026-12-01T00:00:00.000Z' } };
+    expect(second.restore([records[1]!, finished])).toEqual({ listed: 2, resumed: 1 });
+    await second.settled();
+    // Only the pages after the recorded one: e4 and e6 (e0 and e2 were sent before the stop).
+    expect(sent).toEqual(['e4', 'e6']);
+    expect(second.get(job.id)).toMatchObject({ state: 'done', resumed: 1, sent: 4, read: 7, pages: 3 });
+    expect(second.get('replay-finished-one')).toMatchObject({ state: 'done', resumed: 0 });
+    expect(second.list().map((j) => j.id)).toEqual([job.id, 'replay-finished-one']);
+  });
+
+  it('resumes a subscription replay at its next page, oldest first; ends one whose subscription is gone; refuses to start one it cannot record', async () => {
+    const raw = JSON.parse(readFileSync(new URL('../topology.json', import.meta.url), 'utf8'));
+    const withErp = (subscriptions: unknown[]) =>
+      parseTopology({
+        ...raw,
+        sites: raw.sites.map((s: { name: string }) =>
+          s.name === 'cloud-b' ? { ...s, delivery: { amqp: { url: 'amqp://127.0.0.1:5672' }, subscriptions } } : s,
+        ),
+      });
+    const erp = withErp([{ name: 'erp', protocol: 'amqp', exchange: 'pis', queue: 'pis.erp', kinds: ['price'] }]);
+    const events = Array.from({ length: 7 }, (_, i) => price(i, i % 2 === 0 ? 'us' : 'eu'));
+    const records: StoredReplay[] = [];
+    const first = createReplays({
+      site: 'cloud-b',
+      topology: erp,
+      history: fakeHistory(events),
+      send: async () => {},
+      save: async (r) => void records.push(r),
+      log,
+    });
+    const job = await first.start(ReplayRequestSchema.parse({ products: ['sku-0'], pageSize: 3, consumer: 'subscription:erp' }), 'iss|sub');
+    await first.settled();
+    expect(records.map((r) => JSON.stringify(r.resume))).toEqual([
+      '{"starts":null,"index":-1}',
+      '{"starts":[null,"3","6"],"index":2}',
+      '{"starts":[null,"3","6"],"index":1}',
+      '{"starts":[null,"3","6"],"index":0}',
+      '{"before":null}',
+    ]);
+    // Stopped after the oldest page (e6) was sent: the next gateway sends the two newer pages, each oldest first.
+    const afterOldest = records[2]!;
+    const sent: string[] = [];
+    const second = createReplays({
+      site: 'cloud-b',
+      topology: erp,
+      history: fakeHistory(events),
+      send: async (m) => void sent.push(...m.map((x) => String((x.headers as Record<string, string>).ce_id))),
+      log,
+    });
+    second.restore([afterOldest]);
+    await second.settled();
+    expect(sent).toEqual(['e4', 'e2', 'e0']);
+    expect(second.get(job.id)).toMatchObject({ state: 'done', resumed: 1, sent: 4 });
+
+    // The subscription was removed from the topology before the restart: the job ends and says why.
+    const saved: StoredReplay[] = [];
+    const third = createReplays({
+      site: 'cloud-b',
+      topology: withErp([]),
+      history: fakeHistory(events),
+      send: async () => {},
+      save: async (r) => void saved.push(r),
+      log,
+    });
+    third.restore([afterOldest]);
+    await third.settled();
+    expect(third.get(job.id)).toMatchObject({ state: 'failed', error: expect.stringContaining('has no delivery subscription "erp"') });
+    expect(saved.at(-1)?.job.state).toBe('failed');
+
+    // A job Kafka does not record is not started: nothing sent, nothing listed, 503 kafka-unavailable.
+    const nothing: Message[] = [];
+    const unrecorded = createReplays({
+      site: 'cloud-b',
+      topology,
+      history: fakeHistory(events),
+      send: async (m) => void nothing.push(...m),
+      save: async () => {
+        throw new Error('not enough replicas');
+      },
+      log,
+    });
+    await expect(unrecorded.start(ReplayRequestSchema.parse({ products: ['sku-0'] }), 'iss|sub')).rejects.toMatchObject({ code: 'kafka-unavailable' });
+    await unrecorded.settled();
+    expect(nothing).toEqual([]);
+    expect(unrecorded.list()).toEqual([]);
   });
 
   it('names the sites that did not answer, and fails with the reason when the site’s Kafka refuses', async () => {
     const events = [price(0, 'us')];
     const partial = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events, ['onprem']), send: async () => {}, log });
-    const a = partial.start(ReplayRequestSchema.parse({ from: '2026-12-01T00:00:00Z' }), 'iss|sub');
+    const a = await partial.start(ReplayRequestSchema.parse({ from: '2026-12-01T00:00:00Z' }), 'iss|sub');
     await partial.settled();
     expect(partial.get(a.id)).toMatchObject({ state: 'done', sent: 1, unreachable: ['onprem'] });
 
@@ -130,7 +246,7 @@ describe('replay jobs', () => {
       },
       log,
     });
-    const b = refusing.start(ReplayRequestSchema.parse({ products: ['sku-0'] }), 'iss|sub');
+    const b = await refusing.start(ReplayRequestSchema.parse({ products: ['sku-0'] }), 'iss|sub');
     await refusing.settled();
     expect(refusing.get(b.id)).toMatchObject({ state: 'failed', sent: 0, error: 'broker down' });
     expect(refusing.get(b.id).finishedAt).not.toBeNull();
@@ -146,7 +262,7 @@ describe('replay jobs', () => {
     };
     const sent: Message[] = [];
     const replays = createReplays({ site: 'cloud-b', topology, history: fakeHistory(events, [], gate), send: async (m) => void sent.push(...m), log });
-    const job = replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], pageSize: 2 }), 'iss|sub');
+    const job = await replays.start(ReplayRequestSchema.parse({ products: ['sku-0'], pageSize: 2 }), 'iss|sub');
     while (pagesAsked < 3) await new Promise((r) => setTimeout(r, 5));
     const cancelling = replays.cancel(job.id);
     release();

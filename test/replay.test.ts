@@ -212,6 +212,31 @@ describe('replay of stored history', () => {
     expect(await stateOfB()).toEqual(expectedOfAll());
   });
 
+  it('resumes a running replay from its last recorded page after its gateway is SIGKILLed and started again', async () => {
+    // One event per page (300 pages, about a second and a half), and the gateway killed as soon as the 202 is in.
+    const token = await issueToken({ secretsDir: fed.certsDir, topology, site: 'a', scopes: ['replay:events'], ttlSeconds: 600 });
+    const res = await fetch(`${fed.launcher.gatewayUrl('b')}/v1/replays`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ products: PRODUCTS, pageSize: 1 }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    await fed.launcher.stop('b', 'gateway', { hard: true });
+    await fed.launcher.start('b', 'gateway');
+    // The new gateway read the job back from the window and went on from the page after the last one recorded.
+    const status = async () =>
+      JSON.parse((await fedgate('replay', '--site', 'b', '--status', id, '--json')).stdout) as { state: string; read: number; sent: number; resumed: number };
+    const after = await eventually('the resumed replay done', status, (j) => j.state !== 'running', 120_000);
+    expect(after).toMatchObject({ state: 'done', resumed: 1 });
+    // Every event once, and the page in flight at the kill (at most one, of one event) once more.
+    expect(after.read).toBeGreaterThanOrEqual(300);
+    expect(after.read).toBeLessThanOrEqual(301);
+    expect(after.sent).toBe(after.read);
+    figures['replay resumed after a gateway SIGKILL: events read in all'] = after.read;
+    expect(await stateOfB()).toEqual(expectedOfAll());
+  });
+
   it('publishes pasted events one by one with an answer per event, and runs and follows a replay, from the dashboard (headless Chromium)', async () => {
     const executablePath = findChromium(TEST_ENV);
     expect(executablePath, 'no Chromium: the preflight of npm test names how to install one').not.toBeNull();

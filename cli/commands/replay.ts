@@ -57,6 +57,7 @@ export const replayCommand: Command = {
         : out.data(
             `${job.id} at ${job.site}: ${job.state}; ${job.read} read, ${job.sent} sent, ${job.skipped} not served here` +
               `${job.unreachable.length > 0 ? `; did not answer: ${job.unreachable.join(', ')} (events only they hold were not replayed)` : ''}` +
+              `${job.resumed > 0 ? `; resumed ${job.resumed}× after a gateway restart` : ''}` +
               `${job.error ? `; error: ${job.error}` : ''}`,
           );
 

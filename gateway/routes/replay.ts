@@ -24,7 +24,7 @@ export function replayRoutes(deps: GatewayDeps) {
     const parsed = ReplayRequestSchema.safeParse(parseJsonBody(await readBody(c)));
     if (!parsed.success) throw fromZod('invalid-query', parsed.error);
     const token = c.get('token');
-    const job = replays().start(parsed.data, `${token.issuer}|${token.subject}`);
+    const job = await replays().start(parsed.data, `${token.issuer}|${token.subject}`);
     return c.json(job, 202, { location: `/v1/replays/${job.id}` });
   });
   app.get('/v1/replays', (c) => c.json({ site: deps.site, jobs: replays().list() }));
