@@ -3,7 +3,7 @@ import { issueToken, SCOPES } from '../certs/index.ts';
 import {
   assertPortsFree,
   checkJava,
-  checkKeytool,
+  checkJdkTools,
   checkMaven,
   databaseUser,
   LaunchError,
@@ -51,14 +51,14 @@ export async function startFederation(options: {
   process.on('SIGINT', stopRequested);
   process.on('SIGTERM', stopRequested);
 
-  step(1, `checking Java, Maven${topology.pis ? ", PostgreSQL's server binaries, keytool" : ''} and the ports of every site`);
+  step(1, `checking Java, Maven${topology.pis ? ", PostgreSQL's server binaries, keytool, javac" : ''} and the ports of every site`);
   checkJava();
   checkMaven();
   if (topology.pis) {
-    // The PIS database and its change capture (the topology's `pis`): PostgreSQL's server binaries, and keytool for the Connect REST trust store.
+    // The PIS database and its change capture (the topology's `pis`): PostgreSQL's server binaries, keytool for the Connect REST trust store and javac for its REST authorization.
     postgresBinDir(options.systemPath ?? '');
     databaseUser();
-    checkKeytool();
+    checkJdkTools();
   }
   const noPrometheus = options.prometheus ? prometheusMissing() : null;
   if (noPrometheus) throw new LaunchError(`--prometheus: ${noPrometheus}`);

@@ -18,11 +18,6 @@ export function scopeOf(event: ProductEvent): string {
 
 export const kindOf = (event: ProductEvent): EventKind => KIND_OF_TYPE[event.type];
 
-/**
- * Whether a selection takes an event read from a topic of region or country `topicScope`.
- * A discount for every region is written to each region's topic; a reader of several
- * takes it from its first region only, so it gets it once.
- */
 /** Pure: whether a selection takes an event that comes from no routed topic (a replay): a discount for every region once. */
 export function selectsEvent(sel: Selection, event: ProductEvent): boolean {
   const kind = kindOf(event);
@@ -32,11 +27,13 @@ export function selectsEvent(sel: Selection, event: ProductEvent): boolean {
   return region === ALL_REGIONS || sel.regions.includes(region);
 }
 
+/**
+ * Whether a selection takes an event read from a topic of region or country `topicScope`.
+ * A discount for every region is written to each region's topic; a reader of several
+ * takes it from its first region only, so it gets it once.
+ */
 export function selects(sel: Selection, event: ProductEvent, topicScope: string): boolean {
-  const kind = kindOf(event);
-  if (!sel.kinds.includes(kind)) return false;
-  if (kind === 'country') return sel.countries.includes(scopeOf(event));
-  const region = scopeOf(event);
-  if (region === ALL_REGIONS) return topicScope === [...sel.regions].sort()[0];
-  return sel.regions.includes(region);
+  if (!selectsEvent(sel, event)) return false;
+  // Selected already: a country, or a region of the selection; a discount for every region only from the first one's topic.
+  return scopeOf(event) !== ALL_REGIONS || topicScope === [...sel.regions].sort()[0];
 }

@@ -1,8 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { CONNECT_REST_EXTENSION } from '../federation/index.ts';
 
 /**
@@ -58,13 +59,18 @@ export function checkJava(): number {
   return major;
 }
 
-/** keytool (the JDK's) makes the Connect worker's REST trust store. */
-export function checkKeytool(): void {
-  const run = spawnSync('keytool', ['-help'], { stdio: 'ignore' });
-  if (run.error || run.status !== 0)
-    throw new PrerequisiteError(
-      'keytool was not found on the PATH. The PIS\'s change capture needs it for the Connect worker\'s trust store: install a JDK (Debian: apt-get install openjdk-17-jdk-headless), or remove "pis" from the topology.',
-    );
+/** The JDK's tools the PIS's change capture needs: keytool makes the Connect worker's REST trust store, javac its REST authorization. */
+export function checkJdkTools(): void {
+  for (const [tool, args, why] of [
+    ['keytool', ['-help'], "for the Connect worker's trust store"],
+    ['javac', ['-version'], "to compile the Connect worker's REST authorization"],
+  ] as const) {
+    const run = spawnSync(tool, args, { stdio: 'ignore' });
+    if (run.error || run.status !== 0)
+      throw new PrerequisiteError(
+        `${tool} was not found on the PATH. The PIS's change capture needs it ${why}: install a JDK (Debian: apt-get install openjdk-17-jdk-headless), or remove "pis" from the topology.`,
+      );
+  }
 }
 
 export function checkMaven(): void {
@@ -247,6 +253,8 @@ export async function fetchDebezium(stateDir: string, onProgress: (line: string)
   return { pluginPath: path, version };
 }
 
+const execFileAsync = promisify(execFile);
+
 /** The Connect worker's REST authorization (its class name: CONNECT_REST_EXTENSION). */
 export const REST_PRINCIPALS_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), 'connect', 'RestPrincipals.java');
 
@@ -264,21 +272,16 @@ export async function buildRestPrincipals(stateDir: string, kafkaClasspath: stri
   const staging = `${dir}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(join(staging, 'META-INF', 'services'), { recursive: true });
-  const javac = await new Promise<{ code: number | null; output: string; missing: boolean }>((done) => {
-    const p = spawn('javac', ['-nowarn', '--release', '17', '-cp', kafkaClasspath, '-d', staging, REST_PRINCIPALS_SOURCE], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    p.stdout.on('data', (c: Buffer) => (output += c));
-    p.stderr.on('data', (c: Buffer) => (output += c));
-    p.on('error', (err: NodeJS.ErrnoException) => done({ code: null, output: err.message, missing: err.code === 'ENOENT' }));
-    p.on('close', (code) => done({ code, output, missing: false }));
-  });
-  if (javac.missing)
-    throw new PrerequisiteError(
-      "javac was not found on the PATH: the Connect worker's REST authorization is compiled at its first start. Install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless).",
-    );
-  if (javac.code !== 0) throw new Error(`compiling ${REST_PRINCIPALS_SOURCE} failed:\n${javac.output.trim()}`);
+  try {
+    await execFileAsync('javac', ['-nowarn', '--release', '17', '-cp', kafkaClasspath, '-d', staging, REST_PRINCIPALS_SOURCE]);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
+    if (e.code === 'ENOENT')
+      throw new PrerequisiteError(
+        "javac was not found on the PATH: the Connect worker's REST authorization is compiled at its first start. Install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless).",
+      );
+    throw new Error(`compiling ${REST_PRINCIPALS_SOURCE} failed:\n${`${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message}`);
+  }
   writeFileSync(join(staging, 'META-INF', 'services', 'org.apache.kafka.connect.rest.ConnectRestExtension'), `${CONNECT_REST_EXTENSION}\n`);
   rmSync(dir, { recursive: true, force: true });
   renameSync(staging, dir);

@@ -115,13 +115,10 @@ export function judgePisDatabase(facts: PisFacts, secretsDir: string): PisCheck[
   if (facts.tls !== undefined) {
     const { tls } = facts.where;
     checks.push(
-      facts.tls
-        ? pass(
-            'TLS',
-            `${facts.tls.version} (${facts.tls.cipher}); the server's certificate verified against ${tls.sslmode === 'verify-full' ? tls.rootCert : '?'} for ${host}`,
-          )
-        : tls.sslmode === 'disable'
-          ? pass('TLS', 'off: plaintext on loopback ("sslmode": "disable")')
+      tls.sslmode === 'disable'
+        ? pass('TLS', 'off: plaintext on loopback ("sslmode": "disable")')
+        : facts.tls
+          ? pass('TLS', `${facts.tls.version} (${facts.tls.cipher}); the server's certificate verified against ${tls.rootCert} for ${host}`)
           : fail('TLS', 'the connection is not encrypted', 'turn TLS on at the server (ssl = on), then reload it'),
     );
   }
@@ -237,7 +234,7 @@ function loginFailure(err: unknown): Extract<LoginFact, { ok: false }> {
 }
 
 /** node-postgres's TLS options for the topology's sslmode: the CA read from its file, the server's name or address checked. */
-export function pisDatabaseSsl(tls: PisDatabaseTls): pg.ClientConfig['ssl'] {
+function pisDatabaseSsl(tls: PisDatabaseTls): pg.ClientConfig['ssl'] {
   return tls.sslmode === 'disable' ? false : { ca: readFileSync(tls.rootCert, 'utf8'), rejectUnauthorized: true };
 }
 

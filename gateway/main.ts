@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { pino } from 'pino';
 import {
@@ -87,6 +87,11 @@ const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartiti
 let connected = false;
 producer.on(producer.events.CONNECT, () => (connected = true));
 producer.on(producer.events.DISCONNECT, () => (connected = false));
+/** One acks=all write of the gateway's own records (the window, replays), connecting first when needed. */
+const sendAcked = async (topic: string, messages: Message[]) => {
+  if (!connected) await producer.connect();
+  await producer.send({ topic, acks: -1, timeout: 5000, messages });
+};
 const distribute = createDistributor({ producer, topology, monitorSite: site.name, timeoutMs: 5000, window: true });
 const peers = createPeerClient({ topology, site: site.name, certsDir: env.FEDGATE_CERTS_DIR });
 
@@ -120,12 +125,13 @@ metrics = createPromMetrics({
 const windowMs = site.limits.idempotencyWindowSeconds * 1000;
 const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: windowMs });
 const keyAnswers = createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: windowMs });
-// Replay jobs are kept in the window too (the last record per job); the ones read back at start are restored below.
-const storedReplays = new Map<string, StoredReplay>();
+// Replay jobs are kept in the window too (the last record per job): the ones read back at start are restored below,
+// and what the reader sees after that (this gateway's own progress) is not collected.
+let storedReplays: Map<string, StoredReplay> | null = new Map();
 const windowReader = await startWindowReader({
   kafka,
   site: site.name,
-  index: { events: seen, keys: keyAnswers, replays: { set: (id, record) => storedReplays.set(id, record) } },
+  index: { events: seen, keys: keyAnswers, replays: { set: (id, record) => storedReplays?.set(id, record) } },
   log,
   loadTimeoutMs: 20_000,
 });
@@ -134,7 +140,7 @@ const requestKeys = {
   async set(key: string, result: PublishResult) {
     keyAnswers.set(key, result);
     try {
-      await producer.send({ topic: IDEMPOTENCY_TOPIC, acks: -1, timeout: 5000, messages: [keyWindowRecord(key, result)] });
+      await sendAcked(IDEMPOTENCY_TOPIC, [keyWindowRecord(key, result)]);
     } catch (err) {
       // The events are accepted either way; only a retry of this key after a restart would not see the answer.
       log.warn({ err: (err as Error).message }, 'Idempotency-Key answer not recorded in the window');
@@ -208,17 +214,12 @@ const replays = createReplays({
   site: site.name,
   topology,
   history: view.history,
-  send: async (messages) => {
-    if (!connected) await producer.connect();
-    await producer.send({ topic: REPLAY_TOPIC, acks: -1, timeout: 5000, messages });
-  },
-  save: async (record) => {
-    if (!connected) await producer.connect();
-    await producer.send({ topic: IDEMPOTENCY_TOPIC, acks: -1, timeout: 5000, messages: [replayWindowRecord(record)] });
-  },
+  send: (messages) => sendAcked(REPLAY_TOPIC, messages),
+  save: (record) => sendAcked(IDEMPOTENCY_TOPIC, [replayWindowRecord(record)]),
   log,
 });
 const restored = replays.restore(storedReplays.values());
+storedReplays = null;
 if (restored.listed > 0) log.info(restored, 'replay jobs read back from the window');
 
 const deps: GatewayDeps = {

@@ -91,7 +91,7 @@ export function createReplays(deps: ReplayDeps) {
     const { job } = entry;
     // A subscription's replay carries only what its filter selects, so `sent` is what its receiver gets again.
     const wanted = (event: ProductEvent) => serves(event) && (selection === null || selectsEvent(selection, event));
-    const unreachable = new Set<string>();
+    const unreachable = new Set<string>(job.unreachable);
     const readPage = async (before: string | undefined) => {
       const page = await deps.history(filter, request.pageSize, before);
       for (const s of page.unreachable) unreachable.add(s);

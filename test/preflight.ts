@@ -16,5 +16,5 @@ if (missing.length > 0) {
   process.exit(1);
 }
 process.stderr.write(
-  `preflight: Java, Maven, openssl, Chromium, a compose tool, Prometheus with promtool, PostgreSQL (a server, and initdb for the PIS database), keytool, RabbitMQ (with rabbitmqctl), an MQTT broker, and network namespaces with nftables are there (${Math.round(performance.now() - started)} ms)\n`,
+  `preflight: Java, Maven, openssl, Chromium, a compose tool, Prometheus with promtool, PostgreSQL (a server, and initdb for the PIS database), keytool and javac, RabbitMQ (with rabbitmqctl), an MQTT broker, and network namespaces with nftables are there (${Math.round(performance.now() - started)} ms)\n`,
 );

@@ -71,6 +71,8 @@ export async function missingPrerequisites(options: {
   }
   if (!run('keytool', ['-help']))
     missing.push({ what: 'keytool (from the JDK)', fix: "the Connect worker's REST trust store is made with it: apt-get install openjdk-17-jdk-headless" });
+  if (!run('javac', ['-version']))
+    missing.push({ what: 'javac (from the JDK)', fix: "the Connect worker's REST authorization is compiled with it: apt-get install openjdk-17-jdk-headless" });
   if (!run('openssl', ['version'])) missing.push({ what: 'openssl', fix: 'certificates are issued with it: apt-get install openssl' });
   if (!findChromium(options.env, options.exists)) {
     missing.push({
