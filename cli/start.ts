@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { issueToken, SCOPES } from '../certs/index.ts';
+import { certPaths, issueToken, SCOPES } from '../certs/index.ts';
 import {
   assertPortsFree,
   checkJava,
@@ -166,8 +166,10 @@ export async function startFederation(options: {
         ? [
             '',
             `Or change a row of the PIS database at ${topology.pis.site}: Debezium captures it and ${topology.pis.site}'s gateway publishes it (the demo writes there too):`,
-            `  PGPASSWORD=$(cat ${join(options.home.certsDir, topology.pis.site, 'pis-owner.secret')}) psql -h ${siteOf(topology, topology.pis.site).address} -p ${topology.pis.databasePort} -U pis pis \\`,
-            `    -c "INSERT INTO prices VALUES ('sku-00042', 'eu', 'EUR', 19.99) ON CONFLICT (product_id, region) DO UPDATE SET amount = EXCLUDED.amount"`,
+            // TLS only (hostssl), the server's certificate checked against the federation CA, as fedgate's own clients do.
+            `  PGSSLMODE=verify-full PGSSLROOTCERT=${certPaths(options.home.certsDir).caCert} PGPASSWORD=$(cat ${join(options.home.certsDir, topology.pis.site, 'pis-owner.secret')}) \\`,
+            `    psql -h ${siteOf(topology, topology.pis.site).address} -p ${topology.pis.databasePort} -U pis pis \\`,
+            `      -c "INSERT INTO prices VALUES ('sku-00042', 'eu', 'EUR', 19.99) ON CONFLICT (product_id, region) DO UPDATE SET amount = EXCLUDED.amount"`,
           ]
         : []),
       'Stop everything: Ctrl-C here (or `npx fedgate down` from another terminal).',
