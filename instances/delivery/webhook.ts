@@ -26,7 +26,8 @@ export function createWebhookSink(options: WebhookOptions): Sink {
   if (url.protocol !== 'https:' || !options.origins.some((o) => new URL(o).origin === url.origin)) {
     throw new Error(`webhook ${url.origin} is not an allowed https origin of this site (delivery.webhookOrigins)`);
   }
-  const agent = new Agent({ keepAlive: true, maxSockets: 8, ...(options.caFile ? { ca: readFileSync(options.caFile, 'utf8') } : {}) });
+  const tls = options.caFile ? { ca: readFileSync(options.caFile, 'utf8') } : {};
+  const agent = new Agent({ keepAlive: true, maxSockets: 8, ...tls });
 
   async function send(event: ProductEvent, body: Buffer): Promise<void> {
     try {
@@ -35,18 +36,20 @@ export function createWebhookSink(options: WebhookOptions): Sink {
       // A kept-alive socket the receiver closed while idle fails at once on reuse; the request almost surely
       // never reached its handler (and a resend is within the at-least-once contract), so it goes again at
       // once on a new socket, as Node's documentation recommends, instead of counting as a failed attempt.
+      // The new socket is one of its own, outside the pool: the pool's other idle sockets may have been closed
+      // by the same idle timeout, and a second stale one would count as the attempt's failure.
       if (!(err as { staleSocket?: boolean }).staleSocket) throw err;
-      await post(event, body);
+      await post(event, body, true);
     }
   }
 
-  function post(event: ProductEvent, body: Buffer): Promise<void> {
+  function post(event: ProductEvent, body: Buffer, fresh = false): Promise<void> {
     return new Promise((resolve, reject) => {
       const req = request(
         url,
         {
           method: 'POST',
-          agent,
+          ...(fresh ? { agent: false, ...tls } : { agent }),
           timeout: options.timeoutMs,
           headers: {
             'content-type': CLOUDEVENTS_JSON,
