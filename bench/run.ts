@@ -22,7 +22,7 @@ import { BENCH_ENV } from './env.ts';
 import { type BenchFederation, type PublishBench, REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb } from './lib/federation.ts';
 import { type HttpLoadResult, httpLoad, type KafkaLoadResult, kafkaLoad } from './lib/load.ts';
 import { type Mm2Run, mm2Throughput } from './lib/mm2-throughput.ts';
-import { cpuSecondsOf, MiB, processGroup, totalRss } from './lib/proc.ts';
+import { cpuSecondsOf, MiB, processGroup, totalRss, withDescendants } from './lib/proc.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { type CdfSeries, cdfOf, cdfSvg, table } from './lib/report.ts';
 
@@ -147,7 +147,8 @@ async function measureNpmStart(): Promise<Figures> {
   if (ready !== null) {
     await sleep(10_000);
     const own = processGroup(child.pid!);
-    const managed = findManaged(join(STATE_DIR, 'run')).map((p) => p.pid);
+    // Each managed process with every process below it: PostgreSQL's backends and workers are the postmaster's children.
+    const managed = findManaged(join(STATE_DIR, 'run')).flatMap((p) => withDescendants(p.pid));
     rss = totalRss([...new Set([...own, ...managed])]);
   }
   try {

@@ -2,6 +2,7 @@ export * from './broker-config.ts';
 export * from './cert-reload.ts';
 export { cdcConnectorState, connectCall } from './components/connect.ts';
 export { databaseUser, letThrough, postgresBinDir } from './components/pisdb.ts';
+export { siteDbUrl } from './components/sitedb.ts';
 export * from './consumer-failover.ts';
 export * from './jmx-exporter.ts';
 export * from './kafka-probe.ts';

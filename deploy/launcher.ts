@@ -25,6 +25,7 @@ import { connectModule } from './components/connect.ts';
 import { mm2Module } from './components/mm2.ts';
 import { instanceWorkers, nodeProcessModule, nodeUrl, workersProblem } from './components/node-process.ts';
 import { pisDbModule } from './components/pisdb.ts';
+import { siteDbModule } from './components/sitedb.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
 import { IP } from './netns.ts';
@@ -48,8 +49,13 @@ export interface LauncherOptions {
   onSpawn?: (pid: number, role: string) => void;
   /** The system variables every child gets (PATH, HOME, locale: `systemEnv()` of the caller's environment); children inherit nothing else. */
   systemEnv: Record<string, string>;
-  /** PostgreSQL server for the sites' databases; PGlite per site when absent. */
+  /**
+   * A PostgreSQL server for every site's database (schemas per site). When
+   * absent, the launcher runs a PostgreSQL server per site (components/sitedb.ts).
+   */
   databaseUrl?: string;
+  /** PGlite embedded in each instance instead of a PostgreSQL server per site (the instance test's embedded case). */
+  embeddedDatabases?: boolean;
   /** Extra configuration for the Node processes (instance, gateway), validated by their env readers. */
   env?: Record<string, string>;
   /** Extra Node options for the instance and gateway processes (the benchmark's `--cpu-prof`). */
@@ -82,6 +88,8 @@ export interface SiteStatus {
   mm2: ComponentStatus & { upstream: string[] };
   instance: ComponentStatus & { url: string };
   gateway: ComponentStatus & { url: string };
+  /** The site's database: one the launcher runs (`managed`), or where the instance keeps it otherwise. */
+  database: ComponentStatus & { managed: boolean; where: string };
   /** At the PIS's site: its database and the Connect worker capturing its changes. */
   pis?: { database: ComponentStatus & { url: string; external?: true }; connect: ComponentStatus & { url: string } };
 }
@@ -96,7 +104,7 @@ export class LaunchError extends Error {
  * its upstream brokers); gateways last. Stops go the other way: the Node
  * processes drain into Kafka, MM2 leaves before the brokers it talks to.
  */
-const START_ORDER: readonly Component[] = ['broker', 'pisdb', 'instance', 'mm2', 'connect', 'gateway'];
+const START_ORDER: readonly Component[] = ['broker', 'db', 'pisdb', 'instance', 'mm2', 'connect', 'gateway'];
 
 /**
  * Starts and stops a federation's processes: Kafka brokers and MirrorMaker 2
@@ -138,8 +146,15 @@ export function createLauncher(options: LauncherOptions) {
     prepare,
     log,
   };
-  const node = { databaseUrl: options.databaseUrl, env: options.env, nodeArgs: options.nodeArgs };
+  const siteDb = siteDbModule(ctx, { databaseUrl: options.databaseUrl, embedded: options.embeddedDatabases });
+  const node = {
+    databaseUrl: options.databaseUrl,
+    siteDatabaseUrl: (site: string) => siteDb.url(siteOf(topology, site)),
+    env: options.env,
+    nodeArgs: options.nodeArgs,
+  };
   const modules: Record<Component, ComponentModule> = {
+    db: siteDb,
     broker: brokerModule(ctx),
     mm2: mm2Module(ctx),
     instance: nodeProcessModule(ctx, node, 'instance'),
@@ -194,6 +209,8 @@ export function createLauncher(options: LauncherOptions) {
       log(`${siteName}: ${skip}`);
       return null;
     }
+    // The instance keeps its state in the site's database: one the launcher runs is started (or waited for) first.
+    if (c === 'instance' && modules.db.skip(site) === null) await start(siteName, 'db');
     // Every node that is not running starts (a site's brokers start together: a quorum needs a majority).
     const pids = new Map<number, number>();
     const spawned: number[] = [];
@@ -228,8 +245,10 @@ export function createLauncher(options: LauncherOptions) {
     await prepare();
     // In a container the broker runs attached, so its admin step runs before the instance, which needs the topics and ACLs.
     if (c === 'instance') {
-      await waitUntil(() => modules.broker.ready(site), { what: `${siteName} broker`, timeoutMs: modules.broker.readyTimeoutMs });
-      await modules.broker.afterReady?.(site);
+      for (const before of modules.db.skip(site) === null ? (['broker', 'db'] as const) : (['broker'] as const)) {
+        await waitUntil(() => modules[before].ready(site), { what: `${siteName} ${before}`, timeoutMs: modules[before].readyTimeoutMs });
+        await modules[before].afterReady?.(site);
+      }
     }
     if (site.brokers > 1 && c === 'broker')
       throw new LaunchError(`\`run broker\` runs a one-broker site; ${siteName} has ${site.brokers} brokers (use \`up\`, or set "brokers": 1 for containers)`);
@@ -368,7 +387,8 @@ export function createLauncher(options: LauncherOptions) {
   async function status(): Promise<SiteStatus[]> {
     return Promise.all(
       topology.sites.map(async (site): Promise<SiteStatus> => {
-        const [broker, mm2, instance, gateway, pisdb, connect] = await Promise.all(COMPONENTS.map((c) => componentStatus(site, c)));
+        const [broker, mm2, instance, gateway, pisdb, connect, db] = await Promise.all(COMPONENTS.map((c) => componentStatus(site, c)));
+        const managed = siteDb.skip(site) === null;
         const pis = pisOf(topology);
         return {
           site: site.name,
@@ -379,6 +399,11 @@ export function createLauncher(options: LauncherOptions) {
           mm2: { ...mm2!, ready: mm2!.ready && broker!.ready, upstream: upstreamSites(topology, site.name).map((s) => s.name) },
           instance: { ...instance!, url: nodeUrl(site, 'instance') },
           gateway: { ...gateway!, url: nodeUrl(site, 'gateway') },
+          database: {
+            ...db!,
+            managed,
+            where: siteDb.where(site),
+          },
           ...(pis?.site.name === site.name
             ? {
                 pis: {
@@ -436,7 +461,8 @@ export function createLauncher(options: LauncherOptions) {
       result.listeners.push({ listener, endpoint: `${host}:${port}`, serial, reloadMs: Date.now() - started });
       log(`${siteName}: broker listener ${listener} (${host}:${port}) presents the new certificate (serial ${serial})`);
     }
-    result.restartToRenew = COMPONENTS.filter((c) => c !== 'broker' && pidOf(siteName, c) !== null);
+    // The site database has no TLS listener (a Unix socket only): nothing to renew there.
+    result.restartToRenew = COMPONENTS.filter((c) => c !== 'broker' && c !== 'db' && pidOf(siteName, c) !== null);
     return result;
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   completeEvent,
@@ -12,7 +13,7 @@ import {
   PublishInputSchema,
   toKafkaRecord,
 } from '../contract/index.ts';
-import { isOurProcess } from '../deploy/index.ts';
+import { isOurProcess, siteDbUrl } from '../deploy/index.ts';
 import { createEventGenerator } from '../drills/event-generator.ts';
 import { DEAD_LETTER_TOPIC, routedTopic } from '../federation/index.ts';
 import { createDistributor } from '../gateway/distributor.ts';
@@ -47,9 +48,11 @@ async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => b
 
 /**
  * One site's event system against a real broker, run as its own process by
- * the launcher, once with PGlite and once with the PostgreSQL server.
+ * the launcher: with the PostgreSQL server the launcher runs for the site,
+ * with PGlite embedded, and with a shared PostgreSQL server (DATABASE_URL).
  */
 describe.each([
+  { db: 'site-db', octet: 123 },
   { db: 'pglite', octet: 121 },
   { db: 'postgres', octet: 122 },
 ])('event-system instance on $db', ({ db, octet }) => {
@@ -61,7 +64,11 @@ describe.each([
   const figures: Record<string, string | number> = {};
 
   beforeAll(async () => {
-    fed = createTestFederation(`instance-${db}`, topology, { databaseUrl, env: { FEDGATE_DB_SCHEMA: schema, LOG_LEVEL: 'warn' } });
+    fed = createTestFederation(`instance-${db}`, topology, {
+      databaseUrl,
+      embeddedDatabases: db === 'pglite',
+      env: { FEDGATE_DB_SCHEMA: schema, LOG_LEVEL: 'warn' },
+    });
     await fed.launcher.start('solo', 'broker');
     await fed.launcher.start('solo', 'instance');
     api = `${fed.launcher.instanceUrl('solo')}/v1`;
@@ -268,4 +275,32 @@ describe.each([
     expect(trace.stages).toEqual([expect.objectContaining({ stage: 'consumed', consumer: 'price-book', site: 'solo' })]);
     expect(trace.stages[0]!.latencyMs).toBeGreaterThanOrEqual(0);
   });
+
+  it.runIf(db === 'site-db')(
+    'keeps the site database behind its socket: no TCP listener, the instance a non-superuser owner, a wrong password refused',
+    async () => {
+      const url = siteDbUrl(fed.certsDir, fed.launcher.layout('solo').dir, 'solo');
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const facts = await client.query(
+          "SELECT current_setting('listen_addresses') AS listen, r.rolsuper, d.datname, pg_get_userbyid(d.datdba) AS owner FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()",
+        );
+        expect(facts.rows).toEqual([{ listen: '', rolsuper: false, datname: 'fedgate', owner: 'fedgate_site' }]);
+        // The instance's tables are there, in the site's schema.
+        const tables = await client.query('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1', [schema]);
+        expect(tables.rows[0].n).toBeGreaterThan(3);
+      } finally {
+        await client.end();
+      }
+      const wrong = new URL(url);
+      wrong.password = 'not-the-secret';
+      const intruder = new pg.Client({ connectionString: wrong.toString() });
+      await expect(intruder.connect()).rejects.toThrow(/password authentication failed for user "fedgate_site"/);
+      await intruder.end().catch(() => {});
+      expect(await fed.launcher.status()).toEqual([
+        expect.objectContaining({ database: expect.objectContaining({ managed: true, running: true, ready: true }) }),
+      ]);
+    },
+  );
 });

@@ -15,8 +15,8 @@ const run = promisify(execFile);
 
 /**
  * Replay on two real sites. Site b serves what a publishes (eu, DE); b loses
- * its database (effects, event store and monitoring: the PGlite folder is
- * deleted while its consumer groups' offsets stay committed in Kafka, so
+ * its database (effects, event store and monitoring: the site's PostgreSQL cluster is
+ * stopped and its folder deleted while its consumer groups' offsets stay committed in Kafka, so
  * nothing comes back by itself), and `fedgate replay` rebuilds it from a's
  * event store. A second replay of the same history changes nothing. A replay
  * is cancelled mid-way.
@@ -140,8 +140,9 @@ describe('replay of stored history', () => {
 
     // b loses its database; its consumer groups' offsets stay committed in Kafka, so nothing comes back by itself.
     await fed.launcher.stop('b', 'instance');
-    rmSync(join(fed.runDir, 'b', 'pglite'), { recursive: true, force: true });
-    await fed.launcher.start('b', 'instance');
+    await fed.launcher.stop('b', 'db');
+    rmSync(join(fed.runDir, 'b', 'db'), { recursive: true, force: true });
+    await fed.launcher.start('b', 'instance'); // a new, empty database cluster first
     await new Promise((r) => setTimeout(r, 3000));
     const wiped = await stateOfB();
     expect(Object.values(wiped).flat()).toEqual([]);

@@ -19,6 +19,24 @@ export function processGroup(pgid: number): number[] {
     .filter((pid) => Number(statFields(pid)?.[2]) === pgid);
 }
 
+/** A process and every process below it (by parent pid): PostgreSQL's backends leave the postmaster's process group. */
+export function withDescendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const ppid = Number(statFields(Number(d))?.[1]);
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid)!.push(Number(d));
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
 export function totalRss(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (rssOf(pid) ?? 0), 0);
 }

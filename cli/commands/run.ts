@@ -3,7 +3,7 @@ import { type Command, launcherFrom, parse, requireSite, topologyFrom, UsageErro
 
 export const runCommand: Command = {
   name: 'run',
-  usage: `  run broker|mm2|instance|gateway|pisdb|connect --site S [--log-stdout] [--worker N]
+  usage: `  run broker|mm2|instance|gateway|pisdb|connect|db --site S [--log-stdout] [--worker N]
                            run one component of a site in the foreground (a container's
                            main process in docker-compose.multi.yml); --log-stdout sends a
                            broker's or MM2 node's log to stdout instead of its log file;

@@ -80,7 +80,7 @@ async function statsOf(gatewayUrl: string, token: string): Promise<Stats | null>
 export function printStatus(sites: SiteStatus[], out: Out): void {
   const mark = (c: { running: boolean; ready: boolean }) => (c.ready ? 'ready' : c.running ? 'starting' : 'stopped');
   const rows = [
-    ['site', 'kafka (local)', 'kafka (mTLS)', 'broker', 'mm2', 'pulls from', 'instance', 'gateway', 'dashboard'],
+    ['site', 'kafka (local)', 'kafka (mTLS)', 'broker', 'mm2', 'pulls from', 'db', 'instance', 'gateway', 'dashboard'],
     ...sites.map((s) => [
       s.site,
       s.listeners.local,
@@ -88,6 +88,7 @@ export function printStatus(sites: SiteStatus[], out: Out): void {
       mark(s.broker),
       s.mm2.upstream.length ? mark(s.mm2) : 'n/a',
       s.mm2.upstream.join(',') || '-',
+      s.database.managed ? mark(s.database) : s.database.where.startsWith('PGlite') ? 'pglite' : 'server',
       s.instance.nodes ? `${mark(s.instance)} (${s.instance.pids?.length ?? 0}/${s.instance.nodes} workers)` : mark(s.instance),
       mark(s.gateway),
       `${s.gateway.url}/dashboard`,

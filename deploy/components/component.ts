@@ -7,7 +7,7 @@ import type { ProbeTarget } from '../kafka-probe.ts';
 import type { KafkaRuntime } from '../kafka-runtime.ts';
 import type { CommandLine } from '../process.ts';
 
-export const COMPONENTS = ['broker', 'mm2', 'instance', 'gateway', 'pisdb', 'connect'] as const;
+export const COMPONENTS = ['broker', 'mm2', 'instance', 'gateway', 'pisdb', 'connect', 'db'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** Where one site's files live under the run folder. */

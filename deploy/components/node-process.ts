@@ -11,6 +11,8 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export interface NodeProcessOptions {
   /** PostgreSQL server for the sites' databases; PGlite per site when absent. */
   databaseUrl?: string;
+  /** A site's own database (components/sitedb.ts), when the launcher runs one: it overrides `databaseUrl`. */
+  siteDatabaseUrl?: (site: string) => string | undefined;
   /** Extra configuration, validated by the process's env reader. */
   env?: Record<string, string>;
   /** Node options before the script (the benchmark's `--cpu-prof`). */
@@ -47,10 +49,13 @@ export function nodeEnv(ctx: LaunchContext, options: NodeProcessOptions, site: s
     FEDGATE_SITE: site,
     FEDGATE_RUN_DIR: ctx.runDir,
     FEDGATE_CERTS_DIR: ctx.certsDir,
-    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...(databaseUrlOf(options, site) ? { DATABASE_URL: databaseUrlOf(options, site)! } : {}),
     ...options.env,
   };
 }
+
+const databaseUrlOf = (options: Pick<NodeProcessOptions, 'databaseUrl' | 'siteDatabaseUrl'>, site: string) =>
+  options.siteDatabaseUrl?.(site) ?? options.databaseUrl;
 
 const PROCESSES = {
   instance: { script: 'instances/main.ts', health: '/v1/health', ports: ['instance'] },
@@ -69,8 +74,8 @@ export function instanceWorkers(ctx: Pick<LaunchContext, 'layout'>, site: Site):
 }
 
 /** Why a site cannot run `workers` instance workers with these options, or null. */
-export function workersProblem(site: Site, workers: number, options: Pick<NodeProcessOptions, 'databaseUrl'>): string | null {
-  if (workers === 1 || options.databaseUrl) return null;
+export function workersProblem(site: Site, workers: number, options: Pick<NodeProcessOptions, 'databaseUrl' | 'siteDatabaseUrl'>): string | null {
+  if (workers === 1 || databaseUrlOf(options, site.name)) return null;
   return (
     `${site.name} runs ${workers} instance workers, and they share one database: set DATABASE_URL to a PostgreSQL server ` +
     `(for example postgres://postgres@127.0.0.1:5432/postgres) before starting, or run one worker (sites[].workers 1, \`npx fedgate scale --site ${site.name} --workers 1\`)`

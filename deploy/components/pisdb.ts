@@ -54,7 +54,7 @@ export function letThrough(dataDir: string, log: (line: string) => void): void {
     const mode = statSync(d).mode & 0o7777;
     if ((mode & 0o001) === 0) {
       chmodSync(d, mode | 0o001);
-      log(`let the PIS database's user through ${d} (o+x)`);
+      log(`let the databases' user (postgres) through ${d} (o+x)`);
     }
     if (d === dirname(d)) break;
   }

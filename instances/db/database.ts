@@ -71,8 +71,9 @@ async function openPostgres(url: string, schemaName: string): Promise<Database> 
     await setup.end();
   }
   const safe = new URL(url);
-  safe.password = '';
-  return { db: db as unknown as SiteDb, kind: 'postgres', where: `PostgreSQL ${safe.host}${safe.pathname} schema ${schemaName}`, close: () => pool.end() };
+  // A Unix socket's folder, when the URL names one (`?host=/folder`), is where the server is.
+  const server = safe.searchParams.get('host') ?? safe.host;
+  return { db: db as unknown as SiteDb, kind: 'postgres', where: `PostgreSQL ${server}${safe.pathname} schema ${schemaName}`, close: () => pool.end() };
 }
 
 /** Drops a site's schema on a shared server (tests clean up with it). */

@@ -100,7 +100,7 @@ export interface TestFederation {
 export function createTestFederation(
   name: string,
   topology: Topology,
-  options: { databaseUrl?: string; env?: Record<string, string>; netns?: Record<string, string> } = {},
+  options: { databaseUrl?: string; embeddedDatabases?: boolean; env?: Record<string, string>; netns?: Record<string, string> } = {},
 ): TestFederation {
   const runDir = join(testRunRoot(), `${name}-${randomUUID().slice(0, 8)}`);
   const certsDir = join(runDir, 'certs');
@@ -116,6 +116,7 @@ export function createTestFederation(
     systemEnv: TEST_ENV.system,
     onSpawn: (pid) => pids.add(pid),
     databaseUrl: options.databaseUrl,
+    embeddedDatabases: options.embeddedDatabases,
     env: options.env,
     netns: options.netns,
   });
