@@ -60,6 +60,11 @@ describe('renderMm2Properties', () => {
     expect(groups.test('console-consumer-1')).toBe(false);
   });
 
+  it('discovers plugins through their ServiceLoader manifests only: in the node’s own registry and in each flow’s worker', () => {
+    expect(props.get('plugin.discovery')).toBe('service_load');
+    expect(props.get('onprem.plugin.discovery')).toBe('service_load');
+  });
+
   it('uses DefaultReplicationPolicy, second-scale intervals and replication factor 1 for internal topics', () => {
     expect(props.get('replication.policy.class')).toBe('org.apache.kafka.connect.mirror.DefaultReplicationPolicy');
     for (const k of [

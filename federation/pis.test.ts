@@ -31,6 +31,8 @@ describe('the PIS change capture configuration', () => {
     expect(props).toContain('fedgate.rest.allowed.subjects=CN=hq.admin.fedgate;CN=hq.connect.fedgate\n');
     expect(props).toContain('topic.creation.enable=false');
     expect(props).toContain(`config.storage.topic=${CONNECT_TOPICS.configs}`);
+    // Plugins (Debezium, Kafka's own, the REST extension) through their ServiceLoader manifests, no reflective scan.
+    expect(props).toContain('plugin.discovery=service_load\n');
   });
 
   it('keeps the capture password out of the connector config (FileConfigProvider) and sends decimals as strings', () => {
