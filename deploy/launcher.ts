@@ -99,12 +99,14 @@ export class LaunchError extends Error {
 }
 
 /**
- * Starts order: brokers first; instances next (they create the site topics,
- * including the copies MM2 will fill with LogAppendTime); then MM2 (it needs
- * its upstream brokers); gateways last. Stops go the other way: the Node
+ * Starts order: brokers first; the sites' and the PIS's databases; instances
+ * next (they create the site topics, including the copies MM2 will fill with
+ * LogAppendTime); then MM2 (it needs its upstream brokers) beside the Connect
+ * worker; gateways last. Stops go the other way: the Node
  * processes drain into Kafka, MM2 leaves before the brokers it talks to.
  */
-const START_ORDER: readonly Component[] = ['broker', 'db', 'pisdb', 'instance', 'mm2', 'connect', 'gateway'];
+const START_STAGES: readonly (readonly Component[])[] = [['broker'], ['db', 'pisdb'], ['instance'], ['mm2', 'connect'], ['gateway']];
+const START_ORDER: readonly Component[] = START_STAGES.flat();
 
 /**
  * Starts and stops a federation's processes: Kafka brokers and MirrorMaker 2
@@ -299,9 +301,11 @@ export function createLauncher(options: LauncherOptions) {
     await prepare();
     assertNoStrays();
     const started: Array<{ site: string; component: Component }> = [];
-    for (const c of START_ORDER) {
-      log(`starting ${c} at ${sites.join(', ')}`);
-      const results = await Promise.allSettled(sites.map((s) => start(s, c, () => started.push({ site: s, component: c }))));
+    // A stage's components start together at every site: MM2 and the Connect worker need only the brokers, the
+    // topics and the databases, not each other, and each spends most of its start in its own JVM.
+    for (const stage of START_STAGES) {
+      log(`starting ${stage.join(' and ')} at ${sites.join(', ')}`);
+      const results = await Promise.allSettled(stage.flatMap((c) => sites.map((s) => start(s, c, () => started.push({ site: s, component: c })))));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         const what = started.map((x) => `${x.site} ${x.component}`).join(', ') || 'nothing';

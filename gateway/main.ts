@@ -128,6 +128,7 @@ const keyAnswers = createIdempotencyStore<PublishResult>({ maxEntries: 100_000, 
 // Replay jobs are kept in the window too (the last record per job): the ones read back at start are restored below,
 // and what the reader sees after that (this gateway's own progress) is not collected.
 let storedReplays: Map<string, StoredReplay> | null = new Map();
+const windowStarted = performance.now();
 const windowReader = await startWindowReader({
   kafka,
   site: site.name,
@@ -135,6 +136,7 @@ const windowReader = await startWindowReader({
   log,
   loadTimeoutMs: 20_000,
 });
+const windowLoadMs = performance.now() - windowStarted;
 const requestKeys = {
   get: keyAnswers.get,
   async set(key: string, result: PublishResult) {
@@ -308,7 +310,13 @@ function startPisIngests() {
 }
 const ingests = isPisSite(topology, site.name) ? startPisIngests() : [];
 log.info(
-  { url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`, peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}` },
+  {
+    url: `http://${nodeBindAddress(site, 'gateway')}:${site.ports.gateway}`,
+    peer: `https://${nodeBindAddress(site, 'peer')}:${site.ports.peer}`,
+    // Where a start's time went: the process's age (module loading included) and the window's load.
+    startMs: Math.round(process.uptime() * 1000),
+    windowLoadMs: Math.round(windowLoadMs),
+  },
   'gateway listening',
 );
 
