@@ -222,7 +222,9 @@ export function createLauncher(options: LauncherOptions) {
         pids.set(node, running);
         continue;
       }
-      const netns = options.netns?.[siteName];
+      // The site database has no network listener (its socket is a file the instance reaches from any namespace),
+      // and `ip netns exec` cannot run as the database's own user: it runs in the host's namespace.
+      const netns = c === 'db' ? undefined : options.netns?.[siteName];
       // Inside a namespace the listeners' own bind errors tell; this check would probe the host's namespace.
       if (!netns) await assertPortsFree(site, m.ports(site, node));
       const plain = await m.command(site, node);

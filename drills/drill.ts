@@ -265,7 +265,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   });
 }
 
-/** What should run at every site after a drill and does not: broker, MM2 (where a flow comes in), instance, gateway, the PIS's Connect worker and the database fedgate runs. */
+/** What should run at every site after a drill and does not: broker, MM2 (where a flow comes in), instance, gateway, the PIS's Connect worker and the databases fedgate runs. */
 async function exitedComponents(launcher: Launcher): Promise<Array<{ site: string; component: string }>> {
   const out: Array<{ site: string; component: string }> = [];
   for (const s of await launcher.status()) {
@@ -276,6 +276,7 @@ async function exitedComponents(launcher: Launcher): Promise<Array<{ site: strin
       ['gateway', s.gateway],
       ['connect', s.pis?.connect ?? null],
       ['pisdb', s.pis && !s.pis.database.external ? s.pis.database : null],
+      ['db', s.database.managed ? s.database : null],
     ];
     for (const [component, st] of expected) if (st && !st.running) out.push({ site: s.site, component });
   }
