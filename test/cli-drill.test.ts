@@ -36,6 +36,13 @@ function fedgate(args: string[], input?: string): Promise<{ code: number; stdout
   });
 }
 
+// Every process of the federation by role: each site's broker, database, instance, MM2 node and gateway.
+const EVERY_ROLE = ['a', 'b', 'c'].flatMap((site) => ['broker', 'db', 'instance', 'mm2', 'gateway'].map((c) => `${site}/${c}`)).sort();
+const managedRoles = () =>
+  findManaged(home)
+    .map((p) => p.role)
+    .sort();
+
 describe('fedgate CLI: up, publish, site-outage drill, down', () => {
   beforeAll(() => {
     home = join(testRunRoot(), `cli-${randomUUID().slice(0, 8)}`);
@@ -96,12 +103,6 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
       gateway: { ready: boolean; pid: number | null };
     };
     const statusOf = async () => JSON.parse((await fedgate(['status', '--json'])).stdout).sites as Status[];
-    // Every process of the federation by role: each site's broker, database, instance, MM2 node and gateway.
-    const EVERY_ROLE = ['a', 'b', 'c'].flatMap((site) => ['broker', 'db', 'instance', 'mm2', 'gateway'].map((c) => `${site}/${c}`)).sort();
-    const managedRoles = () =>
-      findManaged(home)
-        .map((p) => p.role)
-        .sort();
     const ready = (sites: Status[]) => sites.map((s) => [s.site, s.broker.ready, s.mm2.ready, s.instance.ready, s.gateway.ready]);
     const b = topology.sites.find((s) => s.name === 'b')!;
     const gatewayPid = (await statusOf()).find((s) => s.site === 'b')!.gateway.pid!;
@@ -230,8 +231,7 @@ describe('fedgate CLI: up, publish, site-outage drill, down', () => {
   });
 
   it('stops everything with down: no process of the federation is left', async () => {
-    const before = findManaged(home);
-    expect(before.length).toBe(12);
+    expect(managedRoles()).toEqual(EVERY_ROLE);
     const down = await fedgate(['down']);
     expect(down.code, down.stderr).toBe(0);
     expect(findManaged(home)).toEqual([]);
