@@ -8,7 +8,7 @@ const EnvSchema = z.object({
   FEDGATE_HOME: z.string().min(1).default('.fedgate'),
   FEDGATE_TOPOLOGY: z.string().min(1).default('topology.json'),
   /** Handed to every instance the CLI starts: the sites' databases on this PostgreSQL server (one schema per site). */
-  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL; unset it for PGlite per site').optional(),
+  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL; unset it for a PostgreSQL server per site, run by fedgate').optional(),
   /** Handed to the instances and gateways the CLI starts. */
   LOG_LEVEL: LogLevelSchema,
 });

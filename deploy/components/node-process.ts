@@ -117,7 +117,8 @@ export function nodeProcessModule(ctx: LaunchContext, options: NodeProcessOption
         runDir: ctx.runDir,
         script: join(REPO_ROOT, p.script),
         cwd: REPO_ROOT,
-        env: { ...nodeEnv(ctx, options, site.name), ...worker },
+        // Only the instance keeps state in the site's database: the gateway is not given its login.
+        env: { ...nodeEnv(ctx, name === 'instance' ? options : { ...options, databaseUrl: undefined, siteDatabaseUrl: undefined }, site.name), ...worker },
         nodeArgs: options.nodeArgs,
       });
     },
