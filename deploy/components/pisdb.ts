@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { CATALOG_ROLE, CDC_ROLE, isPisSite, PIS_DATABASE, PIS_OWNER, pisDatabaseEndpoint, pisOf } from '../../federation/index.ts';
@@ -60,6 +60,51 @@ export function letThrough(dataDir: string, log: (line: string) => void): void {
   }
 }
 
+/**
+ * A new database cluster in `dir` (nothing is done when it holds one):
+ * initdb with the superuser's SCRAM password, run as the database's user.
+ */
+export async function createCluster(
+  ctx: LaunchContext,
+  o: { site: string; dir: string; bin: string; user: { uid: number; gid: number } | undefined; superuser: string; password: string; what: string },
+): Promise<void> {
+  if (existsSync(join(o.dir, 'PG_VERSION'))) return;
+  rmSync(o.dir, { recursive: true, force: true });
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  const pwfile = join(dirname(o.dir), `${basename(o.dir)}.pwfile`);
+  writeFileSync(pwfile, `${o.password}\n`, { mode: 0o600 });
+  if (o.user) {
+    chownSync(o.dir, o.user.uid, o.user.gid);
+    chownSync(pwfile, o.user.uid, o.user.gid);
+  }
+  ctx.log(`${o.site}: creating the ${o.what} cluster in ${o.dir}`);
+  try {
+    await execFileAsync(
+      join(o.bin, 'initdb'),
+      ['-D', o.dir, '-U', o.superuser, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
+      // Its working folder must be one the database's user can enter.
+      { env: ctx.systemEnv, cwd: o.dir, ...o.user },
+    );
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+  ctx.log(`${o.site}: ${o.what} cluster created`);
+}
+
+/** The server answers a login at `url` (a readiness probe). */
+export async function canLogIn(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** The server's certificate and key in its data folder (relative to it): PostgreSQL wants the key owned by its user, mode 0600. */
 const SERVER_CERT = 'fedgate-server.crt';
 const SERVER_KEY = 'fedgate-server.key';
@@ -113,28 +158,15 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
       const dir = dataDir(site.name);
       mkdirSync(ctx.layout(site.name).logDir, { recursive: true });
       if (user) letThrough(dir, ctx.log);
-      if (!existsSync(join(dir, 'PG_VERSION'))) {
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const pwfile = join(ctx.layout(site.name).dir, 'pis-db.pwfile');
-        writeFileSync(pwfile, `${pisOwnerPassword(ctx.certsDir, site.name)}\n`, { mode: 0o600 });
-        if (user) {
-          chownSync(dir, user.uid, user.gid);
-          chownSync(pwfile, user.uid, user.gid);
-        }
-        ctx.log(`${site.name}: creating the PIS database cluster in ${dir}`);
-        try {
-          await execFileAsync(
-            join(bin, 'initdb'),
-            ['-D', dir, '-U', PIS_OWNER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
-            // Its working folder must be one the database's user can enter.
-            { env: ctx.systemEnv, cwd: dir, ...user },
-          );
-        } finally {
-          rmSync(pwfile, { force: true });
-        }
-        ctx.log(`${site.name}: PIS database cluster created`);
-      }
+      await createCluster(ctx, {
+        site: site.name,
+        dir,
+        bin,
+        user,
+        superuser: PIS_OWNER,
+        password: pisOwnerPassword(ctx.certsDir, site.name),
+        what: 'PIS database',
+      });
       // Password (SCRAM) logins only, over TLS to the site's address (the server listens nowhere else; on loopback a
       // client's source address is 127.0.0.1, whatever it dials): the PIS as the owner, Debezium as the capture role, the
       // gateway as the catalog role (enrichment). Written at every start, so an older cluster gets new roles' lines.
@@ -193,18 +225,7 @@ export function pisDbModule(ctx: LaunchContext): ComponentModule {
       };
     },
     stdoutFile: (site) => ctx.layout(site.name).logFile('pisdb'),
-    async ready() {
-      const client = new pg.Client({ connectionString: maintenanceUrl(), connectionTimeoutMillis: 1000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
+    ready: () => canLogIn(maintenanceUrl()),
     async afterReady(site) {
       const admin = new pg.Client({ connectionString: maintenanceUrl() });
       await admin.connect();

@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { siteSecret } from '../../certs/index.ts';
 import type { Site } from '../../federation/index.ts';
 import { PrerequisiteError } from '../kafka-runtime.ts';
 import { runMarker } from '../process.ts';
 import type { ComponentModule, LaunchContext } from './component.ts';
-import { databaseUser, letThrough, postgresBinDir } from './pisdb.ts';
-
-const execFileAsync = promisify(execFile);
+import { canLogIn, createCluster, databaseUser, letThrough, postgresBinDir } from './pisdb.ts';
 
 /** The cluster's superuser (the launcher's setup only) and the instance's login, which owns the site's database and nothing else. */
 export const SITE_DB_ADMIN = 'fedgate_admin';
@@ -97,26 +93,15 @@ export function siteDbModule(ctx: LaunchContext, options: SiteDbOptions): Compon
         );
       mkdirSync(ctx.layout(site.name).logDir, { recursive: true });
       if (user) letThrough(dir, ctx.log);
-      if (!existsSync(join(dir, 'PG_VERSION'))) {
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const pwfile = join(ctx.layout(site.name).dir, 'db.pwfile');
-        writeFileSync(pwfile, `${adminPassword(ctx.certsDir, site.name)}\n`, { mode: 0o600 });
-        if (user) {
-          chownSync(dir, user.uid, user.gid);
-          chownSync(pwfile, user.uid, user.gid);
-        }
-        ctx.log(`${site.name}: creating the site database cluster in ${dir}`);
-        try {
-          await execFileAsync(
-            join(bin, 'initdb'),
-            ['-D', dir, '-U', SITE_DB_ADMIN, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
-            { env: ctx.systemEnv, cwd: dir, ...user },
-          );
-        } finally {
-          rmSync(pwfile, { force: true });
-        }
-      }
+      await createCluster(ctx, {
+        site: site.name,
+        dir,
+        bin,
+        user,
+        superuser: SITE_DB_ADMIN,
+        password: adminPassword(ctx.certsDir, site.name),
+        what: 'site database',
+      });
       // Logins over the Unix socket only, each with its SCRAM password: the launcher as the superuser, the
       // instance as the owner of the site's database. Written at every start.
       writeFileSync(
@@ -157,18 +142,7 @@ export function siteDbModule(ctx: LaunchContext, options: SiteDbOptions): Compon
       };
     },
     stdoutFile: (site) => ctx.layout(site.name).logFile('db'),
-    async ready(site) {
-      const client = new pg.Client({ connectionString: adminUrl(site.name), connectionTimeoutMillis: 1000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
+    ready: (site) => canLogIn(adminUrl(site.name)),
     /** The instance's role (its password set again at every start: the secrets folder is the truth) and the database it owns. */
     async afterReady(site) {
       const admin = new pg.Client({ connectionString: adminUrl(site.name) });
