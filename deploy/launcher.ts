@@ -101,11 +101,12 @@ export class LaunchError extends Error {
 /**
  * Starts order: brokers first; the sites' and the PIS's databases; instances
  * next (they create the site topics, including the copies MM2 will fill with
- * LogAppendTime); then MM2 (it needs its upstream brokers) beside the Connect
- * worker; gateways last. Stops go the other way: the Node
- * processes drain into Kafka, MM2 leaves before the brokers it talks to.
+ * LogAppendTime); then MM2 (it needs its upstream brokers), the Connect
+ * worker and the gateways together: none needs another to be ready (the PIS
+ * site's gateway retries its change topics until Connect writes them).
+ * Stops go the other way: the Node processes drain into Kafka, MM2 leaves before the brokers it talks to.
  */
-const START_STAGES: readonly (readonly Component[])[] = [['broker'], ['db', 'pisdb'], ['instance'], ['mm2', 'connect'], ['gateway']];
+const START_STAGES: readonly (readonly Component[])[] = [['broker'], ['db', 'pisdb'], ['instance'], ['mm2', 'connect', 'gateway']];
 const START_ORDER: readonly Component[] = START_STAGES.flat();
 
 /**
@@ -303,10 +304,11 @@ export function createLauncher(options: LauncherOptions) {
     await prepare();
     assertNoStrays();
     const started: Array<{ site: string; component: Component }> = [];
-    // A stage's components start together at every site: MM2 and the Connect worker need only the brokers, the
-    // topics and the databases, not each other, and each spends most of its start in its own JVM.
+    // A stage's components start together at every site: MM2, the Connect worker and the gateways need only the
+    // brokers, the topics and the databases, not each other. Started one after the other, the gateways' start
+    // (module loading, the idempotency window's load) came on top of MM2's.
     for (const stage of START_STAGES) {
-      log(`starting ${stage.join(' and ')} at ${sites.join(', ')}`);
+      log(`starting ${stage.join(', ')} at ${sites.join(', ')}`);
       const results = await Promise.allSettled(stage.flatMap((c) => sites.map((s) => start(s, c, () => started.push({ site: s, component: c })))));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
