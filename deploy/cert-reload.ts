@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { connect } from 'node:tls';
 import kafkajs, { type Admin } from 'kafkajs';
 import type { ClientTls, Site } from '../federation/index.ts';
@@ -50,5 +51,38 @@ export function presentedSerial(host: string, port: number, tls: ClientTls, time
       reject(new Error(`TLS handshake with ${host}:${port} timed out after ${timeoutMs} ms`));
     });
     socket.on('error', reject);
+  });
+}
+
+/**
+ * The serial number of the certificate a PostgreSQL server presents in a
+ * fresh TLS handshake: PostgreSQL 15 starts TLS inside its own protocol, so
+ * the client first sends an SSLRequest (length 8, code 80877103) and
+ * upgrades the socket once the server answers `S`. The server is checked
+ * against `ca` and `host`; no login is attempted.
+ */
+export function presentedPostgresSerial(host: string, port: number, ca: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => {
+      raw.destroy();
+      reject(err);
+    };
+    const raw = createConnection({ host, port, timeout: timeoutMs }, () => {
+      const request = Buffer.alloc(8);
+      request.writeInt32BE(8, 0);
+      request.writeInt32BE(80877103, 4);
+      raw.write(request);
+    });
+    raw.once('data', (answer: Buffer) => {
+      if (answer[0] !== 0x53) return fail(new Error(`${host}:${port} refused TLS (answered ${JSON.stringify(String.fromCharCode(answer[0] ?? 0))})`));
+      const socket = connect({ socket: raw, ca, host }, () => {
+        const serial = socket.getPeerCertificate().serialNumber;
+        socket.end();
+        resolve(serial.replace(/^0+(?=.)/, '').toUpperCase());
+      });
+      socket.on('error', fail);
+    });
+    raw.on('timeout', () => fail(new Error(`TLS handshake with PostgreSQL at ${host}:${port} timed out after ${timeoutMs} ms`)));
+    raw.on('error', reject);
   });
 }

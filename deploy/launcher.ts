@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { certPaths, clientTls, initCerts, type RotatedCert, readApiAuthorization, readApiSecret, rotateCerts } from '../certs/index.ts';
@@ -18,13 +18,13 @@ import {
   upstreamSites,
 } from '../federation/index.ts';
 import { brokerListeners } from './broker-config.ts';
-import { presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
+import { presentedPostgresSerial, presentedSerial, reloadBrokerKeystore } from './cert-reload.ts';
 import { brokerModule } from './components/broker.ts';
 import { COMPONENTS, type CommandOptions, type Component, type ComponentModule, type LaunchContext, siteLayout } from './components/component.ts';
 import { connectModule } from './components/connect.ts';
 import { mm2Module } from './components/mm2.ts';
 import { instanceWorkers, nodeProcessModule, nodeUrl, workersProblem } from './components/node-process.ts';
-import { pisDbModule } from './components/pisdb.ts';
+import { pisDbModule, placePisDbCertificate } from './components/pisdb.ts';
 import { siteDbModule } from './components/sitedb.ts';
 import { waitUntil } from './kafka-probe.ts';
 import { fetchKafka, type KafkaRuntime } from './kafka-runtime.ts';
@@ -428,49 +428,64 @@ export function createLauncher(options: LauncherOptions) {
 
   /**
    * `certs rotate`: renews a site's leaf certificates with the existing CA
-   * and, when the site's broker runs, makes every listener present the new
-   * one without a restart (dynamic SSL reconfiguration). Each listener is
-   * checked with a fresh TLS handshake until it presents the new serial.
-   * Open connections keep their session, so nothing in flight is dropped.
+   * and, where they run, makes the servers present the new ones without a
+   * restart: every broker listener (dynamic SSL reconfiguration) and the PIS
+   * database (its files replaced, then SIGHUP). Each is checked with a fresh
+   * TLS handshake until it presents the new serial. Open connections keep
+   * their session, so nothing in flight is dropped. The site's clients
+   * (MM2, Connect, instance, gateway) present theirs from their next start
+   * (`restartToRenew`).
    */
   async function rotateSiteCerts(siteName: string, opts: { days?: number } = {}): Promise<RotationResult> {
     const site = siteOf(topology, siteName);
     const certs = rotateCerts({ dir: certsDir, caKeyDir: options.caKeyDir, topology, site: siteName, days: opts.days, log });
     adminConfigs.forget(siteName);
-    const result: RotationResult = { certs, listeners: [], restartToRenew: [] };
-    if (pidOf(siteName, 'broker') === null) {
-      log(`${siteName}: the broker is not running; it loads the new certificate when it starts`);
-      return result;
-    }
-    const admin = new Kafka({ ...adminKafka(site), logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300 } }).admin();
-    const started = Date.now();
-    const nodes = brokerNodes(site).map((n) => n.id);
-    await admin.connect();
-    try {
-      for (const node of nodes) await reloadBrokerKeystore(admin, site, ctx.certs.role(siteName, 'broker').keystore, node);
-    } finally {
-      await admin.disconnect();
-    }
-    const serial = certs.find((c) => c.role === 'broker')?.serial ?? '';
-    const admins = clientTls(certsDir, siteName, 'admin');
-    for (const { name: listener, host, port } of nodes.flatMap((node) => brokerListeners(site, node))) {
+    const result: RotationResult = { certs, listeners: [], reloaded: [], restartToRenew: [] };
+    const serialOf = (role: string) => certs.find((c) => c.role === role)?.serial ?? '';
+    const presents = async (what: string, serial: string, probe: () => Promise<string>) => {
       let seen = '';
       await waitUntil(
         async () => {
-          seen = await presentedSerial(host, port, admins).catch(() => '');
+          seen = await probe().catch(() => '');
           return seen === serial;
         },
-        {
-          what: `${siteName} broker listener ${listener} (${host}:${port}) presenting serial ${serial} (it presents ${seen || 'nothing'})`,
-          timeoutMs: 30_000,
-          intervalMs: 200,
-        },
+        { what: `${what} presenting serial ${serial} (it presents ${seen || 'nothing'})`, timeoutMs: 30_000, intervalMs: 200 },
       );
-      result.listeners.push({ listener, endpoint: `${host}:${port}`, serial, reloadMs: Date.now() - started });
-      log(`${siteName}: broker listener ${listener} (${host}:${port}) presents the new certificate (serial ${serial})`);
+    };
+    if (pidOf(siteName, 'broker') === null) log(`${siteName}: the broker is not running; it loads the new certificate when it starts`);
+    else {
+      const admin = new Kafka({ ...adminKafka(site), logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300 } }).admin();
+      const started = Date.now();
+      const nodes = brokerNodes(site).map((n) => n.id);
+      await admin.connect();
+      try {
+        for (const node of nodes) await reloadBrokerKeystore(admin, site, ctx.certs.role(siteName, 'broker').keystore, node);
+      } finally {
+        await admin.disconnect();
+      }
+      const serial = serialOf('broker');
+      const admins = clientTls(certsDir, siteName, 'admin');
+      for (const { name: listener, host, port } of nodes.flatMap((node) => brokerListeners(site, node))) {
+        await presents(`${siteName} broker listener ${listener} (${host}:${port})`, serial, () => presentedSerial(host, port, admins));
+        result.listeners.push({ listener, endpoint: `${host}:${port}`, serial, reloadMs: Date.now() - started });
+        log(`${siteName}: broker listener ${listener} (${host}:${port}) presents the new certificate (serial ${serial})`);
+      }
+    }
+    const pisDb = pidOf(siteName, 'pisdb');
+    if (pisDb !== null) {
+      const started = Date.now();
+      const { host, port } = pisDatabaseEndpoint(topology);
+      const serial = serialOf('pisdb');
+      placePisDbCertificate(ctx, siteName);
+      process.kill(pisDb, 'SIGHUP'); // PostgreSQL reads its configuration and its TLS files again
+      await presents(`${siteName} PIS database (${host}:${port})`, serial, () =>
+        presentedPostgresSerial(host, port, readFileSync(certPaths(certsDir).caCert, 'utf8')),
+      );
+      result.reloaded.push({ component: 'pisdb', endpoint: `${host}:${port}`, serial, reloadMs: Date.now() - started });
+      log(`${siteName}: the PIS database (${host}:${port}) presents the new certificate (serial ${serial})`);
     }
     // The site database has no TLS listener (a Unix socket only): nothing to renew there.
-    result.restartToRenew = COMPONENTS.filter((c) => c !== 'broker' && c !== 'db' && pidOf(siteName, c) !== null);
+    result.restartToRenew = COMPONENTS.filter((c) => c !== 'broker' && c !== 'db' && c !== 'pisdb' && pidOf(siteName, c) !== null);
     return result;
   }
 
@@ -520,6 +535,8 @@ export interface RotationResult {
   certs: RotatedCert[];
   /** The broker's listeners and the serial each presents after the reload; empty when the broker was not running. */
   listeners: { listener: string; endpoint: string; serial: string; reloadMs: number }[];
+  /** Other servers of the site reloaded in place (the PIS database) and the serial each presents after it; empty when none runs. */
+  reloaded: { component: Component; endpoint: string; serial: string; reloadMs: number }[];
   /** Running clients of the site that hold the previous certificate (still valid) until their next start. */
   restartToRenew: Component[];
 }

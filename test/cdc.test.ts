@@ -1,14 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken, SCOPES } from '../certs/index.ts';
-import { cdcConnectorState, isOurProcess, pisOwnerUrl, readTopicToEnd, waitUntil } from '../deploy/index.ts';
+import { certPaths, certSerial, issueToken, SCOPES } from '../certs/index.ts';
+import { cdcConnectorState, isOurProcess, pisOwnerUrl, presentedPostgresSerial, readTopicToEnd, waitUntil } from '../deploy/index.ts';
 import {
   CDC_TOPICS,
   connectUrl,
   DEAD_LETTER_TOPIC,
   localKafkaConfig,
+  pisDatabaseEndpoint,
   remoteTopic,
   routedTopic,
   routedTopicsForSite,
@@ -438,5 +440,51 @@ describe('change capture from the PIS database (Debezium)', () => {
       expect(refused.status, `${site}/${role}`).toBe(403);
       expect(JSON.parse(refused.body)).toEqual({ error_code: 403, message: `CN=${site}.${role}.fedgate may not use this Connect worker's REST API` });
     }
+  }, 120_000);
+  it('renews the PIS database certificate in place (certs rotate): new handshakes get the new one, open sessions and the capture go on', async () => {
+    const cert = certPaths(fed.certsDir).role(HQ, 'pisdb').cert;
+    const ca = readFileSync(certPaths(fed.certsDir).caCert, 'utf8');
+    const { host, port } = pisDatabaseEndpoint(topology);
+    const oldSerial = certSerial(cert);
+    expect(await presentedPostgresSerial(host, port, ca)).toBe(oldSerial);
+    const serverPid = fed.launcher.pidOf(HQ, 'pisdb');
+
+    const result = await fed.launcher.rotateCerts(HQ);
+    const newSerial = certSerial(cert);
+    expect(newSerial).not.toBe(oldSerial);
+    expect(result.reloaded.map((r) => [r.component, r.serial])).toEqual([['pisdb', newSerial]]);
+    console.log(`the PIS database presents the new certificate ${result.reloaded[0]!.reloadMs} ms after the rotation's reload`);
+    expect(result.restartToRenew).not.toContain('pisdb');
+    // The same server process, checked with this test's own handshake.
+    expect(fed.launcher.pidOf(HQ, 'pisdb')).toBe(serverPid);
+    expect(await presentedPostgresSerial(host, port, ca)).toBe(newSerial);
+    // Another CA is refused: the probe verifies the server.
+    const otherCa = readFileSync(certPaths(fed.certsDir).role(HQ, 'broker').cert, 'utf8');
+    await expect(presentedPostgresSerial(host, port, otherCa)).rejects.toThrow(/certificate/);
+
+    // The open session (the PIS owner's) goes on; a new login verifies the new certificate (verify-full).
+    expect((await pis.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    const fresh = new pg.Client({ connectionString: pisOwnerUrl(topology, fed.certsDir) });
+    await fresh.connect();
+    try {
+      expect((await fresh.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows).toEqual([{ ssl: true }]);
+    } finally {
+      await fresh.end();
+    }
+    // Debezium's replication session was not dropped: the walsender that was streaming sends a change made after the reload.
+    const before = await pis.query<{ pid: number }>("SELECT pid FROM pg_stat_replication WHERE usename = 'fedgate_cdc'");
+    expect(before.rows).toHaveLength(1);
+    await pis.query("INSERT INTO prices VALUES ('AFTER-ROTATE', 'eu', 'EUR', 12.34) ON CONFLICT (product_id, region) DO UPDATE SET amount = EXCLUDED.amount");
+    const { rows } = await pis.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    await waitUntil(
+      async () => {
+        const r = await pis.query<{ pid: number; sent: boolean }>(
+          "SELECT pid, sent_lsn >= $1::pg_lsn AS sent FROM pg_stat_replication WHERE usename = 'fedgate_cdc'",
+          [rows[0]!.lsn],
+        );
+        return r.rows.length === 1 && r.rows[0]!.pid === before.rows[0]!.pid && r.rows[0]!.sent;
+      },
+      { what: 'the capture session streaming past the change made after the reload', timeoutMs: 30_000 },
+    );
   }, 120_000);
 });

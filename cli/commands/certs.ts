@@ -31,7 +31,7 @@ export const certsCommand: Command = {
         out.info(`${site.name}: ${result.restartToRenew.join(', ')} keep presenting the previous certificate (valid until it expires) until they next start`);
       }
       out.info(
-        `${site.name}: ${result.certs.length} certificates renewed${result.listeners.length ? `, ${result.listeners.length} broker listeners reloaded` : ''}`,
+        `${site.name}: ${result.certs.length} certificates renewed${result.listeners.length ? `, ${result.listeners.length} broker listeners reloaded` : ''}${result.reloaded.map((r) => `, the ${r.component === 'pisdb' ? 'PIS database' : r.component} reloaded`).join('')}`,
       );
       return 0;
     }

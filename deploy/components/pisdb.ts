@@ -105,14 +105,17 @@ export async function canLogIn(url: string): Promise<boolean> {
   }
 }
 
+/** The PIS database's data folder (its cluster) at a site. */
+const pisDbDir = (ctx: LaunchContext, site: string) => join(ctx.layout(site).dir, 'pis-db');
+
 /** The server's certificate and key in its data folder (relative to it): PostgreSQL wants the key owned by its user, mode 0600. */
 const SERVER_CERT = 'fedgate-server.crt';
 const SERVER_KEY = 'fedgate-server.key';
 
 /**
  * Copies the site's `pisdb` certificate and key into the data folder at each
- * start (the certificates folder is the launcher user's alone), so a rotated
- * certificate is served from the next start.
+ * start (the certificates folder is the launcher user's alone), and at a
+ * `certs rotate` (placePisDbCertificate) before the server is asked to reload.
  */
 function placeServerCertificate(ctx: LaunchContext, site: string, dir: string, user: { uid: number; gid: number } | undefined): void {
   const issued = ctx.certs.role(site, 'pisdb');
@@ -128,6 +131,17 @@ function placeServerCertificate(ctx: LaunchContext, site: string, dir: string, u
 }
 
 /**
+ * `certs rotate` at the PIS site: the renewed certificate and key go into the
+ * running server's data folder. A SIGHUP to the server (the launcher sends
+ * it) then makes PostgreSQL read them again: new TLS sessions present the new
+ * certificate; open sessions (Debezium's walsender, the PIS's clients) keep
+ * theirs.
+ */
+export function placePisDbCertificate(ctx: LaunchContext, site: string): void {
+  placeServerCertificate(ctx, site, pisDbDir(ctx, site), databaseUser());
+}
+
+/**
  * The PIS database of the topology's `pis` site: a PostgreSQL server of its
  * own (the shared server of a machine runs `wal_level=replica`, and logical
  * decoding needs `logical`), started from the distribution's binaries,
@@ -136,7 +150,7 @@ function placeServerCertificate(ctx: LaunchContext, site: string, dir: string, u
  * capture role and the publication are put in place.
  */
 export function pisDbModule(ctx: LaunchContext): ComponentModule {
-  const dataDir = (site: string) => join(ctx.layout(site).dir, 'pis-db');
+  const dataDir = (site: string) => pisDbDir(ctx, site);
   // The owner's maintenance database: the PIS database is created from it once the server answers.
   const maintenanceUrl = () => {
     const url = new URL(pisOwnerUrl(ctx.topology, ctx.certsDir));
