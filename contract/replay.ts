@@ -65,7 +65,10 @@ export const ReplayJobSchema = z.object({
   skipped: z.number().int().describe("events read that this site does not serve, or the subscription's filter does not select (not re-sent)"),
   unreachable: z.array(z.string()).describe('sites that did not answer a page: events only they hold were not replayed'),
   error: z.string().nullable(),
-  resumed: z.number().int().describe('times a gateway restart resumed the job from its last recorded page'),
+  resumed: z
+    .number()
+    .int()
+    .describe('times a gateway of the site resumed the job from its last recorded page (after a restart, a drain, or its runner falling silent)'),
 });
 export type ReplayJob = z.infer<typeof ReplayJobSchema>;
 export const ReplayListSchema = z.object({ site: z.string(), jobs: z.array(ReplayJobSchema) });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import { Kafka, logLevel, type Message, Partitioners } from 'kafkajs';
 import pg from 'pg';
@@ -125,14 +126,15 @@ metrics = createPromMetrics({
 const windowMs = site.limits.idempotencyWindowSeconds * 1000;
 const seen = createIdempotencyStore<AcceptedEvent>({ maxEntries: 500_000, ttlMs: windowMs });
 const keyAnswers = createIdempotencyStore<PublishResult>({ maxEntries: 100_000, ttlMs: windowMs });
-// Replay jobs are kept in the window too (the last record per job): the ones read back at start are restored below,
-// and what the reader sees after that (this gateway's own progress) is not collected.
-let storedReplays: Map<string, StoredReplay> | null = new Map();
+// Replay jobs are kept in the window too: their records, in the topic's order, are buffered until the replays below
+// exist, then observed as they come (every gateway of the site follows every job, and agrees on who runs it).
+let replayRecords: StoredReplay[] | null = [];
+let observeReplay: ((record: StoredReplay) => void) | null = null;
 const windowStarted = performance.now();
 const windowReader = await startWindowReader({
   kafka,
   site: site.name,
-  index: { events: seen, keys: keyAnswers, replays: { set: (id, record) => storedReplays?.set(id, record) } },
+  index: { events: seen, keys: keyAnswers, replays: { set: (_id, record) => (observeReplay ? observeReplay(record) : replayRecords?.push(record)) } },
   log,
   loadTimeoutMs: 20_000,
 });
@@ -218,11 +220,27 @@ const replays = createReplays({
   history: view.history,
   send: (messages) => sendAcked(REPLAY_TOPIC, messages),
   save: (record) => sendAcked(IDEMPOTENCY_TOPIC, [replayWindowRecord(record)]),
+  // Stable across this gateway's restarts (its jobs resume at once), distinct from the site's other gateways (pods).
+  gateway: `${site.name}@${hostname()}`,
   log,
 });
-const restored = replays.restore(storedReplays.values());
-storedReplays = null;
+const restored = replays.restore(replayRecords ?? []);
+replayRecords = null;
+observeReplay = (record) => replays.observe(record);
 if (restored.listed > 0) log.info(restored, 'replay jobs read back from the window');
+// Heartbeats of the jobs running here, and the takeover of running jobs no gateway holds (this one's before a restart
+// at once, another's after the lease or its drain).
+const replayTicks = async () => {
+  try {
+    const resumed = await replays.tick();
+    if (resumed.length > 0) log.info({ jobs: resumed }, 'replay jobs resumed here');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'replay tick failed');
+  }
+};
+void replayTicks();
+const replayTimer = setInterval(() => void replayTicks(), 5000);
+replayTimer.unref();
 
 const deps: GatewayDeps = {
   topology,
@@ -331,6 +349,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // Change capture stops first: the batch it is publishing finishes and is committed.
     ingestState.stopping = true;
     for (const ingest of await Promise.all(ingests)) await ingest?.stop();
+    // Replays running here stop after their page in flight and are released: another gateway of the site goes on at once.
+    clearInterval(replayTimer);
+    await replays.release();
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && pendingEvents() > 0) await new Promise((r) => setTimeout(r, 50));
     await producer.disconnect().catch(() => {});

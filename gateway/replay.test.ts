@@ -10,6 +10,7 @@ import { parseTopology, REPLAY_JOB_HEADER, REPLAY_TO_HEADER } from '../federatio
 import { createApp } from './app.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createReplays, type ReplayDeps, type StoredReplay } from './replay.ts';
+import { supersedes } from './replay-record.ts';
 import { createVerifier } from './verifier.ts';
 
 /**
@@ -198,16 +199,21 @@ describe('replay jobs', () => {
     expect(second.get(job.id)).toMatchObject({ state: 'done', resumed: 1, sent: 4 });
 
     // The subscription was removed from the topology before the restart: the job ends and says why.
+    // This gateway has a window: what it saves comes back to it (observe), and tick takes the job it ran before.
     const saved: StoredReplay[] = [];
     const third = createReplays({
       site: 'cloud-b',
       topology: withErp([]),
       history: fakeHistory(events),
       send: async () => {},
-      save: async (r) => void saved.push(r),
+      save: async (r) => {
+        saved.push(r);
+        third.observe(r);
+      },
       log,
     });
-    third.restore([afterOldest]);
+    expect(third.restore([afterOldest])).toEqual({ listed: 1, resumed: 0 });
+    expect(await third.tick()).toEqual([]);
     await third.settled();
     expect(third.get(job.id)).toMatchObject({ state: 'failed', error: expect.stringContaining('has no delivery subscription "erp"') });
     expect(saved.at(-1)?.job.state).toBe('failed');
@@ -271,6 +277,189 @@ describe('replay jobs', () => {
     expect(sent).toHaveLength(6);
     await expect(replays.cancel(job.id)).rejects.toMatchObject({ code: 'replay-finished' });
     expect(() => replays.get('replay-none')).toThrow(expect.objectContaining({ code: 'not-found' }));
+  });
+});
+
+/**
+ * The site's window topic as several gateways see it: one ordered log, each
+ * record delivered to every gateway in the same order (each one's reader
+ * follows the topic). A write lands a turn of the event loop later, so two
+ * claims made at once are both written, one after the other.
+ */
+function fakeWindow() {
+  const records: StoredReplay[] = [];
+  const readers: Array<(r: StoredReplay) => void> = [];
+  return {
+    records,
+    save: async (r: StoredReplay) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      records.push(structuredClone(r));
+      for (const read of readers) read(structuredClone(r));
+    },
+    follow(replays: { observe(r: StoredReplay): void }) {
+      readers.push((r) => replays.observe(r));
+      for (const r of records) replays.observe(structuredClone(r));
+    },
+  };
+}
+
+/** Page reads pass while `hold` is unset and before read number `holdAt`; the others wait for `open`. */
+function valve() {
+  let waiting: Array<() => void> = [];
+  let asked = 0;
+  const v = {
+    hold: false,
+    holdAt: Number.POSITIVE_INFINITY,
+    get asked() {
+      return asked;
+    },
+    gate: async () => {
+      const n = ++asked;
+      while (v.hold || n >= v.holdAt) await new Promise<void>((r) => waiting.push(r));
+    },
+    open() {
+      v.hold = false;
+      v.holdAt = Number.POSITIVE_INFINITY;
+      for (const r of waiting) r();
+      waiting = [];
+    },
+  };
+  return v;
+}
+
+describe('replay jobs with several gateways per site', () => {
+  const log = pino({ level: 'silent' });
+  const events = Array.from({ length: 9 }, (_, i) => price(i, 'us'));
+  const request = ReplayRequestSchema.parse({ products: ['sku-0', 'sku-1', 'sku-2'], pageSize: 3, consumer: 'price-book' });
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 400 && !what(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(what()).toBe(true);
+  };
+
+  function gatewayOf(name: string, window: ReturnType<typeof fakeWindow>, clock: { t: number }, gate?: () => Promise<void>) {
+    const sent: string[] = [];
+    const replays = createReplays({
+      site: 'cloud-b',
+      topology,
+      history: fakeHistory(events, [], gate),
+      send: async (m) => void sent.push(...m.map((x) => String((x.headers as Record<string, string>).ce_id))),
+      save: window.save,
+      gateway: name,
+      leaseMs: 30_000,
+      now: () => clock.t,
+      log,
+    });
+    window.follow(replays);
+    return { replays, sent };
+  }
+
+  it('agrees on the owner in the topic’s order: a higher epoch wins, a second claim of an epoch and a taken-over owner’s records do not', () => {
+    const job = { id: 'replay-x', startedAt: '2026-12-01T00:00:00.000Z' } as StoredReplay['job'];
+    const at = (gateway: string, epoch: number, released?: boolean): StoredReplay => ({
+      job,
+      resume: { before: null },
+      owner: { gateway, epoch, ...(released ? { released } : {}) },
+    });
+    expect(supersedes(undefined, at('a', 1))).toBe(true);
+    expect(supersedes(at('a', 1), at('a', 1))).toBe(true); // its owner's progress
+    expect(supersedes(at('a', 1), at('a', 1, true))).toBe(true); // released by its owner
+    expect(supersedes(at('a', 1), at('b', 2))).toBe(true); // taken over
+    expect(supersedes(at('b', 2), at('c', 2))).toBe(false); // the second claim of epoch 2
+    expect(supersedes(at('b', 2), at('a', 1))).toBe(false); // the old owner, too late
+    expect(supersedes({ job, resume: { before: null } }, at('b', 1))).toBe(true); // a record from before owners
+  });
+
+  it('runs a job at the gateway that started it while it writes; the others list it with its progress and do not run it', async () => {
+    const window = fakeWindow();
+    const clock = { t: 0 };
+    const v = valve();
+    const a = gatewayOf('a', window, clock, v.gate);
+    const b = gatewayOf('b', window, clock);
+    v.hold = true;
+    const job = await a.replays.start(request, 'iss|sub');
+    await until(() => v.asked === 1);
+    expect(b.replays.get(job.id)).toMatchObject({ state: 'running', sent: 0 });
+    // Past the lease in all, but the owner wrote every third of it: nobody takes it.
+    for (let i = 0; i < 6; i++) {
+      clock.t += 10_000;
+      await a.replays.tick();
+      expect(await b.replays.tick()).toEqual([]);
+    }
+    v.open();
+    await a.replays.settled();
+    await until(() => b.replays.get(job.id).state === 'done');
+    expect(b.replays.get(job.id)).toMatchObject({ state: 'done', sent: 9, resumed: 0 });
+    expect(b.replays.list().map((j) => j.id)).toEqual([job.id]);
+    expect(a.sent).toHaveLength(9);
+    expect(b.sent).toEqual([]);
+  });
+
+  it('takes over a job whose owner stopped writing, after the lease, at exactly one gateway, from its last recorded page; the old owner stops', async () => {
+    const window = fakeWindow();
+    const clock = { t: 0 };
+    const v = valve();
+    const a = gatewayOf('a', window, clock, v.gate);
+    const b = gatewayOf('b', window, clock);
+    const c = gatewayOf('c', window, clock);
+    // a sends the first page, records where to go on, then hangs on the second (a stalled or dead process).
+    v.holdAt = 2;
+    const job = await a.replays.start(request, 'iss|sub');
+    await until(() => v.asked === 2);
+    expect(a.sent).toEqual(['e0', 'e1', 'e2']);
+    clock.t += 29_000;
+    expect([await b.replays.tick(), await c.replays.tick()]).toEqual([[], []]);
+    clock.t += 1_000;
+    // Both claim at once: the window orders the claims, and the first one's gateway runs it.
+    const [byB, byC] = await Promise.all([b.replays.tick(), c.replays.tick()]);
+    expect([...byB, ...byC]).toEqual([job.id]);
+    const winner = byB.length > 0 ? b : c;
+    await winner.replays.settled();
+    expect(winner.sent).toEqual(['e3', 'e4', 'e5', 'e6', 'e7', 'e8']);
+    expect(winner.replays.get(job.id)).toMatchObject({ state: 'done', resumed: 1, sent: 9 });
+    // The old owner wakes up: it sends the page it was on (the receiver applies it once), then sees the takeover and stops.
+    v.open();
+    await a.replays.settled();
+    expect(a.sent).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
+    const claimAt = window.records.findIndex((r) => r.owner?.epoch === 2);
+    expect(window.records.slice(claimAt).filter((r) => r.owner?.gateway === 'a')).toHaveLength(0);
+    for (const g of [a, b, c]) expect(g.replays.get(job.id)).toMatchObject({ state: 'done', sent: 9 });
+  });
+
+  it('releases its jobs at a drain, after the page in flight; another gateway goes on at once', async () => {
+    const window = fakeWindow();
+    const clock = { t: 0 };
+    const v = valve();
+    const a = gatewayOf('a', window, clock, v.gate);
+    const b = gatewayOf('b', window, clock);
+    v.hold = true;
+    const job = await a.replays.start(request, 'iss|sub');
+    await until(() => v.asked === 1);
+    const draining = a.replays.release();
+    v.open();
+    await draining;
+    expect(window.records.at(-1)?.owner).toEqual({ gateway: 'a', epoch: 1, released: true });
+    expect(await b.replays.tick()).toEqual([job.id]);
+    await b.replays.settled();
+    expect(a.sent).toEqual(['e0', 'e1', 'e2']);
+    expect(b.sent).toEqual(['e3', 'e4', 'e5', 'e6', 'e7', 'e8']);
+    expect(b.replays.get(job.id)).toMatchObject({ state: 'done', sent: 9, resumed: 1 });
+  });
+
+  it('cancels at a gateway that does not run the job: the cancel takes it over, ended, and its runner stops after the page in flight', async () => {
+    const window = fakeWindow();
+    const clock = { t: 0 };
+    const v = valve();
+    const a = gatewayOf('a', window, clock, v.gate);
+    const b = gatewayOf('b', window, clock);
+    v.hold = true;
+    const job = await a.replays.start(request, 'iss|sub');
+    await until(() => v.asked === 1);
+    expect(await b.replays.cancel(job.id)).toMatchObject({ state: 'cancelled' });
+    v.open();
+    await a.replays.settled();
+    expect(a.sent).toEqual(['e0', 'e1', 'e2']);
+    for (const g of [a, b]) expect(g.replays.get(job.id).state).toBe('cancelled');
+    await expect(a.replays.cancel(job.id)).rejects.toMatchObject({ code: 'replay-finished' });
   });
 });
 
