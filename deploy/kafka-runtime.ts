@@ -234,13 +234,20 @@ export async function fetchPomOnce(options: {
   return { path, fetched: true };
 }
 
+/** The Debezium version deploy/debezium/pom.xml pins (the launcher's worker and the Kubernetes Connect build use the same). */
+export function debeziumVersion(): string {
+  const version = /<debezium\.version>([^<]+)</.exec(readFileSync(DEBEZIUM_POM, 'utf8'))?.[1];
+  if (!version) throw new Error(`${DEBEZIUM_POM} has no <debezium.version>`);
+  return version;
+}
+
 /**
  * Fetches Debezium's PostgreSQL connector once (deploy/debezium/pom.xml) into
  * `<state>/connect/plugins/debezium-postgres`, without Kafka's own jars and
  * the compression libraries the worker's classpath already has.
  */
 export async function fetchDebezium(stateDir: string, onProgress: (line: string) => void = () => {}): Promise<DebeziumPlugin> {
-  const version = /<debezium\.version>([^<]+)</.exec(readFileSync(DEBEZIUM_POM, 'utf8'))?.[1] ?? 'unknown';
+  const version = debeziumVersion();
   const { path } = await fetchPomOnce({
     pom: DEBEZIUM_POM,
     dir: join(stateDir, 'connect'),

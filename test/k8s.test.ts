@@ -52,6 +52,69 @@ describe('fedgate k8s', () => {
     }
   }, 300_000);
 
+  it("renders the PIS's change capture for the PIS's own database (KafkaConnect built with Debezium, KafkaConnector), which the model accepts", async () => {
+    const raw = JSON.parse(readFileSync(join(REPO, 'topology.json'), 'utf8'));
+    const file = join(dir, 'topology.pis-own.json');
+    const database = { host: 'pis-db.internal.example', port: 5432, name: 'pis', sslmode: 'verify-full', sslrootcert: '/etc/pis/ca.pem' };
+    writeFileSync(file, JSON.stringify({ ...raw, pis: { ...raw.pis, database } }));
+    const out = join(dir, 'pis-own');
+    const render = await fedgate(['k8s', 'render', '--out', out, '--topology', file, '--connect-image', 'registry.example.com/fedgate/connect:1']);
+    expect(render.code, render.stderr).toBe(0);
+    const text = readFileSync(join(out, 'onprem.yaml'), 'utf8');
+    const docs = parseAllDocuments(text).map((d) => d.toJS() as any);
+    const connect = docs.find((d) => d.kind === 'KafkaConnect');
+    const connector = docs.find((d) => d.kind === 'KafkaConnector');
+    expect(connect.metadata.annotations['strimzi.io/use-connector-resources']).toBe('true');
+    expect(connect.spec.build.output.image).toBe('registry.example.com/fedgate/connect:1');
+    expect(connect.spec.build.plugins[0].artifacts[0]).toMatchObject({ type: 'maven', group: 'io.debezium', artifact: 'debezium-connector-postgres' });
+    expect(connect.spec.authentication.certificateAndKey.secretName).toBe('onprem.connect.fedgate');
+    // The same principal as the native worker: its KafkaUser (the native ACLs) is rendered beside it.
+    expect(docs.some((d) => d.kind === 'KafkaUser' && d.metadata.name === 'onprem.connect.fedgate')).toBe(true);
+    expect(connector.metadata.labels['strimzi.io/cluster']).toBe(connect.metadata.name);
+    expect(connector.spec).toMatchObject({ class: 'io.debezium.connector.postgresql.PostgresConnector', tasksMax: 1 });
+    expect(connector.spec.config).toMatchObject({
+      'database.hostname': 'pis-db.internal.example',
+      'database.sslmode': 'verify-full',
+      'database.sslrootcert': '/mnt/pis-ca/ca.pem',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Kafka's config provider reference, not a template
+      'database.password': '${file:/mnt/pis-cdc/cdc.properties:password}',
+    });
+    expect(text).toContain('#   fedgate-onprem-pis-cdc: cdc.properties');
+    // The PIS site's gateway reads the catalog (enrichment) from the same database, verified against the mounted CA.
+    const pods = JSON.parse(docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'fedgate-onprem-topology').data['topology.json']);
+    expect(pods.pis.database.sslrootcert).toBe('/etc/fedgate/pis-ca/ca.pem');
+    const gatewayPod = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'fedgate-onprem-gateway').spec.template.spec;
+    expect(gatewayPod.containers[0].volumeMounts).toContainEqual({ name: 'pis-ca', mountPath: '/etc/fedgate/pis-ca', readOnly: true });
+    expect(gatewayPod.volumes).toContainEqual({ name: 'pis-ca', secret: { secretName: 'fedgate-onprem-pis-ca', items: [{ key: 'ca.pem', path: 'ca.pem' }] } });
+    const check = await fedgate(['k8s', 'validate', out]);
+    expect(check.code, `${check.stdout}\n${check.stderr}`).toBe(0);
+    const documents = ['cloud-a', 'cloud-b', 'onprem'].reduce((n, s) => n + parseAllDocuments(readFileSync(join(out, `${s}.yaml`), 'utf8')).length, 0);
+    expect(check.stdout.trim()).toBe(`${documents} documents, 0 problems`);
+
+    // `k8s secrets` makes the files those Secrets hold, and prints commands that name them, not the password.
+    const home = join(dir, 'secrets-pis');
+    const secrets = await fedgate(['k8s', 'secrets', '--site', 'onprem', '--topology', file, '--home', home]);
+    expect(secrets.code, secrets.stderr).toBe(0);
+    const properties = join(home, 'certs', 'onprem', 'k8s-cdc.properties');
+    const password = readFileSync(join(home, 'certs', 'onprem', 'pis-cdc.secret'), 'utf8').trim();
+    expect(readFileSync(properties, 'utf8')).toBe(`password=${password}\n`);
+    expect(secrets.stdout).toContain(`create secret generic fedgate-onprem-pis-cdc --from-file=cdc.properties=${properties}`);
+    expect(secrets.stdout).toContain('create secret generic fedgate-onprem-pis-ca --from-file=ca.pem=/etc/pis/ca.pem');
+    expect(secrets.stdout).toMatch(/create secret tls onprem\.connect\.fedgate/);
+    expect(secrets.stdout).not.toContain(password);
+    // The catalog role's password is in the site's Secret: the gateway pod reads it and cannot write it.
+    expect(secrets.stdout).toContain(`--from-file=${join(home, 'certs', 'onprem', 'pis-catalog.secret')}`);
+
+    // The PIS database `fedgate up` runs is not rendered, and the file says why; a plaintext one cannot be.
+    const local = readFileSync(join(dir, 'default', 'onprem.yaml'), 'utf8');
+    expect(local).not.toContain('kind: KafkaConnect');
+    expect(local).toContain('# Change capture is not rendered: the PIS database here is the one `npx fedgate up` runs');
+    writeFileSync(file, JSON.stringify({ ...raw, pis: { ...raw.pis, database: { host: '127.0.0.1', sslmode: 'disable' } } }));
+    const plain = await fedgate(['k8s', 'render', '--out', join(dir, 'pis-plain'), '--topology', file]);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/pis\.database\.sslmode/);
+  }, 300_000);
+
   it('refuses a misspelled field, a value the model does not know and a setting the operator owns, naming each', async () => {
     const out = join(dir, 'broken');
     expect((await fedgate(['k8s', 'render', '--out', out, '--topology', join(REPO, 'topology.json')])).code).toBe(0);

@@ -11,8 +11,10 @@ export const k8sCommand: Command = {
   name: 'k8s',
   usage: [
     '  k8s render [--out k8s] [--namespace fedgate] [--domain fedgate.example] [--brokers 3] [--image fedgate:<version>]',
+    '             [--connect-image registry/connect-debezium:tag]',
     '                           write the Kubernetes resources per site (<out>/<site>.yaml) from the topology:',
-    '                           Strimzi Kafka, topics, users, MirrorMaker 2; the gateway and instance Deployments',
+    '                           Strimzi Kafka, topics, users, MirrorMaker 2; the gateway and instance Deployments;',
+    "                           Kafka Connect with Debezium and its connector, for the PIS's own database",
     "  k8s validate [paths]     check rendered resources against Strimzi's API model (io.strimzi:api) and fabric8's",
     '  k8s secrets [--site S] [--domain D] [--namespace N] --home DIR',
     '                           make the files the Secrets hold (a state folder of their own) and print the kubectl commands',
@@ -24,6 +26,7 @@ export const k8sCommand: Command = {
       domain: { type: 'string' },
       brokers: { type: 'string' },
       image: { type: 'string' },
+      'connect-image': { type: 'string' },
       site: { type: 'string' },
     });
     const [sub, ...rest] = positionals;
@@ -64,7 +67,7 @@ export const k8sCommand: Command = {
   },
 };
 
-function k8sOptions(values: { namespace?: string; domain?: string; brokers?: string; image?: string }): K8sOptions {
+function k8sOptions(values: { namespace?: string; domain?: string; brokers?: string; image?: string; 'connect-image'?: string }): K8sOptions {
   const brokers = values.brokers === undefined ? DEFAULT_K8S_OPTIONS.brokers : Number(values.brokers);
   if (brokers !== 1 && brokers !== 3)
     throw new UsageError(`--brokers must be 1 or 3 (got ${values.brokers}); 3 gives replication factor 3 with min.insync.replicas 2`);
@@ -76,7 +79,10 @@ function k8sOptions(values: { namespace?: string; domain?: string; brokers?: str
     throw new UsageError(`--domain ${domain} is not a DNS domain such as fedgate.example.com`);
   const image = values.image ?? DEFAULT_K8S_OPTIONS.image;
   if (!/^[a-z0-9][a-z0-9._/:@-]*$/.test(image)) throw new UsageError(`--image ${image} is not an image reference such as registry.example.com/fedgate:0.1.0`);
-  return { namespace, domain, brokers, image };
+  const connectImage = values['connect-image'] ?? DEFAULT_K8S_OPTIONS.connectImage;
+  if (!/^[a-z0-9][a-z0-9._/:@-]*$/.test(connectImage))
+    throw new UsageError(`--connect-image ${connectImage} is not an image reference such as registry.example.com/fedgate/connect-debezium:3.6.1`);
+  return { namespace, domain, brokers, image, connectImage };
 }
 
 function yamlFiles(paths: string[]): string[] {

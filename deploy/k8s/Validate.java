@@ -39,6 +39,8 @@ public class Validate {
     KINDS.put("kafka.strimzi.io/v1beta2/KafkaTopic", "io.strimzi.api.kafka.model.topic.KafkaTopic");
     KINDS.put("kafka.strimzi.io/v1beta2/KafkaUser", "io.strimzi.api.kafka.model.user.KafkaUser");
     KINDS.put("kafka.strimzi.io/v1beta2/KafkaMirrorMaker2", "io.strimzi.api.kafka.model.mirrormaker2.KafkaMirrorMaker2");
+    KINDS.put("kafka.strimzi.io/v1beta2/KafkaConnect", "io.strimzi.api.kafka.model.connect.KafkaConnect");
+    KINDS.put("kafka.strimzi.io/v1beta2/KafkaConnector", "io.strimzi.api.kafka.model.connector.KafkaConnector");
     KINDS.put("v1/ConfigMap", "io.fabric8.kubernetes.api.model.ConfigMap");
     KINDS.put("v1/Service", "io.fabric8.kubernetes.api.model.Service");
     KINDS.put("v1/ServiceAccount", "io.fabric8.kubernetes.api.model.ServiceAccount");

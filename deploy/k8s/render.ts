@@ -18,6 +18,7 @@ import {
 } from '../../federation/index.ts';
 import { brokerPolicy } from '../broker-config.ts';
 import { renderJmxExporterRules } from '../jmx-exporter.ts';
+import { CDC_PASSWORD_KEY, cdcPasswordSecret, connectResources, PIS_CA_KEY, pisCaSecret } from './connect.ts';
 import { CA_SECRET, databaseSecret, defaultImage, peerHost, siteSecret, workloadResources } from './workloads.ts';
 
 /**
@@ -31,7 +32,10 @@ import { CA_SECRET, databaseSecret, defaultImage, peerHost, siteSecret, workload
  * - a `KafkaUser` per principal that the native ACLs name (renderAcls, the same
  *   function), authenticated by its fedgate certificate (`tls-external`);
  * - one `KafkaMirrorMaker2` that reads every upstream site and writes here,
- *   with the native node's settings (mm2Tuning, the same function).
+ *   with the native node's settings (mm2Tuning, the same function);
+ * - at the PIS site, when the PIS's own database is given, a `KafkaConnect`
+ *   built with Debezium and the `KafkaConnector` of the native worker
+ *   (connect.ts).
  *
  * Secrets are referenced by name and never written here.
  */
@@ -57,9 +61,17 @@ export interface K8sOptions {
   brokers: 1 | 3;
   /** The fedgate image the gateway and instance pods run (deploy/docker/Dockerfile). */
   image: string;
+  /** Where Strimzi's build pushes the PIS site's Connect image with Debezium (rendered only for the PIS's own database). */
+  connectImage: string;
 }
 
-export const DEFAULT_K8S_OPTIONS: K8sOptions = { namespace: 'fedgate', domain: 'fedgate.example', brokers: 3, image: defaultImage() };
+export const DEFAULT_K8S_OPTIONS: K8sOptions = {
+  namespace: 'fedgate',
+  domain: 'fedgate.example',
+  brokers: 3,
+  image: defaultImage(),
+  connectImage: 'registry.fedgate.example/fedgate/connect-debezium:latest',
+};
 
 export interface K8sResource {
   apiVersion: string;
@@ -103,6 +115,13 @@ export function renderSiteResources(topology: Topology, siteName: string, option
     ...topicResources(kt, site, options),
     ...userResources(kt, site, options),
     ...(upstreamSites(kt, site.name).length > 0 ? [mirrorMaker2Resource(kt, site, options)] : []),
+    ...(connectResources(kt, site, {
+      namespace: options.namespace,
+      connectImage: options.connectImage,
+      kafkaVersion: STRIMZI_KAFKA_VERSION,
+      localBootstrap: localBootstrapService(site.name),
+      meta: (name, s, extra) => meta(name, s, options, extra),
+    }) as K8sResource[]),
     ...(workloadResources(kt, site.name, options) as K8sResource[]),
   ];
 }
@@ -334,6 +353,22 @@ function mirrorMaker2Resource(topology: Topology, site: Site, options: K8sOption
   };
 }
 
+/** What the file needs, or says, about the PIS's change capture at this site. */
+function cdcHeader(topology: Topology, siteName: string, options: K8sOptions): string[] {
+  if (topology.pis?.site !== siteName) return [];
+  if (!topology.pis.database)
+    return [
+      '# Change capture is not rendered: the PIS database here is the one `npx fedgate up` runs on this machine. Give the',
+      "#   topology's pis.database (the PIS's own PostgreSQL, reachable from the cluster) to render its KafkaConnect and KafkaConnector.",
+    ];
+  return [
+    `#   ${siteName}.connect.fedgate: this site's Connect certificate (tls.crt, tls.key)`,
+    `#   ${cdcPasswordSecret(siteName)}: ${CDC_PASSWORD_KEY}, "password=" and the fedgate_cdc role's password`,
+    `#   ${pisCaSecret(siteName)}: ${PIS_CA_KEY}, the CA of the PIS database server's certificate (the topology's sslrootcert)`,
+    `# and a registry for Strimzi's Connect build to push ${options.connectImage} to (with its push Secret, if it needs one).`,
+  ];
+}
+
 /** One YAML stream per site, with a header saying what it needs. */
 export function renderSiteYaml(topology: Topology, siteName: string, options: K8sOptions = DEFAULT_K8S_OPTIONS): string {
   const upstream = upstreamSites(topology, siteName).map((u) => u.name);
@@ -346,6 +381,7 @@ export function renderSiteYaml(topology: Topology, siteName: string, options: K8
     ...upstream.map((u) => `#   ${upstreamClusterCaSecret(u)}: ca.crt of ${u}'s ${u}-cluster-ca-cert`),
     `#   ${CA_SECRET}: ca.pem, the federation CA certificate; ${siteSecret(siteName)}: the files of .fedgate/certs/${siteName}/`,
     `#   ${databaseSecret(siteName)}: url, the PostgreSQL URL of the site's database`,
+    ...cdcHeader(topology, siteName, options),
     `# (\`npx fedgate k8s secrets\` prepares those files and prints the kubectl commands),`,
     `# and point ${fedBootstrapHost(siteName, options)} at the bootstrap load balancer of the fed listener,`,
     `# ${peerHost(siteName, options)} at the load balancer of the fedgate-${siteName}-peer Service.`,

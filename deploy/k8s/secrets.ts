@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   caKeyFile,
@@ -7,13 +7,16 @@ import {
   ensureSigningKeys,
   initCerts,
   METRICS_SECRET_FILE,
+  siteSecret as makeSiteSecret,
   metricsSecret,
   readApiSecret,
   rotateCerts,
   webhookSecretFile,
   webhookSecrets,
 } from '../../certs/index.ts';
-import { siteOf, type Topology, upstreamSites } from '../../federation/index.ts';
+import { isPisSite, PIS_SECRET_FILES, siteOf, type Topology, upstreamSites } from '../../federation/index.ts';
+import { cdcPassword } from '../pis-database.ts';
+import { CDC_PASSWORD_KEY, cdcPasswordSecret, PIS_CA_KEY, pisCaSecret } from './connect.ts';
 import { type K8sOptions, k8sTopology, upstreamClusterCaSecret } from './render.ts';
 import { CA_SECRET, databaseSecret, peerHost, podTopology, siteSecret } from './workloads.ts';
 
@@ -60,8 +63,13 @@ export async function prepareK8sSecrets(options: {
     const webhooks = site.delivery.subscriptions.filter((s) => s.protocol === 'webhook').map((s) => s.name);
     for (const w of webhooks) webhookSecrets(certsDir, site.name, w);
 
+    // The PIS site's gateway reads the catalog as fedgate_catalog: its password is made here, since the pod cannot write it.
+    const pisSite = isPisSite(pods, site.name);
+    if (pisSite) makeSiteSecret(certsDir, site.name, PIS_SECRET_FILES.catalog);
+
     const dir = join(certsDir, site.name);
     const files = [
+      ...(pisSite ? [join(dir, PIS_SECRET_FILES.catalog)] : []),
       ...(['gateway', 'instance'] as const).flatMap((role) => [paths.role(site.name, role).key, paths.role(site.name, role).cert]),
       join(dir, 'read-api.secret'),
       join(dir, METRICS_SECRET_FILE),
@@ -69,6 +77,20 @@ export async function prepareK8sSecrets(options: {
       ...webhooks.flatMap((w) => [join(dir, webhookSecretFile(w)), join(dir, `${webhookSecretFile(w)}.previous`)]).filter((f) => existsSync(f)),
     ];
     const mm2 = paths.role(site.name, 'mm2');
+    // The PIS's change capture (rendered for the PIS's own database only): the Connect worker's certificate, the
+    // capture role's password as the properties file FileConfigProvider reads, and the CA of the database's certificate.
+    const pisDb = pisSite ? options.topology.pis?.database : undefined;
+    const cdc: string[] = [];
+    if (pisDb?.sslrootcert) {
+      const connect = paths.role(site.name, 'connect');
+      const properties = join(dir, `k8s-${CDC_PASSWORD_KEY}`);
+      writeFileSync(properties, `password=${cdcPassword(certsDir, site.name)}\n`, { mode: 0o600 });
+      cdc.push(
+        `kubectl ${ns} create secret tls ${site.name}.connect.fedgate --cert=${quote(connect.cert)} --key=${quote(connect.key)}`,
+        `kubectl ${ns} create secret generic ${cdcPasswordSecret(site.name)} --from-file=${CDC_PASSWORD_KEY}=${quote(properties)}`,
+        `kubectl ${ns} create secret generic ${pisCaSecret(site.name)} --from-file=${PIS_CA_KEY}=${quote(pisDb.sslrootcert)}`,
+      );
+    }
     const strimziCa = (secret: string, key: string, file: string) => [
       `kubectl ${ns} create secret generic ${secret} --from-file=${key}=${quote(file)}`,
       `kubectl ${ns} label secret ${secret} strimzi.io/kind=Kafka strimzi.io/cluster=${site.name}`,
@@ -85,6 +107,7 @@ export async function prepareK8sSecrets(options: {
           ? [`kubectl ${ns} create secret tls ${site.name}.mm2.fedgate --cert=${quote(mm2.cert)} --key=${quote(mm2.key)}`]
           : []),
         `kubectl ${ns} create secret generic ${databaseSecret(site.name)} --from-literal=url='postgres://USER:PASSWORD@HOST:5432/DB'   # the site's PostgreSQL`,
+        ...cdc,
         ...upstreamSites(pods, site.name).map(
           (u) =>
             `kubectl --context ${u.name} ${ns} get secret ${u.name}-cluster-ca-cert -o jsonpath='{.data.ca\\.crt}' | base64 -d > ${u.name}-cluster-ca.crt && kubectl ${ns} create secret generic ${upstreamClusterCaSecret(u.name)} --from-file=ca.crt=${u.name}-cluster-ca.crt`,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTopology, type Site, siteOf, type Topology } from '../../federation/index.ts';
+import { pisCaSecret } from './connect.ts';
 
 /**
  * fedgate's own processes of a site on Kubernetes: the gateway and the
@@ -18,6 +19,8 @@ import { parseTopology, type Site, siteOf, type Topology } from '../../federatio
 export const POD_PATHS = {
   topology: '/etc/fedgate/topology.json',
   kafkaCa: '/etc/fedgate/kafka-ca/ca.crt',
+  /** The CA of the PIS's own database's certificate (the PIS site's gateway reads the catalog over verify-full TLS). */
+  pisCa: '/etc/fedgate/pis-ca/ca.pem',
   home: '/var/lib/fedgate',
   certs: '/var/lib/fedgate/certs',
   run: '/var/lib/fedgate/run',
@@ -62,6 +65,8 @@ export function podTopology(topology: Topology, options: Pick<WorkloadOptions, '
           bind: '0.0.0.0',
         },
       })),
+      // The topology's sslrootcert is a path on the machine that renders; in the pods it is the mounted Secret.
+      ...(topology.pis?.database?.sslrootcert ? { pis: { ...topology.pis, database: { ...topology.pis.database, sslrootcert: POD_PATHS.pisCa } } } : {}),
     },
     'the topology for the pods',
   );
@@ -85,7 +90,15 @@ export function workloadResources(topology: Topology, siteName: string, options:
       metadata: meta(workloadName(site.name, 'topology'), 'topology'),
       data: { 'topology.json': `${JSON.stringify(pods, null, 2)}\n` },
     },
-    deployment(site, 'gateway', 1, options, meta(workloadName(site.name, 'gateway'), 'gateway'), labels('gateway')),
+    deployment(
+      site,
+      'gateway',
+      1,
+      options,
+      meta(workloadName(site.name, 'gateway'), 'gateway'),
+      labels('gateway'),
+      pods.pis?.site === site.name && Boolean(pods.pis.database?.sslrootcert),
+    ),
     deployment(site, 'instance', 1, options, meta(workloadName(site.name, 'instance'), 'instance'), labels('instance')),
   ];
   if (site.workers > 1) {
@@ -131,6 +144,8 @@ function deployment(
   options: WorkloadOptions,
   metadata: Resource['metadata'],
   labels: Record<string, string>,
+  /** The PIS site's gateway, with the PIS's own database: it reads the catalog (enrichment) verified against that database's CA. */
+  pisCa = false,
 ): Resource {
   const gateway = what === 'gateway';
   const worker = what === 'instance-workers';
@@ -198,6 +213,7 @@ function deployment(
                 { name: 'site', mountPath: `${POD_PATHS.certs}/${site.name}`, readOnly: true },
                 { name: 'run', mountPath: POD_PATHS.run },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...(pisCa ? [{ name: 'pis-ca', mountPath: '/etc/fedgate/pis-ca', readOnly: true }] : []),
               ],
             },
           ],
@@ -209,6 +225,7 @@ function deployment(
             { name: 'site', secret: { secretName: siteSecret(site.name), defaultMode: 0o400 } },
             { name: 'run', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
+            ...(pisCa ? [{ name: 'pis-ca', secret: { secretName: pisCaSecret(site.name), items: [{ key: 'ca.pem', path: 'ca.pem' }] } }] : []),
           ],
         },
       },
