@@ -41,6 +41,7 @@ import { REPO_ROOT, STATE_DIR, startPublishBench } from './lib/federation.ts';
 import { type HttpLoadResult, httpLoad, kafkaLoad } from './lib/load.ts';
 import { cpuSecondsOf } from './lib/proc.ts';
 import { table } from './lib/report.ts';
+import { createBenchTopics } from './lib/topics.ts';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 3;
@@ -80,17 +81,7 @@ try {
   const topics = [...route.topics, MONITORING_TOPIC, IDEMPOTENCY_TOPIC];
   const admin = pb.local('pub').admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'bench.ceiling', numPartitions: pb.topology.partitions, replicationFactor: 1 }] });
-  // kafkajs's waitForLeaders retries LEADER_NOT_AVAILABLE only; right after creation the broker may still say UNKNOWN_TOPIC_OR_PARTITION.
-  for (let tries = 0; ; tries++) {
-    try {
-      await admin.fetchTopicOffsets('bench.ceiling');
-      break;
-    } catch (err) {
-      if (tries > 50) throw err;
-      await sleep(200);
-    }
-  }
+  await createBenchTopics(admin, [{ topic: 'bench.ceiling', numPartitions: pb.topology.partitions, replicationFactor: 1 }]);
   const endOffsets = async () =>
     Object.fromEntries(
       await Promise.all(topics.map(async (t) => [t, (await admin.fetchTopicOffsets(t)).reduce((s, p) => s + Number(p.high), 0)] as const)),

@@ -25,6 +25,7 @@ import { type Mm2Run, mm2Throughput } from './lib/mm2-throughput.ts';
 import { cpuSecondsOf, MiB, processGroup, totalRss, withDescendants } from './lib/proc.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { type CdfSeries, cdfOf, cdfSvg, table } from './lib/report.ts';
+import { createBenchTopics } from './lib/topics.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -364,7 +365,7 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
   const auth = { authorization: `Bearer ${await pb.token()}` };
   const admin = pb.local('pub').admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'bench.raw', numPartitions: pb.topology.partitions, replicationFactor: 1 }] });
+  await createBenchTopics(admin, [{ topic: 'bench.raw', numPartitions: pb.topology.partitions, replicationFactor: 1 }]);
   await admin.disconnect();
   say('warm-up: 5 s of publishes');
   await httpLoad({ url: `${gateway}/v1/events`, headers: auth, body: singleBody, connections: 8, durationSeconds: 5 });
