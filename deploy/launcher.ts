@@ -476,11 +476,10 @@ export function createLauncher(options: LauncherOptions) {
       const started = Date.now();
       const { host, port } = pisDatabaseEndpoint(topology);
       const serial = serialOf('pisdb');
+      const ca = readFileSync(certPaths(certsDir).caCert, 'utf8');
       placePisDbCertificate(ctx, siteName);
       process.kill(pisDb, 'SIGHUP'); // PostgreSQL reads its configuration and its TLS files again
-      await presents(`${siteName} PIS database (${host}:${port})`, serial, () =>
-        presentedPostgresSerial(host, port, readFileSync(certPaths(certsDir).caCert, 'utf8')),
-      );
+      await presents(`${siteName} PIS database (${host}:${port})`, serial, () => presentedPostgresSerial(host, port, ca));
       result.reloaded.push({ component: 'pisdb', endpoint: `${host}:${port}`, serial, reloadMs: Date.now() - started });
       log(`${siteName}: the PIS database (${host}:${port}) presents the new certificate (serial ${serial})`);
     }

@@ -353,6 +353,17 @@ describe('replay jobs with several gateways per site', () => {
     return { replays, sent };
   }
 
+  /** Gateways of one site over one window and one clock; the first reads its pages through the valve. */
+  function siteWith<Names extends string[]>(...names: Names) {
+    const window = fakeWindow();
+    const clock = { t: 0 };
+    const v = valve();
+    const gateways = names.map((name, i) => gatewayOf(name, window, clock, i === 0 ? v.gate : undefined)) as {
+      [K in keyof Names]: ReturnType<typeof gatewayOf>;
+    };
+    return { window, clock, v, gateways };
+  }
+
   it('agrees on the owner in the topic’s order: a higher epoch wins, a second claim of an epoch and a taken-over owner’s records do not', () => {
     const job = { id: 'replay-x', startedAt: '2026-12-01T00:00:00.000Z' } as StoredReplay['job'];
     const at = (gateway: string, epoch: number, released?: boolean): StoredReplay => ({
@@ -370,11 +381,11 @@ describe('replay jobs with several gateways per site', () => {
   });
 
   it('runs a job at the gateway that started it while it writes; the others list it with its progress and do not run it', async () => {
-    const window = fakeWindow();
-    const clock = { t: 0 };
-    const v = valve();
-    const a = gatewayOf('a', window, clock, v.gate);
-    const b = gatewayOf('b', window, clock);
+    const {
+      clock,
+      v,
+      gateways: [a, b],
+    } = siteWith('a', 'b');
     v.hold = true;
     const job = await a.replays.start(request, 'iss|sub');
     await until(() => v.asked === 1);
@@ -395,12 +406,12 @@ describe('replay jobs with several gateways per site', () => {
   });
 
   it('takes over a job whose owner stopped writing, after the lease, at exactly one gateway, from its last recorded page; the old owner stops', async () => {
-    const window = fakeWindow();
-    const clock = { t: 0 };
-    const v = valve();
-    const a = gatewayOf('a', window, clock, v.gate);
-    const b = gatewayOf('b', window, clock);
-    const c = gatewayOf('c', window, clock);
+    const {
+      window,
+      clock,
+      v,
+      gateways: [a, b, c],
+    } = siteWith('a', 'b', 'c');
     // a sends the first page, records where to go on, then hangs on the second (a stalled or dead process).
     v.holdAt = 2;
     const job = await a.replays.start(request, 'iss|sub');
@@ -426,11 +437,11 @@ describe('replay jobs with several gateways per site', () => {
   });
 
   it('releases its jobs at a drain, after the page in flight; another gateway goes on at once', async () => {
-    const window = fakeWindow();
-    const clock = { t: 0 };
-    const v = valve();
-    const a = gatewayOf('a', window, clock, v.gate);
-    const b = gatewayOf('b', window, clock);
+    const {
+      window,
+      v,
+      gateways: [a, b],
+    } = siteWith('a', 'b');
     v.hold = true;
     const job = await a.replays.start(request, 'iss|sub');
     await until(() => v.asked === 1);
@@ -446,11 +457,10 @@ describe('replay jobs with several gateways per site', () => {
   });
 
   it('cancels at a gateway that does not run the job: the cancel takes it over, ended, and its runner stops after the page in flight', async () => {
-    const window = fakeWindow();
-    const clock = { t: 0 };
-    const v = valve();
-    const a = gatewayOf('a', window, clock, v.gate);
-    const b = gatewayOf('b', window, clock);
+    const {
+      v,
+      gateways: [a, b],
+    } = siteWith('a', 'b');
     v.hold = true;
     const job = await a.replays.start(request, 'iss|sub');
     await until(() => v.asked === 1);

@@ -255,6 +255,14 @@ export function createReplays(deps: ReplayDeps) {
     return true;
   }
 
+  /** The record that takes a job over for this gateway at the next epoch: resumed here, or ended cancelled. */
+  function takeover(current: StoredReplay, cancel: boolean): StoredReplay {
+    const job = structuredClone(current.job);
+    if (cancel) Object.assign(job, { state: 'cancelled', finishedAt: new Date(now()).toISOString() });
+    else job.resumed = (job.resumed ?? 0) + 1;
+    return { job, resume: structuredClone(current.resume), owner: { gateway: me, epoch: ownerOf(current).epoch + 1 } };
+  }
+
   /**
    * Takes a job over at the next epoch (to resume it, or to end it cancelled):
    * writes the claim, then waits for the window reader to bring the job's
@@ -262,12 +270,8 @@ export function createReplays(deps: ReplayDeps) {
    * names the owner; true when it is this gateway.
    */
   async function claim(id: string, cancel: boolean): Promise<boolean> {
-    const current = known.get(id)!.record;
-    const epoch = ownerOf(current).epoch + 1;
-    const job = structuredClone(current.job);
-    if (cancel) Object.assign(job, { state: 'cancelled', finishedAt: new Date(now()).toISOString() });
-    else job.resumed = (job.resumed ?? 0) + 1;
-    const record: StoredReplay = { job, resume: current.resume, owner: { gateway: me, epoch } };
+    const record = takeover(known.get(id)!.record, cancel);
+    const epoch = ownerOf(record).epoch;
     if (!deps.save) {
       observe(record); // one gateway: nothing to agree with
       return true;
@@ -348,11 +352,11 @@ export function createReplays(deps: ReplayDeps) {
       for (const r of sorted) observe(r);
       let resumed = 0;
       if (!deps.save) {
-        for (const r of sorted.slice(-KEPT)) {
-          if (r.job.state !== 'running' || jobs.has(r.job.id)) continue;
-          const epoch = ownerOf(r).epoch + 1;
-          const record = { ...structuredClone(r), job: { ...structuredClone(r.job), resumed: (r.job.resumed ?? 0) + 1 } };
-          if (resumeHere(record, epoch)) resumed++;
+        // Each job's last agreed record (observe kept it; prune kept the last KEPT).
+        for (const [id, { record }] of known) {
+          if (record.job.state !== 'running' || jobs.has(id)) continue;
+          const next = takeover(record, false);
+          if (resumeHere(next, ownerOf(next).epoch)) resumed++;
         }
       }
       return { listed: sorted.length, resumed };

@@ -34,25 +34,7 @@ export const connectClusterName = (site: string) => `${site}-connect`;
 export const CDC_PASSWORD_KEY = 'cdc.properties';
 export const PIS_CA_KEY = 'ca.pem';
 
-/** Why the topology's change capture cannot be rendered for a cluster, or null (also null when it has no PIS here). */
-export function connectRenderProblem(topology: Topology, site: string): TopologyError | null {
-  const pis = pisOf(topology);
-  if (!pis || pis.site.name !== site) return null;
-  const db = pisDatabaseEndpoint(topology);
-  if (!db.external) return null; // reported in the file's header instead: nothing to render
-  if (pis.pis.database?.sslmode === 'disable')
-    return new TopologyError('the topology for Kubernetes', [
-      {
-        field: 'pis.database.sslmode',
-        message: 'a Connect pod reaches the PIS database over the network; "disable" is for a database on the loopback of the machine fedgate runs on',
-        fix: 'use "verify-full" with "sslrootcert", the CA of the PIS database server\'s certificate',
-      },
-    ]);
-  return null;
-}
-
 export interface ConnectRenderOptions {
-  namespace: string;
   /** Where Strimzi's build pushes the Connect image with Debezium (a registry the cluster pulls from). */
   connectImage: string;
   kafkaVersion: string;
@@ -62,9 +44,16 @@ export interface ConnectRenderOptions {
 
 export function connectResources(topology: Topology, site: Site, o: ConnectRenderOptions): Record<string, unknown>[] {
   const pis = pisOf(topology);
+  // The PIS database `fedgate up` runs is not rendered (the file's header says so).
   if (!pis || pis.site.name !== site.name || !pisDatabaseEndpoint(topology).external) return [];
-  const problem = connectRenderProblem(topology, site.name);
-  if (problem) throw problem;
+  if (pis.pis.database?.sslmode === 'disable')
+    throw new TopologyError('the topology for Kubernetes', [
+      {
+        field: 'pis.database.sslmode',
+        message: 'a Connect pod reaches the PIS database over the network; "disable" is for a database on the loopback of the machine fedgate runs on',
+        fix: 'use "verify-full" with "sslrootcert", the CA of the PIS database server\'s certificate',
+      },
+    ]);
   const rf = replicationOf(site).factor;
   const user = `${site.name}.connect.fedgate`;
   const cluster = connectClusterName(site.name);

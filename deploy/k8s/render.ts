@@ -116,7 +116,6 @@ export function renderSiteResources(topology: Topology, siteName: string, option
     ...userResources(kt, site, options),
     ...(upstreamSites(kt, site.name).length > 0 ? [mirrorMaker2Resource(kt, site, options)] : []),
     ...(connectResources(kt, site, {
-      namespace: options.namespace,
       connectImage: options.connectImage,
       kafkaVersion: STRIMZI_KAFKA_VERSION,
       localBootstrap: localBootstrapService(site.name),
