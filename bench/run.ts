@@ -163,9 +163,13 @@ async function measureNpmStart(): Promise<Figures> {
   const stopping = performance.now();
   const deadline = Date.now() + 90_000;
   // npm ends by the signal (exitCode stays null, signalCode is set): waiting on exitCode alone sat out the whole deadline.
-  const running = () => child.exitCode === null && child.signalCode === null;
-  while (Date.now() < deadline && (running() || findManaged(join(STATE_DIR, 'run')).length > 0)) await sleep(500);
-  const stopSeconds = running() || findManaged(join(STATE_DIR, 'run')).length > 0 ? null : round((performance.now() - stopping) / 1000, 1);
+  const stillRunning = () => (child.exitCode === null && child.signalCode === null) || findManaged(join(STATE_DIR, 'run')).length > 0;
+  let left = stillRunning();
+  while (left && Date.now() < deadline) {
+    await sleep(500);
+    left = stillRunning();
+  }
+  const stopSeconds = left ? null : round((performance.now() - stopping) / 1000, 1);
   if (ready === null) results.notes.push(`npm start did not print ready within 240 s: ${out.trim().split('\n').slice(-3).join(' | ')}`);
   if (stopSeconds === null) results.notes.push('npm start: something still ran 90 s after Ctrl-C');
   return {
@@ -247,9 +251,9 @@ try {
   // checkpoints and group joins): loads measured then say more about its start than about its path. Wait until
   // it uses under one core, at most 120 s (60 s quick), then take its idle use as the floor quiesce returns to.
   const settling = performance.now();
-  let settleCores = await measureIdleCores(f.pids(), 5);
-  while (settleCores >= 1 && performance.now() - settling < (quick ? 60_000 : 120_000)) settleCores = await measureIdleCores(f.pids(), 5);
-  idleCores = await measureIdleCores(f.pids(), 10);
+  let settleCores = await coresUsed(f.pids(), 5);
+  while (settleCores >= 1 && performance.now() - settling < (quick ? 60_000 : 120_000)) settleCores = await coresUsed(f.pids(), 5);
+  idleCores = await coresUsed(f.pids(), 10);
   results.runs.federationSettleSeconds = round((performance.now() - settling) / 1000, 1);
   results.runs.federationIdleCores = round(idleCores, 2);
   say(
@@ -538,7 +542,8 @@ function cpuOf(pids: number[]): number {
   }, 0);
 }
 
-async function measureIdleCores(pids: number[], seconds: number): Promise<number> {
+/** Cores the processes use together over the next `seconds`. */
+async function coresUsed(pids: number[], seconds: number): Promise<number> {
   const before = cpuOf(pids);
   await sleep(seconds * 1000);
   return (cpuOf(pids) - before) / seconds;
@@ -552,7 +557,7 @@ async function measureIdleCores(pids: number[], seconds: number): Promise<number
 async function quiesce(pids: number[]): Promise<void> {
   const started = performance.now();
   for (;;) {
-    const cores = await measureIdleCores(pids, 2);
+    const cores = await coresUsed(pids, 2);
     if (cores < idleCores + 0.3 || performance.now() - started > (quick ? 15_000 : 30_000)) break;
   }
   say(`quiet after ${round((performance.now() - started) / 1000, 1)} s`);
