@@ -67,6 +67,7 @@ export function launcherFrom(topology: Topology, values: CommonValues, { env, ou
     systemEnv: env.system,
     databaseUrl: env.DATABASE_URL,
     env: { LOG_LEVEL: env.LOG_LEVEL, ...env.gateway },
+    jvmCds: env.FEDGATE_JVM_CDS === 'on',
   });
 }
 

@@ -11,6 +11,8 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL; unset it for a PostgreSQL server per site, run by fedgate').optional(),
   /** Handed to the instances and gateways the CLI starts. */
   LOG_LEVEL: LogLevelSchema,
+  /** `off`: broker, MM2 and Connect JVMs start without their class-data archives (deploy/jvm-cds.ts). */
+  FEDGATE_JVM_CDS: z.enum(['on', 'off'], { message: 'FEDGATE_JVM_CDS must be on or off' }).default('on'),
 });
 export type CliEnv = z.infer<typeof EnvSchema> & {
   system: Record<string, string>;

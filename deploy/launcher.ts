@@ -66,6 +66,12 @@ export interface LauncherOptions {
    * address must be its address inside that namespace.
    */
   netns?: Record<string, string>;
+  /**
+   * Broker, MM2 and Connect JVMs map a class-data archive per kind, made
+   * from the classes the first of the kind loaded (jvm-cds.ts). Default true; `FEDGATE_JVM_CDS=off` for the
+   * CLI, to measure the difference or to rule the archive out.
+   */
+  jvmCds?: boolean;
 }
 
 export interface ComponentStatus {
@@ -148,6 +154,7 @@ export function createLauncher(options: LauncherOptions) {
     adminKafka,
     prepare,
     log,
+    jvmCds: options.jvmCds ?? true,
   };
   const siteDb = siteDbModule(ctx, { databaseUrl: options.databaseUrl, embedded: options.embeddedDatabases });
   const node = {

@@ -8,7 +8,7 @@ import { renderBrokerProperties } from '../broker-config.ts';
 import { brokerAnswers } from '../kafka-probe.ts';
 import { javaCommand } from '../process.ts';
 import { setUpSite } from '../site-setup.ts';
-import { type ComponentModule, JVM_COMMON, jmxExporterOptions, type LaunchContext, writeLog4j } from './component.ts';
+import { type ComponentModule, JVM_COMMON, jmxExporterOptions, jvmCdsOptions, type LaunchContext, writeLog4j } from './component.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -64,6 +64,7 @@ export function brokerModule(ctx: LaunchContext): ComponentModule {
           ...JVM_COMMON,
           ...jvmLog,
           ...jmxExporterOptions(ctx, rt, site, 'broker', brokerNodes(site)[node - 1]!.metrics, node),
+          ...jvmCdsOptions(ctx, rt, 'broker'),
         ],
         env: ctx.systemEnv,
       });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type CertPaths, metricsSecret } from '../../certs/index.ts';
 import { renderProperties, type Site, type Topology } from '../../federation/index.ts';
 import { renderJmxExporterConfig } from '../jmx-exporter.ts';
+import { type CdsKind, cdsOptions } from '../jvm-cds.ts';
 import type { ProbeTarget } from '../kafka-probe.ts';
 import type { KafkaRuntime } from '../kafka-runtime.ts';
 import type { CommandLine } from '../process.ts';
@@ -71,6 +72,8 @@ export interface LaunchContext {
   /** Kafka's jars (fetched once) and the certificates (issued once). */
   prepare(): Promise<KafkaRuntime>;
   log(line: string): void;
+  /** Broker, MM2 and Connect JVMs map a class-data archive per kind (jvm-cds.ts). */
+  jvmCds: boolean;
 }
 
 export interface CommandOptions {
@@ -118,6 +121,11 @@ export function jmxExporterOptions(ctx: LaunchContext, rt: KafkaRuntime, site: S
   const file = ctx.layout(site.name).jmxExporterFile(c, node);
   writeFileSync(file, renderJmxExporterConfig(c, metricsSecret(ctx.certsDir, site.name)), { mode: 0o600 });
   return [`-javaagent:${rt.jmxAgent}=${site.address}:${port}:${file}`];
+}
+
+/** A Kafka JVM's class-data sharing options (jvm-cds.ts); none when the launcher was told not to. */
+export function jvmCdsOptions(ctx: LaunchContext, rt: KafkaRuntime, kind: CdsKind): string[] {
+  return ctx.jvmCds ? cdsOptions({ stateDir: ctx.stateDir, classpath: rt.classpath, env: ctx.systemEnv, log: ctx.log }, kind) : [];
 }
 
 /** A reload4j config writing the JVM's log to one rolling file, or to stdout (`logFile` null: containers). */

@@ -10,7 +10,7 @@ import { buildRestPrincipals, fetchDebezium, PrerequisiteError } from '../kafka-
 import { checkPisDatabase, renderPisChecks } from '../pis-check.ts';
 import { cdcPassword } from '../pis-database.ts';
 import { javaCommand } from '../process.ts';
-import { type ComponentModule, JVM_COMMON, type LaunchContext, writeLog4j } from './component.ts';
+import { type ComponentModule, JVM_COMMON, jvmCdsOptions, type LaunchContext, writeLog4j } from './component.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -176,7 +176,13 @@ export function connectModule(ctx: LaunchContext): ComponentModule {
         classpath: `${rt.classpath}:${restPrincipals}`,
         mainClass: 'org.apache.kafka.connect.cli.ConnectDistributed',
         args: [props],
-        jvmOptions: ['-Xms64m', `-Xmx${ctx.topology.pis!.connectHeap}`, ...JVM_COMMON, `-Dlog4j.configuration=file:${l.log4jFile('connect')}`],
+        jvmOptions: [
+          '-Xms64m',
+          `-Xmx${ctx.topology.pis!.connectHeap}`,
+          ...JVM_COMMON,
+          `-Dlog4j.configuration=file:${l.log4jFile('connect')}`,
+          ...jvmCdsOptions(ctx, rt, 'connect'),
+        ],
         env: ctx.systemEnv,
       });
     },

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { renderMm2Properties, upstreamSites } from '../../federation/index.ts';
 import { topicHasRecentRecords } from '../kafka-probe.ts';
 import { javaCommand } from '../process.ts';
-import { type ComponentModule, JVM_COMMON, jmxExporterOptions, type LaunchContext, writeLog4j } from './component.ts';
+import { type ComponentModule, JVM_COMMON, jmxExporterOptions, jvmCdsOptions, type LaunchContext, writeLog4j } from './component.ts';
 
 /**
  * A site's MirrorMaker 2 node (dedicated mode, `--clusters <site>`): it
@@ -36,6 +36,7 @@ export function mm2Module(ctx: LaunchContext): ComponentModule {
           ...JVM_COMMON,
           `-Dlog4j.configuration=file:${l.log4jFile('mm2')}`,
           ...jmxExporterOptions(ctx, rt, site, 'mm2', site.ports.mm2Metrics),
+          ...jvmCdsOptions(ctx, rt, 'mm2'),
         ],
         env: ctx.systemEnv,
       });
