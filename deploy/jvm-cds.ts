@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { anyCommandLineIncludes } from './process.ts';
 
 /**
  * Application class-data sharing (AppCDS) for the broker, MM2 and Connect JVMs.
@@ -68,19 +69,6 @@ export function cdsName(kind: CdsKind, javaVersion: string, classpath: string): 
   return `${kind}-${createHash('sha256').update(`${javaVersion}\0${classpath}`).digest('hex').slice(0, 16)}`;
 }
 
-/** Is a running process's command line naming `needle` (a JVM still writing its class list)? */
-function runningWith(needle: string): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return true;
-    } catch {
-      /* it ended */
-    }
-  }
-  return false;
-}
-
 /**
  * When this launcher last had a JVM write each class list. Sites start at
  * once, so another site's node of the kind can ask before that JVM is in
@@ -126,16 +114,17 @@ export function cdsOptions(rt: CdsRuntime, kind: CdsKind): string[] {
   const listPrefix = `${name}.classlist-`;
   const failed = join(dir, `${name}.failed`);
   mkdirSync(dir, { recursive: true });
-  const lists = readdirSync(dir).filter((f) => f.startsWith(listPrefix));
+  const files = readdirSync(dir);
+  const lists = files.filter((f) => f.startsWith(listPrefix));
   if (existsSync(archive)) {
     for (const f of lists) rmSync(join(dir, f), { force: true });
     return [`-XX:SharedArchiveFile=${archive}`];
   }
   if (existsSync(failed)) return [];
   // A JVM writing a list, or a dump under way (here, or from another launcher).
-  if (Date.now() - (handedOut.get(name) ?? 0) < (rt.handoutMs ?? 30_000) || runningWith(join(dir, `${name}.`))) return [];
+  if (Date.now() - (handedOut.get(name) ?? 0) < (rt.handoutMs ?? 30_000) || anyCommandLineIncludes(join(dir, `${name}.`))) return [];
   // What a dump stopped midway (a reboot) left behind.
-  for (const f of readdirSync(dir).filter((f) => f.startsWith(`${name}.jsa.part-`))) rmSync(join(dir, f), { force: true });
+  for (const f of files.filter((f) => f.startsWith(`${name}.jsa.part-`))) rmSync(join(dir, f), { force: true });
   // The longest list: a JVM stopped early (a drill's crash) wrote a short one.
   const list = lists.map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
   handedOut.set(name, Date.now());

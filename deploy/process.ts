@@ -259,18 +259,30 @@ export interface FoundProcess {
   runDir: string;
 }
 
-/** Every live fedgate process whose run folder starts with `runDirPrefix`. */
-export function findManaged(runDirPrefix: string): FoundProcess[] {
-  const found: FoundProcess[] = [];
+/** Every live process's pid and command line (NUL-separated); a process that ends while read is left out. */
+function* commandLines(): Generator<[number, string]> {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    let cmd: string[];
     try {
-      cmd = cmdlineOf(pid).split('\0');
+      yield [pid, cmdlineOf(pid)];
     } catch {
-      continue;
+      /* it ended */
     }
+  }
+}
+
+/** Does any live process's command line contain `needle` (say, a file a JVM is writing)? */
+export function anyCommandLineIncludes(needle: string): boolean {
+  for (const [, cmdline] of commandLines()) if (cmdline.includes(needle)) return true;
+  return false;
+}
+
+/** Every live fedgate process whose run folder starts with `runDirPrefix`. */
+export function findManaged(runDirPrefix: string): FoundProcess[] {
+  const found: FoundProcess[] = [];
+  for (const [pid, cmdline] of commandLines()) {
+    const cmd = cmdline.split('\0');
     const run = markerOf(cmd, 'run');
     if (!run?.startsWith(runDirPrefix)) continue;
     if (!isOurProcess(pid, run)) continue;
