@@ -4,7 +4,7 @@
  * (and a dated copy) and bench/results/latency.svg.
  *
  *   npm run bench                 full run (longer loads)
- *   npm run bench -- --quick      shorter loads, same measures (13 min 40 s on 2026-12-07; the issue asks 10)
+ *   npm run bench -- --quick      shorter loads, same measures (the issue asks under 10 minutes)
  *   npm run bench -- --profile    also CPU-profiles the gateways and prints where the time goes
  *   npm run bench -- --skip-start leaves out the `npm start` timing (when a federation is already up)
  *
@@ -22,6 +22,7 @@ import { BENCH_ENV } from './env.ts';
 import { type BenchFederation, type PublishBench, REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb } from './lib/federation.ts';
 import { type HttpLoadResult, httpLoad, type KafkaLoadResult, kafkaLoad } from './lib/load.ts';
 import { type Mm2Run, mm2Throughput } from './lib/mm2-throughput.ts';
+import { runPeerBench } from './lib/peer-bench.ts';
 import { cpuSecondsOf, MiB, processGroup, totalRss, withDescendants } from './lib/proc.ts';
 import { summarizeProfiles } from './lib/profile.ts';
 import { type CdfSeries, cdfOf, cdfSvg, table } from './lib/report.ts';
@@ -210,6 +211,9 @@ try {
     const gatewayPid = pb.launcher.pidOf('pub', 'gateway')!;
     profiled.set(gatewayPid, 'publish-bench gateway');
     await measurePublish(pb, gatewayPid);
+    // Measure 3 on the same broker and gateway: the FastAPI peer and the ceilings.
+    say('3: the FastAPI peer and the ceilings (bench/lib/peer-bench.ts)');
+    await measurePeer(pb);
     // ---- Phase 2: MirrorMaker 2 over mTLS and plaintext, pub -> sink.
     say(`6: MirrorMaker 2 throughput over mTLS (${P.mm2Records} records of 1 KB)`);
     const mm2: Mm2Run[] = await mm2Throughput(pb, { from: 'pub', to: 'sink', records: P.mm2Records, log: say });
@@ -229,8 +233,6 @@ try {
   } finally {
     await pb.stop();
   }
-  say('3: the FastAPI peer and the ceilings (bench/peer.ts)');
-  await measurePeer();
 
   // ---- Phase 3: the three-site federation (measures 5-8).
   say('starting the benchmark federation (3 sites, PostgreSQL)');
@@ -359,8 +361,9 @@ try {
   };
 } finally {
   if (fed) {
-    say('stopping the benchmark federation');
-    await fed.stop();
+    // Its data is discarded: SIGKILL at once (a graceful stop took ~35 s), unless the Node processes must write their profiles.
+    say(`stopping the benchmark federation${profile ? '' : ' (SIGKILL: nothing in it is kept)'}`);
+    await fed.stop({ hard: !profile });
   }
 }
 
@@ -488,29 +491,14 @@ async function measurePublish(pb: PublishBench, gatewayPid: number): Promise<voi
 }
 
 /**
- * Measure 3 and the ceilings: bench/peer.ts in its own process, on its own
- * broker (the publish bench's addresses, so after that bench has stopped):
- * the FastAPI peer doing identical work, its native shape, Kafka's
- * ProducerPerformance and kafkajs writing fedgate's records, in one run.
+ * Measure 3 and the ceilings on the publish bench's broker, beside its
+ * gateway (bench/lib/peer-bench.ts): the FastAPI peer doing identical work,
+ * its native shape, Kafka's ProducerPerformance and kafkajs writing
+ * fedgate's records, in one run.
  */
-async function measurePeer(): Promise<void> {
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'peer.ts'), ...(quick ? ['--quick'] : [])], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: BENCH_ENV.system,
-    });
-    child.on('exit', resolve);
-  });
+async function measurePeer(pb: PublishBench): Promise<void> {
   try {
-    if (code !== 0) throw new Error(`bench/peer.ts exited with ${code}`);
-    const peer = JSON.parse(readFileSync(join(RESULTS, 'peer.json'), 'utf8')) as {
-      date: string;
-      ratios: Record<string, number>;
-      summary: unknown;
-      sameRecords: boolean;
-    };
-    if (Date.parse(peer.date) < Date.parse(results.date)) throw new Error('bench/peer.ts wrote no new result');
+    const peer = await runPeerBench(pb, { quick, runDir: join(runDir, 'peer'), log: say });
     results.runs.peer = peer.summary;
     results.measures.m3 = {
       batchedRatio: round(peer.ratios.batchedRate!, 2),

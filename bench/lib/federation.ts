@@ -149,7 +149,12 @@ export interface BenchFederation {
   token(site: string): Promise<string>;
   pids(): number[];
   upSeconds: number;
-  stop(): Promise<void>;
+  /**
+   * Stops every process and drops the benchmark database. `hard`: SIGKILL at
+   * once (its data is discarded anyway); not when the Node processes must
+   * write their CPU profiles on exit.
+   */
+  stop(options?: { hard?: boolean }): Promise<void>;
 }
 
 export const SERVER_URL = BENCH_ENV.FEDGATE_BENCH_DATABASE_URL;
@@ -211,8 +216,8 @@ export async function startBenchFederation(options: { runDir: string; log: (line
     },
     pids: () => findManaged(options.runDir).map((p) => p.pid),
     upSeconds,
-    async stop() {
-      await launcher.down();
+    async stop(stopOptions = {}) {
+      await launcher.down(stopOptions);
       await withBenchDb(SERVER_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`));
     },
   };
