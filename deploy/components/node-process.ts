@@ -57,6 +57,20 @@ export function nodeEnv(ctx: LaunchContext, options: NodeProcessOptions, site: s
 const databaseUrlOf = (options: Pick<NodeProcessOptions, 'databaseUrl' | 'siteDatabaseUrl'>, site: string) =>
   options.siteDatabaseUrl?.(site) ?? options.databaseUrl;
 
+/**
+ * V8 options per process, before the script. The gateway's young generation
+ * may grow to 64 MB per semi-space (V8's default is 16 MB): the publish path
+ * allocates a Buffer or more per record and header, and with the default,
+ * scavenges took 22 % of the gateway's CPU under a batched load. Measured
+ * on the publish bench's gateway, alternating runs on 2026-12-07: CPU per
+ * event batched 92-121 µs against 105-142, single 212-283 µs against
+ * 288-402, for 30-86 MiB more RSS under load.
+ */
+export const NODE_V8_OPTIONS = {
+  instance: [],
+  gateway: ['--max-semi-space-size=64'],
+} as const satisfies Record<'instance' | 'gateway', readonly string[]>;
+
 const PROCESSES = {
   instance: { script: 'instances/main.ts', health: '/v1/health', ports: ['instance'] },
   gateway: { script: 'gateway/main.ts', health: '/healthz', ports: ['gateway', 'peer'] },
@@ -119,7 +133,7 @@ export function nodeProcessModule(ctx: LaunchContext, options: NodeProcessOption
         cwd: REPO_ROOT,
         // Only the instance keeps state in the site's database: the gateway is not given its login.
         env: { ...nodeEnv(ctx, name === 'instance' ? options : { ...options, databaseUrl: undefined, siteDatabaseUrl: undefined }, site.name), ...worker },
-        nodeArgs: options.nodeArgs,
+        nodeArgs: [...NODE_V8_OPTIONS[name], ...(options.nodeArgs ?? [])],
       });
     },
     stdoutFile: (site, node) => ctx.layout(site.name).logFile(name, node),

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTopology, type Site, siteOf, type Topology } from '../../federation/index.ts';
+import { NODE_V8_OPTIONS } from '../components/node-process.ts';
 import { pisCaSecret } from './connect.ts';
 
 /**
@@ -190,7 +191,7 @@ function deployment(
               imagePullPolicy: 'IfNotPresent',
               workingDir: '/app',
               // The process itself, as the launcher runs it (deploy/components/node-process.ts): no launcher in the pod.
-              command: ['node', '--import', 'tsx', gateway ? 'gateway/main.ts' : 'instances/main.ts'],
+              command: ['node', ...NODE_V8_OPTIONS[gateway ? 'gateway' : 'instance'], '--import', 'tsx', gateway ? 'gateway/main.ts' : 'instances/main.ts'],
               env,
               ports: gateway
                 ? [
