@@ -91,12 +91,12 @@ export async function runPeerBench(pb: PublishBench, options: { quick: boolean; 
   const currencyCodes = (await import('currency-codes')).default as unknown as { data: { code: string; digits: number }[] };
   mkdirSync(runDir, { recursive: true });
   const peers: ChildProcess[] = [];
+  const admin = pb.local('pub').admin();
   try {
     const site = siteOf(pb.topology, 'pub');
     const gatewayPid = pb.launcher.pidOf('pub', 'gateway')!;
     const route = routeEvent(pb.topology, { kind: 'price', region: REGION });
     const topics = [...route.topics, MONITORING_TOPIC, IDEMPOTENCY_TOPIC];
-    const admin = pb.local('pub').admin();
     await admin.connect();
     await createBenchTopics(admin, [{ topic: 'bench.ceiling', numPartitions: pb.topology.partitions, replicationFactor: 1 }]);
     const endOffsets = async () =>
@@ -274,7 +274,6 @@ export async function runPeerBench(pb: PublishBench, options: { quick: boolean; 
       say(`  kafkajs, fedgate's records: ${round(d.eventsPerSecond)} events/s, ${round((d.cpuSeconds * 1e6) / d.events, 1)} µs CPU per event`);
       await producerPerformance();
     }
-    await admin.disconnect();
 
     const summary = [...rows].map(([name, rs]) => {
       const events = rs.reduce((s, x) => s + x.events, 0);
@@ -339,5 +338,7 @@ export async function runPeerBench(pb: PublishBench, options: { quick: boolean; 
     return result;
   } finally {
     for (const p of peers) p.kill('SIGTERM');
+    // Also on a failure: a connected admin would keep the calling process alive.
+    await admin.disconnect().catch(() => undefined);
   }
 }
