@@ -175,6 +175,13 @@ describe('k8s render (Strimzi resources from the topology)', () => {
       }
     });
 
+    it('runs the processes as the launcher does, with the gateway’s larger young generation (NODE_V8_OPTIONS)', () => {
+      const byName = new Map(ofKind(renderSiteResources(scaled, 'onprem'), 'Deployment').map((d) => [d.metadata.name, podSpec(d).containers[0].command]));
+      expect(byName.get('fedgate-onprem-gateway')).toEqual(['node', '--max-semi-space-size=64', '--import', 'tsx', 'gateway/main.ts']);
+      expect(byName.get('fedgate-onprem-instance')).toEqual(['node', '--import', 'tsx', 'instances/main.ts']);
+      expect(byName.get('fedgate-onprem-instance-workers')).toEqual(['node', '--import', 'tsx', 'instances/main.ts']);
+    });
+
     it('runs one gateway, worker 1 with the read API, and the other workers as one more Deployment', () => {
       const onprem = renderSiteResources(scaled, 'onprem');
       const byName = new Map(ofKind(onprem, 'Deployment').map((d) => [d.metadata.name, d]));
