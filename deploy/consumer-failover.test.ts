@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { translateBack } from './consumer-failover.ts';
+import { resumeOffset, translateBack } from './consumer-failover.ts';
 
 describe('fail-back translation (offset syncs run backwards)', () => {
   // Upstream 0..99 copied 1:1 to 0..99, then a restart copied 90..99 again (copies 100..109), then 1:1 on.
@@ -31,5 +31,56 @@ describe('fail-back translation (offset syncs run backwards)', () => {
   it('has nothing to say below the first sync', () => {
     expect(translateBack([{ upstreamOffset: 500, downstreamOffset: 40 }], 39)).toEqual({ sync: null, translated: null });
     expect(translateBack([], 10)).toEqual({ sync: null, translated: null });
+  });
+});
+
+describe('failover: where a group resumes on a copy, from the offset syncs', () => {
+  it("is exact on a copy without duplicates, however sparse the syncs (MM2's own checkpoint is one past the sync)", () => {
+    const syncs = [
+      { upstreamOffset: 0, downstreamOffset: 0 },
+      { upstreamOffset: 31, downstreamOffset: 31 },
+      { upstreamOffset: 200, downstreamOffset: 200 },
+    ];
+    expect(resumeOffset(syncs, 62, 500)).toEqual({ sync: syncs[1], fromSync: 62 });
+    expect(resumeOffset(syncs, 31, 500)).toEqual({ sync: syncs[1], fromSync: 31 });
+    // MM2 has copied only up to 50: the copy's end.
+    expect(resumeOffset(syncs, 62, 50)).toEqual({ sync: syncs[1], fromSync: 50 });
+    expect(resumeOffset([{ upstreamOffset: 10, downstreamOffset: 4 }], 9, 100)).toEqual({ sync: null, fromSync: null });
+  });
+
+  it('never skips on copies with restarts (records copied again) and transaction markers, for every position and any subset of syncs', () => {
+    // A seeded generator, so a failure names a case that can be run again.
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let run = 0; run < 200; run++) {
+      const top = 120;
+      // The copy: passes over the upstream offsets in order; a restart goes back to any offset at or before the next one.
+      const copy: Array<number | 'marker'> = [];
+      let next = 0;
+      while (next < top) {
+        const until = Math.min(top, next + 1 + Math.floor(random() * 40));
+        for (let u = next; u < until; u++) {
+          copy.push(u);
+          if (random() < 0.05) copy.push('marker');
+        }
+        next = random() < 0.4 ? Math.max(0, until - Math.floor(random() * 25)) : until;
+      }
+      const syncs = copy.flatMap((u, d) => (typeof u === 'number' && random() < 0.15 ? [{ upstreamOffset: u, downstreamOffset: d }] : []));
+      const duplicateFree = copy.every((u, d) => u === d);
+      // Where each upstream record was copied last: a consumer from offset x sees record q if that is at or after x.
+      const lastCopy = new Map<number, number>();
+      for (const [d, u] of copy.entries()) if (typeof u === 'number') lastCopy.set(u, d);
+      for (let p = 0; p <= top; p++) {
+        const { fromSync } = resumeOffset(syncs, p, copy.length);
+        if (fromSync === null) continue;
+        let skipped: number | undefined;
+        for (let q = p; q < top && skipped === undefined; q++) if (lastCopy.get(q)! < fromSync) skipped = q;
+        expect(skipped, `run ${run}: position ${p} resumes at ${fromSync}, after every copy of record ${skipped}`).toBeUndefined();
+        if (duplicateFree) expect(fromSync).toBe(p);
+      }
+    }
   });
 });

@@ -15,22 +15,76 @@ import {
  * Consumer failover, the operator's step (`fedgate failover consumers`): a
  * failed site's consumer groups resume at a surviving site on the copies of
  * the failed site's topics, from the offsets MM2 translated there
- * (checkpoints). Translation is conservative: a group resumes at or before
- * where it stopped, never after, so it skips nothing and processes again at
- * most what lay between its position and MM2's last offset sync before it
- * (offset.lag.max records per partition).
+ * (checkpoints), tightened by the flow's own offset syncs (`resumeOffset`).
+ * Translation is conservative: a group resumes at or before where it
+ * stopped, never after, so it skips nothing.
  */
 export interface PartitionFailover {
   topic: string;
   partition: number;
   /** The group's committed offset at the failed site, as MM2 last saw it. */
   upstreamOffset: number;
-  /** Its translation into the copy at the surviving site. */
+  /** MM2's translation into the copy at the surviving site (its checkpoint). */
   translated: number;
+  /** The last offset sync at or before `upstreamOffset`, and where it puts the group on the copy (null: no sync). */
+  sync: { upstreamOffset: number; downstreamOffset: number } | null;
+  fromSync: number | null;
   /** The group's committed offset at the surviving site before this step (null: none). */
   previous: number | null;
-  /** Where the group resumes now (the translation, or `previous` when that was already further). */
+  /** Where the group resumes now: the later of the two translations, or `previous` when that was already further. */
   resumesAt: number;
+}
+
+/**
+ * Where a group at upstream offset `upstreamOffset` resumes on a copy (pure),
+ * from the flow's offset syncs, capped at the copy's end offset `copyEnd`.
+ *
+ * MM2's checkpoint translates a position to one past the last sync its
+ * checkpoint task still holds at or before it. That store keeps syncs the
+ * sparser the further back they lie (KAFKA-14666), and the source task sends
+ * at most a few syncs at a time, replacing a partition's pending sync with
+ * the newer one, so under load a position can translate tens of records
+ * early (31 in one CI run, against offset.lag.max 10). The offset-syncs
+ * topic itself holds every sync that was sent: for the last one (u, d) with
+ * u at or before the position p, the copy at d is record u, and MM2 copies a
+ * partition in order and never drops a record (a restart only copies again),
+ * so records u..p-1 take at least p - u offsets from d on and the first copy
+ * of p, or of anything after it, lies at or after d + (p - u). Duplicates
+ * and transaction markers in between only move it later: what lies between
+ * is processed again, never skipped. Where MM2 has not copied up to p yet,
+ * the copy's end is the position.
+ */
+export function resumeOffset(
+  syncs: readonly { upstreamOffset: number; downstreamOffset: number }[],
+  upstreamOffset: number,
+  copyEnd: number,
+): { sync: { upstreamOffset: number; downstreamOffset: number } | null; fromSync: number | null } {
+  let sync: { upstreamOffset: number; downstreamOffset: number } | null = null;
+  for (const s of syncs) {
+    if (s.upstreamOffset > upstreamOffset) continue;
+    if (!sync || s.upstreamOffset > sync.upstreamOffset || (s.upstreamOffset === sync.upstreamOffset && s.downstreamOffset > sync.downstreamOffset)) sync = s;
+  }
+  if (!sync) return { sync: null, fromSync: null };
+  return { sync, fromSync: Math.min(sync.downstreamOffset + (upstreamOffset - sync.upstreamOffset), copyEnd) };
+}
+
+/** Every offset sync of the flow from `from` held at the site `kafka` reaches, per `<topic>/<partition>` of the upstream topic (empty: no such flow). */
+async function offsetSyncsAt(kafka: Kafka, from: string): Promise<Map<string, { upstreamOffset: number; downstreamOffset: number }[]>> {
+  const syncs = new Map<string, { upstreamOffset: number; downstreamOffset: number }[]>();
+  const admin = kafka.admin();
+  await admin.connect();
+  const exists = await admin
+    .listTopics()
+    .then((t) => t.includes(offsetSyncsTopic(from)))
+    .finally(() => admin.disconnect());
+  if (!exists) return syncs;
+  await readTopicToEnd(kafka, offsetSyncsTopic(from), (_p, m) => {
+    if (!m.key || !m.value) return;
+    const s = decodeOffsetSync(m.key, m.value);
+    const key = `${s.topic}/${s.partition}`;
+    (syncs.get(key) ?? syncs.set(key, []).get(key)!).push({ upstreamOffset: s.upstreamOffset, downstreamOffset: s.downstreamOffset });
+  });
+  return syncs;
 }
 
 export interface GroupFailover {
@@ -115,6 +169,10 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
       throw new FailoverRefused(
         `${active.map((g) => `${g.groupId} has ${g.members.length} active member(s)`).join('; ')} here; stop them, then fail over (their positions would overwrite the translated ones)`,
       );
+    const syncs = await offsetSyncsAt(o.kafka, o.from);
+    const ends = new Map<string, number>();
+    for (const topic of new Set(checkpoints.map((c) => c.topic)))
+      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, Number(p.high));
     const out: GroupFailover[] = [];
     for (const group of groups) {
       const mine = checkpoints.filter((c) => c.group === group);
@@ -123,13 +181,22 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
       const partitions: PartitionFailover[] = mine.map((c) => {
         const had = Number(current.find((t) => t.topic === c.topic)?.partitions.find((p) => p.partition === c.partition)?.offset ?? -1);
         const previous = had >= 0 ? had : null;
+        // The copy `<from>.<topic>` holds the upstream topic's records; the syncs name the upstream topic.
+        const upstreamTopic = c.topic.startsWith(`${o.from}.`) ? c.topic.slice(o.from.length + 1) : c.topic;
+        const { sync, fromSync } = resumeOffset(
+          syncs.get(`${upstreamTopic}/${c.partition}`) ?? [],
+          c.upstreamOffset,
+          ends.get(`${c.topic}/${c.partition}`) ?? c.downstreamOffset,
+        );
         return {
           topic: c.topic,
           partition: c.partition,
           upstreamOffset: c.upstreamOffset,
           translated: c.downstreamOffset,
+          sync,
+          fromSync,
           previous,
-          resumesAt: Math.max(previous ?? -1, c.downstreamOffset),
+          resumesAt: Math.max(previous ?? -1, c.downstreamOffset, fromSync ?? -1),
         };
       });
       if (!o.dryRun) {

@@ -65,7 +65,7 @@ export const failoverCommand: Command = {
       lines.push(`  ${g.group}`);
       for (const p of g.partitions)
         lines.push(
-          `    ${`${p.topic}/${p.partition}`.padEnd(28)} at ${from} ${String(p.upstreamOffset).padStart(8)}  translated ${String(p.translated).padStart(8)}  resumes at ${String(p.resumesAt).padStart(8)}${p.previous !== null && p.previous >= p.translated ? ' (already there)' : ''}`,
+          `    ${`${p.topic}/${p.partition}`.padEnd(28)} at ${from} ${String(p.upstreamOffset).padStart(8)}  translated ${String(p.translated).padStart(8)}  from its offset sync ${String(p.fromSync ?? '-').padStart(8)}  resumes at ${String(p.resumesAt).padStart(8)}${p.previous !== null && p.previous === p.resumesAt ? ' (already there)' : ''}`,
         );
     }
     ctx.out.data(lines.join('\n'));
