@@ -52,7 +52,9 @@ export interface PartitionFailover {
  * of p, or of anything after it, lies at or after d + (p - u). Duplicates
  * and transaction markers in between only move it later: what lies between
  * is processed again, never skipped. Where MM2 has not copied up to p yet,
- * the copy's end is the position.
+ * the copy's end is the position. The topic is compacted by partition, so
+ * long after, a position may have no sync at or before it left: then MM2's
+ * checkpoint is used alone.
  */
 export function resumeOffset(
   syncs: readonly { upstreamOffset: number; downstreamOffset: number }[],
@@ -171,8 +173,11 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
       );
     const syncs = await offsetSyncsAt(o.kafka, o.from);
     const ends = new Map<string, number>();
-    for (const topic of new Set(checkpoints.map((c) => c.topic)))
-      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, Number(p.high));
+    for (const topic of new Set(checkpoints.map((c) => c.topic))) {
+      // A copy that is gone has no end to cap at: its checkpoints are used alone.
+      const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
+      for (const p of offsets) ends.set(`${topic}/${p.partition}`, Number(p.high));
+    }
     const out: GroupFailover[] = [];
     for (const group of groups) {
       const mine = checkpoints.filter((c) => c.group === group);
@@ -183,11 +188,9 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
         const previous = had >= 0 ? had : null;
         // The copy `<from>.<topic>` holds the upstream topic's records; the syncs name the upstream topic.
         const upstreamTopic = c.topic.startsWith(`${o.from}.`) ? c.topic.slice(o.from.length + 1) : c.topic;
-        const { sync, fromSync } = resumeOffset(
-          syncs.get(`${upstreamTopic}/${c.partition}`) ?? [],
-          c.upstreamOffset,
-          ends.get(`${c.topic}/${c.partition}`) ?? c.downstreamOffset,
-        );
+        const end = ends.get(`${c.topic}/${c.partition}`);
+        const { sync, fromSync } =
+          end === undefined ? { sync: null, fromSync: null } : resumeOffset(syncs.get(`${upstreamTopic}/${c.partition}`) ?? [], c.upstreamOffset, end);
         return {
           topic: c.topic,
           partition: c.partition,
