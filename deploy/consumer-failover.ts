@@ -36,38 +36,38 @@ export interface PartitionFailover {
 }
 
 /**
- * Where a group at upstream offset `upstreamOffset` resumes on a copy (pure),
- * from the flow's offset syncs, capped at the copy's end offset `copyEnd`.
+ * Where a group at upstream offset p resumes on a copy (pure), from the
+ * flow's offset syncs: exact where the syncs prove it, null otherwise.
  *
  * MM2's checkpoint translates a position to one past the last sync its
  * checkpoint task still holds at or before it. That store keeps syncs the
  * sparser the further back they lie (KAFKA-14666), and the source task sends
- * at most a few syncs at a time, replacing a partition's pending sync with
- * the newer one, so under load a position can translate tens of records
- * early (31 in one CI run, against offset.lag.max 10). The offset-syncs
- * topic itself holds every sync that was sent: for the last one (u, d) with
- * u at or before the position p, the copy at d is record u, and MM2 copies a
- * partition in order and never drops a record (a restart only copies again),
- * so records u..p-1 take at least p - u offsets from d on and the first copy
- * of p, or of anything after it, lies at or after d + (p - u). Duplicates
- * and transaction markers in between only move it later: what lies between
- * is processed again, never skipped. Where MM2 has not copied up to p yet,
- * the copy's end is the position. The topic is compacted by partition, so
- * long after, a position may have no sync at or before it left: then MM2's
- * checkpoint is used alone.
+ * only a few syncs at a time, replacing a partition's pending sync with the
+ * newer one, so under load a position can translate tens of records early
+ * (31 in one CI run, against offset.lag.max 10). The offset-syncs topic
+ * itself holds every sync that was sent. A sync (u, d) says the copy at d is
+ * record u. With the last sync (u, d) at or before p and the first (u2, d2)
+ * at or after it, and d2 - d = u2 - u, the copy advanced in lockstep with the
+ * upstream between them: no upstream gap (retention, compaction,
+ * transactions), no record copied twice, no transaction marker. Record p
+ * is then at d + (p - u). Without such a pair (p is past the last sync, or
+ * the step between them is not lockstep) it says nothing, and MM2's
+ * checkpoint is used alone. The offset-syncs topic is compacted, so long
+ * after, that is the case for old positions.
  */
 export function resumeOffset(
   syncs: readonly { upstreamOffset: number; downstreamOffset: number }[],
   upstreamOffset: number,
-  copyEnd: number,
 ): { sync: { upstreamOffset: number; downstreamOffset: number } | null; fromSync: number | null } {
-  let sync: { upstreamOffset: number; downstreamOffset: number } | null = null;
+  let before: { upstreamOffset: number; downstreamOffset: number } | null = null;
+  let after: { upstreamOffset: number; downstreamOffset: number } | null = null;
   for (const s of syncs) {
-    if (s.upstreamOffset > upstreamOffset) continue;
-    if (!sync || s.upstreamOffset > sync.upstreamOffset || (s.upstreamOffset === sync.upstreamOffset && s.downstreamOffset > sync.downstreamOffset)) sync = s;
+    if (s.upstreamOffset <= upstreamOffset && (!before || s.downstreamOffset > before.downstreamOffset)) before = s;
+    if (s.upstreamOffset >= upstreamOffset && (!after || s.downstreamOffset < after.downstreamOffset)) after = s;
   }
-  if (!sync) return { sync: null, fromSync: null };
-  return { sync, fromSync: Math.min(sync.downstreamOffset + (upstreamOffset - sync.upstreamOffset), copyEnd) };
+  if (!before || !after || after.downstreamOffset < before.downstreamOffset) return { sync: before, fromSync: null };
+  if (after.downstreamOffset - before.downstreamOffset !== after.upstreamOffset - before.upstreamOffset) return { sync: before, fromSync: null };
+  return { sync: before, fromSync: before.downstreamOffset + (upstreamOffset - before.upstreamOffset) };
 }
 
 /** Every offset sync of the flow from `from` held at the site `kafka` reaches, per `<topic>/<partition>` of the upstream topic (empty: no such flow). */
@@ -172,12 +172,6 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
         `${active.map((g) => `${g.groupId} has ${g.members.length} active member(s)`).join('; ')} here; stop them, then fail over (their positions would overwrite the translated ones)`,
       );
     const syncs = await offsetSyncsAt(o.kafka, o.from);
-    const ends = new Map<string, number>();
-    for (const topic of new Set(checkpoints.map((c) => c.topic))) {
-      // A copy that is gone has no end to cap at: its checkpoints are used alone.
-      const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
-      for (const p of offsets) ends.set(`${topic}/${p.partition}`, Number(p.high));
-    }
     const out: GroupFailover[] = [];
     for (const group of groups) {
       const mine = checkpoints.filter((c) => c.group === group);
@@ -188,9 +182,7 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
         const previous = had >= 0 ? had : null;
         // The copy `<from>.<topic>` holds the upstream topic's records; the syncs name the upstream topic.
         const upstreamTopic = c.topic.startsWith(`${o.from}.`) ? c.topic.slice(o.from.length + 1) : c.topic;
-        const end = ends.get(`${c.topic}/${c.partition}`);
-        const { sync, fromSync } =
-          end === undefined ? { sync: null, fromSync: null } : resumeOffset(syncs.get(`${upstreamTopic}/${c.partition}`) ?? [], c.upstreamOffset, end);
+        const { sync, fromSync } = resumeOffset(syncs.get(`${upstreamTopic}/${c.partition}`) ?? [], c.upstreamOffset);
         return {
           topic: c.topic,
           partition: c.partition,
