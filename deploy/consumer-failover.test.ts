@@ -49,26 +49,13 @@ describe('failover: where a group resumes on a copy, from the offset syncs', () 
   });
 
   it('says nothing where the copy did not advance in lockstep (an upstream gap, a record copied twice, a marker)', () => {
-    // Ten more copies than upstream records between the syncs: a restart copied some again.
-    expect(
-      resumeOffset(
-        [
-          { upstreamOffset: 0, downstreamOffset: 0 },
-          { upstreamOffset: 50, downstreamOffset: 60 },
-        ],
-        20,
-      ).fromSync,
-    ).toBeNull();
-    // Fewer copies than upstream offsets: a gap upstream (retention, compaction, transactions).
-    expect(
-      resumeOffset(
-        [
-          { upstreamOffset: 0, downstreamOffset: 0 },
-          { upstreamOffset: 50, downstreamOffset: 40 },
-        ],
-        20,
-      ).fromSync,
-    ).toBeNull();
+    const cases = [
+      // Ten more copies than upstream records between the syncs: a restart copied some again.
+      { upstreamOffset: 50, downstreamOffset: 60 },
+      // Fewer copies than upstream offsets: a gap upstream (retention, compaction, transactions).
+      { upstreamOffset: 50, downstreamOffset: 40 },
+    ];
+    for (const later of cases) expect(resumeOffset([{ upstreamOffset: 0, downstreamOffset: 0 }, later], 20).fromSync).toBeNull();
   });
 
   it('never skips, for every position and any subset of syncs, on copies with upstream gaps, restarts and transaction markers', () => {

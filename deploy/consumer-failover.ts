@@ -11,6 +11,12 @@ import {
   offsetSyncsTopic,
 } from '../federation/index.ts';
 
+/** One offset sync of a partition: the copy at `downstreamOffset` is the upstream record at `upstreamOffset`. */
+export interface SyncPoint {
+  upstreamOffset: number;
+  downstreamOffset: number;
+}
+
 /**
  * Consumer failover, the operator's step (`fedgate failover consumers`): a
  * failed site's consumer groups resume at a surviving site on the copies of
@@ -27,7 +33,7 @@ export interface PartitionFailover {
   /** MM2's translation into the copy at the surviving site (its checkpoint). */
   translated: number;
   /** The last offset sync at or before `upstreamOffset`, and where it puts the group on the copy (null: no sync). */
-  sync: { upstreamOffset: number; downstreamOffset: number } | null;
+  sync: SyncPoint | null;
   fromSync: number | null;
   /** The group's committed offset at the surviving site before this step (null: none). */
   previous: number | null;
@@ -55,12 +61,9 @@ export interface PartitionFailover {
  * checkpoint is used alone. The offset-syncs topic is compacted, so long
  * after, that is the case for old positions.
  */
-export function resumeOffset(
-  syncs: readonly { upstreamOffset: number; downstreamOffset: number }[],
-  upstreamOffset: number,
-): { sync: { upstreamOffset: number; downstreamOffset: number } | null; fromSync: number | null } {
-  let before: { upstreamOffset: number; downstreamOffset: number } | null = null;
-  let after: { upstreamOffset: number; downstreamOffset: number } | null = null;
+export function resumeOffset(syncs: readonly SyncPoint[], upstreamOffset: number): { sync: SyncPoint | null; fromSync: number | null } {
+  let before: SyncPoint | null = null;
+  let after: SyncPoint | null = null;
   for (const s of syncs) {
     if (s.upstreamOffset <= upstreamOffset && (!before || s.downstreamOffset > before.downstreamOffset)) before = s;
     if (s.upstreamOffset >= upstreamOffset && (!after || s.downstreamOffset < after.downstreamOffset)) after = s;
@@ -70,17 +73,10 @@ export function resumeOffset(
   return { sync: before, fromSync: before.downstreamOffset + (upstreamOffset - before.upstreamOffset) };
 }
 
-/** Every offset sync of the flow from `from` held at the site `kafka` reaches, per `<topic>/<partition>` of the upstream topic (empty: no such flow). */
-async function offsetSyncsAt(kafka: Kafka, from: string): Promise<Map<string, { upstreamOffset: number; downstreamOffset: number }[]>> {
-  const syncs = new Map<string, { upstreamOffset: number; downstreamOffset: number }[]>();
-  const admin = kafka.admin();
-  await admin.connect();
-  const exists = await admin
-    .listTopics()
-    .then((t) => t.includes(offsetSyncsTopic(from)))
-    .finally(() => admin.disconnect());
-  if (!exists) return syncs;
-  await readTopicToEnd(kafka, offsetSyncsTopic(from), (_p, m) => {
+/** Every offset sync in `topic` (an `mm2-offset-syncs.<upstream>.internal`), per `<topic>/<partition>` of the upstream topic. */
+async function readOffsetSyncs(kafka: Kafka, topic: string): Promise<Map<string, SyncPoint[]>> {
+  const syncs = new Map<string, SyncPoint[]>();
+  await readTopicToEnd(kafka, topic, (_p, m) => {
     if (!m.key || !m.value) return;
     const s = decodeOffsetSync(m.key, m.value);
     const key = `${s.topic}/${s.partition}`;
@@ -171,7 +167,10 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
       throw new FailoverRefused(
         `${active.map((g) => `${g.groupId} has ${g.members.length} active member(s)`).join('; ')} here; stop them, then fail over (their positions would overwrite the translated ones)`,
       );
-    const syncs = await offsetSyncsAt(o.kafka, o.from);
+    // No offset syncs here (no such flow): MM2's checkpoints alone.
+    const syncs = (await admin.listTopics()).includes(offsetSyncsTopic(o.from))
+      ? await readOffsetSyncs(o.kafka, offsetSyncsTopic(o.from))
+      : new Map<string, SyncPoint[]>();
     const out: GroupFailover[] = [];
     for (const group of groups) {
       const mine = checkpoints.filter((c) => c.group === group);
@@ -216,7 +215,7 @@ export interface PartitionFailback {
   /** The group's committed offset on the copy at the survivor. */
   copyOffset: number;
   /** The offset sync used: the last at or before `copyOffset` (null: none, the partition is left as it was at home). */
-  sync: { upstreamOffset: number; downstreamOffset: number } | null;
+  sync: SyncPoint | null;
   /** `copyOffset` translated back to the home topic (null without a sync). */
   translated: number | null;
   /** The group's committed offset at home before this step (null: none). */
@@ -235,11 +234,8 @@ export interface GroupFailback {
  * sync at or before it gives its upstream offset, plus one when the copy of
  * that record lies below the position (it was processed). Null without one.
  */
-export function translateBack(
-  syncs: readonly { upstreamOffset: number; downstreamOffset: number }[],
-  copyOffset: number,
-): { sync: { upstreamOffset: number; downstreamOffset: number } | null; translated: number | null } {
-  let sync: { upstreamOffset: number; downstreamOffset: number } | null = null;
+export function translateBack(syncs: readonly SyncPoint[], copyOffset: number): { sync: SyncPoint | null; translated: number | null } {
+  let sync: SyncPoint | null = null;
   for (const s of syncs) if (s.downstreamOffset <= copyOffset && (!sync || s.downstreamOffset >= sync.downstreamOffset)) sync = s;
   return { sync, translated: sync ? sync.upstreamOffset + (copyOffset > sync.downstreamOffset ? 1 : 0) : null };
 }
@@ -289,13 +285,7 @@ export async function failbackConsumers(o: {
     const syncsTopic = offsetSyncsTopic(o.home);
     if (!topics.includes(syncsTopic))
       throw new FailoverRefused(`no offset syncs from ${o.home} here (${syncsTopic} does not exist): does a flow run from ${o.home} to this site?`);
-    const syncs = new Map<string, { upstreamOffset: number; downstreamOffset: number }[]>();
-    await readTopicToEnd(o.atSurvivor, syncsTopic, (_p, m) => {
-      if (!m.key || !m.value) return;
-      const s = decodeOffsetSync(m.key, m.value);
-      const key = `${s.topic}/${s.partition}`;
-      (syncs.get(key) ?? syncs.set(key, []).get(key)!).push({ upstreamOffset: s.upstreamOffset, downstreamOffset: s.downstreamOffset });
-    });
+    const syncs = await readOffsetSyncs(o.atSurvivor, syncsTopic);
 
     const out: GroupFailback[] = [];
     for (const group of groups) {
