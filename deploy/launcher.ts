@@ -335,12 +335,26 @@ export function createLauncher(options: LauncherOptions) {
     for (const c of [...START_ORDER].reverse()) await Promise.all(sites.map((s) => stop(s, c, opts)));
   }
 
+  /**
+   * Starts the named components of one site in START_STAGES, a stage's
+   * components together, each waited for until ready (as `up` does for a
+   * whole site). A site coming back with a backlog owed to it thus has its
+   * instance consuming while MM2 and the gateway start.
+   */
+  async function startComponents(siteName: string, components: readonly Component[]): Promise<void> {
+    await prepare();
+    for (const stage of START_STAGES) {
+      const now = stage.filter((c) => components.includes(c));
+      if (now.length > 0) await Promise.all(now.map((c) => start(siteName, c)));
+    }
+  }
+
   /** Stops and starts components of one site (all of them when none are named), each waited for until ready. */
   async function restart(siteName: string, components: Component[] = [...START_ORDER], opts: StopOptions = {}): Promise<void> {
     await prepare();
     const order = START_ORDER.filter((c) => components.includes(c));
     for (const c of [...order].reverse()) await stop(siteName, c, opts);
-    for (const c of order) await start(siteName, c);
+    await startComponents(siteName, order);
   }
 
   /**
@@ -506,6 +520,7 @@ export function createLauncher(options: LauncherOptions) {
     layout: ctx.layout,
     prepare,
     start,
+    startComponents,
     runForeground,
     instanceUrl: urlOf('instance'),
     /** The credential of a site's read API, for the operator's tools (drills, tests). */

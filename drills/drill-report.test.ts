@@ -38,6 +38,12 @@ describe('drill report', () => {
     expect(r.rto).toEqual({ publishUnavailableMs: 120, flowsConvergedSeconds: 4.2 });
     expect(formatDrillReport(r)).toContain('RPO 1 acknowledged events missing; RTO: publishing unavailable 120 ms, flows converged 4.2 s after the restart');
   });
+  it('names how long the restart took beside the convergence after it', () => {
+    expect(formatDrillReport(buildDrillReport({ ...base, restartSeconds: 31.5, outageBacklog: 100 }))).toContain(
+      'converged 4.2 s after the restart, which itself took 31.5 s (a backlog of 100 events was owed to c)',
+    );
+    expect(formatDrillReport(buildDrillReport(base))).toContain('converged 4.2 s after the restart\n');
+  });
   it('reports zero lost when every owed event was consumed', () => {
     const r = buildDrillReport({ ...base, delivered: { a: ['e2'], b: ['e3'], c: ['e1', 'e2'] } });
     expect(r.lost).toBe(0);

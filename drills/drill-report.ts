@@ -31,6 +31,8 @@ export interface DrillObservations {
   failoverClientSwitches: number;
   /** From the site being back to every owed event consumed; null if it never converged. */
   convergeSeconds: number | null;
+  /** How long the stopped components took to start again, every one ready (drills that stop something). */
+  restartSeconds?: number;
   peakLag: Record<string, { records: number; seconds: number }>;
   /** Per flow, records lost to retention at the source (never copied); flows without loss are left out. */
   lostToRetention: Record<string, number>;
@@ -159,7 +161,7 @@ export function formatDrillReport(r: DrillReport): string {
     `  RPO ${r.rpoEvents} acknowledged events missing; RTO: publishing unavailable ${r.rto.publishUnavailableMs} ms, flows converged ${r.rto.flowsConvergedSeconds === null ? 'NOT within the limit' : `${r.rto.flowsConvergedSeconds} s after the restart`}`,
     `  duplicates (extra MM2 copies) ${r.duplicatesTotal}`,
     `  publish unavailability seen by a failing-over client: ${r.unavailabilityWindowMs} ms (${r.failoverClientSwitches} switches)`,
-    `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}${r.outageBacklog ? ` (a backlog of ${r.outageBacklog} events was owed to ${r.site})` : ''}`,
+    `  converged ${r.convergeSeconds === null ? 'NOT within the limit' : `${r.convergeSeconds} s after the restart`}${r.restartSeconds !== undefined ? `, which itself took ${r.restartSeconds} s` : ''}${r.outageBacklog ? ` (a backlog of ${r.outageBacklog} events was owed to ${r.site})` : ''}`,
     '  peak lag per flow:',
     ...Object.entries(r.peakLag).map(
       ([flow, l]) =>

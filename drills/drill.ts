@@ -195,9 +195,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const outage = sleep(Math.max(0, o.durationMs - warmup));
   const outageBacklog = o.outageBacklog ? await publishOutageBacklog(o, accepted) : 0;
   await outage;
-  const restart = [...STOPPED[o.drill]].reverse();
-  if (restart.length > 0) log(`restarting ${o.site}`);
-  for (const c of restart) await launcher.start(o.site, c);
+  // The stopped components come back as `up` brings a site back: the broker, then the instance (consuming what is
+  // already there), then MM2 and the gateway together.
+  const restartAt = Date.now();
+  if (STOPPED[o.drill].length > 0) log(`restarting ${o.site}`);
+  await launcher.startComponents(o.site, STOPPED[o.drill]);
+  const restartSeconds = STOPPED[o.drill].length > 0 ? Math.round((Date.now() - restartAt) / 100) / 10 : undefined;
   if (o.partition && partition) {
     // The rules once more just before they go: their counters hold the packets dropped during the cut.
     partition.rules = await o.partition.lab.rules();
@@ -259,6 +262,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     lostToRetention,
     consumerFailover,
     outageBacklog,
+    ...(restartSeconds !== undefined ? { restartSeconds } : {}),
     ...(rotation ? { rotation } : {}),
     ...(partition ? { partition } : {}),
     ...(exited.length > 0 ? { exited } : {}),
