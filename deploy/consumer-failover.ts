@@ -9,6 +9,7 @@ import {
   isRoutedTopic,
   latestCheckpoints,
   offsetSyncsTopic,
+  parseRemoteTopic,
 } from '../federation/index.ts';
 
 /** One offset sync of a partition: the copy at `downstreamOffset` is the upstream record at `upstreamOffset`. */
@@ -34,6 +35,7 @@ export interface PartitionFailover {
   translated: number;
   /** The last offset sync at or before `upstreamOffset`, and where it puts the group on the copy (null: no sync). */
   sync: SyncPoint | null;
+  /** `upstreamOffset` translated through `sync` where the syncs prove it exact (`resumeOffset`); null otherwise. */
   fromSync: number | null;
   /** The group's committed offset at the surviving site before this step (null: none). */
   previous: number | null;
@@ -180,7 +182,7 @@ export async function failoverConsumers(o: { kafka: Kafka; from: string; groups?
         const had = Number(current.find((t) => t.topic === c.topic)?.partitions.find((p) => p.partition === c.partition)?.offset ?? -1);
         const previous = had >= 0 ? had : null;
         // The copy `<from>.<topic>` holds the upstream topic's records; the syncs name the upstream topic.
-        const upstreamTopic = c.topic.startsWith(`${o.from}.`) ? c.topic.slice(o.from.length + 1) : c.topic;
+        const upstreamTopic = parseRemoteTopic(c.topic, [o.from])?.topic ?? c.topic;
         const { sync, fromSync } = resumeOffset(syncs.get(`${upstreamTopic}/${c.partition}`) ?? [], c.upstreamOffset);
         return {
           topic: c.topic,

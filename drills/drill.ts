@@ -197,10 +197,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   await outage;
   // The stopped components come back as `up` brings a site back: the broker, then the instance (consuming what is
   // already there), then MM2 and the gateway together.
+  const stopped = STOPPED[o.drill];
   const restartAt = Date.now();
-  if (STOPPED[o.drill].length > 0) log(`restarting ${o.site}`);
-  await launcher.startComponents(o.site, STOPPED[o.drill]);
-  const restartSeconds = STOPPED[o.drill].length > 0 ? Math.round((Date.now() - restartAt) / 100) / 10 : undefined;
+  if (stopped.length > 0) log(`restarting ${o.site}`);
+  await launcher.startComponents(o.site, stopped);
+  const restartSeconds = stopped.length > 0 ? Math.round((Date.now() - restartAt) / 100) / 10 : undefined;
   if (o.partition && partition) {
     // The rules once more just before they go: their counters hold the packets dropped during the cut.
     partition.rules = await o.partition.lab.rules();
