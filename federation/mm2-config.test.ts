@@ -41,6 +41,12 @@ describe('renderMm2Properties', () => {
     expect(props.get('onprem.producer.buffer.memory')).toBe(String(8 * 1024 * 1024));
   });
 
+  it("lets the broker hold an idle fetch for 5 s: the source consumers, and the flow workers' own readers (internal logs, offset syncs)", () => {
+    for (const upstream of ['cloud-a', 'cloud-b']) expect(props.get(`${upstream}.consumer.fetch.max.wait.ms`)).toBe('5000');
+    // The target cluster's prefix becomes each flow's worker config, whose originals its internal logs' consumers take.
+    expect(props.get('onprem.fetch.max.wait.ms')).toBe('5000');
+  });
+
   it('enables exactly the flows into this site, with the topology regex surviving properties escaping', () => {
     expect(props.get('cloud-a->onprem.enabled')).toBe('true');
     expect(props.get('cloud-b->onprem.enabled')).toBe('true');

@@ -38,7 +38,27 @@ export const MM2_PRODUCER_BUFFER_BYTES = 8 * 1024 * 1024;
  * (README, "A second MM2 finding", has the figures). The response cap bounds
  * the buffered fetches per upstream site to 16 MB of the node's heap.
  */
-export const MM2_SOURCE_CONSUMER = { 'max.partition.fetch.bytes': 4 * 1024 * 1024, 'fetch.max.bytes': 16 * 1024 * 1024 } as const;
+export const MM2_SOURCE_CONSUMER = {
+  'max.partition.fetch.bytes': 4 * 1024 * 1024,
+  'fetch.max.bytes': 16 * 1024 * 1024,
+  // Latency-neutral (see IDLE_FETCH_WAIT_MS).
+  'fetch.max.wait.ms': 5000,
+} as const;
+
+/**
+ * How long a Java consumer of Kafka Connect or MM2 lets the broker hold a
+ * fetch that finds no data (Kafka's default 500 ms; kafkajs's 5000 ms). With
+ * `fetch.min.bytes` 1 the broker answers as soon as one record arrives, so a
+ * longer wait costs no latency; it only sets how often an idle reader asks
+ * again. An idle MM2 node keeps about ten such readers busy: per flow, the
+ * Connect worker's offsets, status and config logs (they take the worker's
+ * own settings) and the checkpoint task's offset-syncs reader, plus the
+ * source task's consumer at each upstream site. At 500 ms they were ~18 of
+ * the ~40 requests a second an idle site's broker served (README,
+ * Performance). A `readToEnd` of a Connect log wakes its reader at once, so
+ * config and offset reads are not held up.
+ */
+export const IDLE_FETCH_WAIT_MS = 5000;
 
 const POLICIES = {
   default: 'org.apache.kafka.connect.mirror.DefaultReplicationPolicy',
@@ -114,6 +134,8 @@ export function mm2Tuning(topology: Topology, siteName: string): Mm2Tuning {
       // 107 jars that the default (hybrid_warn) adds finds nothing more: it cost each flow's worker 5-14 s of CPU
       // at start (one scan per node and one per flow, on cores shared with the site's other JVMs).
       'plugin.discovery': 'service_load',
+      // The worker's internal logs and the checkpoint task's offset-syncs reader (IDLE_FETCH_WAIT_MS).
+      'fetch.max.wait.ms': IDLE_FETCH_WAIT_MS,
     },
     producer: { 'linger.ms': MM2_PRODUCER_LINGER_MS, 'buffer.memory': MM2_PRODUCER_BUFFER_BYTES },
     sourceConsumer: { ...MM2_SOURCE_CONSUMER },

@@ -33,6 +33,8 @@ describe('the PIS change capture configuration', () => {
     expect(props).toContain(`config.storage.topic=${CONNECT_TOPICS.configs}`);
     // Plugins (Debezium, Kafka's own, the REST extension) through their ServiceLoader manifests, no reflective scan.
     expect(props).toContain('plugin.discovery=service_load\n');
+    // Its internal logs' readers ask an idle broker every 5 s.
+    expect(props).toContain('\nfetch.max.wait.ms=5000\n');
   });
 
   it('keeps the capture password out of the connector config (FileConfigProvider) and sends decimals as strings', () => {

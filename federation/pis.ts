@@ -1,4 +1,5 @@
 import { localBootstraps } from './kafka-endpoints.ts';
+import { IDLE_FETCH_WAIT_MS } from './mm2-config.ts';
 import { type Properties, renderProperties } from './properties.ts';
 import { type Pis, replicationOf, type Site, siteOf, type Topology } from './topology.ts';
 
@@ -162,6 +163,8 @@ export function renderConnectProperties(topology: Topology, paths: ConnectPaths)
     // Source offsets (the LSN Debezium has confirmed) are flushed every second: a killed worker re-sends at most about that much.
     ['offset.flush.interval.ms', 1000],
     ['scheduled.rebalance.max.delay.ms', 0],
+    // The worker's offsets, status and config logs ask an idle broker every 5 s instead of every 500 ms (IDLE_FETCH_WAIT_MS).
+    ['fetch.max.wait.ms', IDLE_FETCH_WAIT_MS],
     // The capture role's password is read from a file when the connector starts; the config topic holds only the reference.
     ['config.providers', 'file'],
     ['config.providers.file.class', 'org.apache.kafka.common.config.provider.FileConfigProvider'],
