@@ -79,31 +79,14 @@ try {
           .map(pick)
           .filter((x): x is number => x !== null && Number.isFinite(x))
           .sort((a, b) => a - b);
-      say(
-        `round ${round}, ${rate}/s: ${rows.length} of ${load.ok} accepted consumed at ${TARGET}; ms p50/p90/p99: ` +
-          [
-            line(
-              'whole',
-              sorted((r) => r.consumed),
-            ),
-            line(
-              'MM2 hop',
-              sorted((r) => r.replicated),
-            ),
-            line(
-              'consumer hop',
-              sorted((r) => (r.replicated === null ? null : r.consumed - r.replicated)),
-            ),
-            line(
-              'batch processing',
-              sorted((r) => r.processing),
-            ),
-          ].join(', ') +
-          `; batch size ${line(
-            '',
-            sorted((r) => r.batch),
-          ).trim()}`,
-      );
+      const whole = sorted((r) => r.consumed);
+      const mm2Hop = sorted((r) => r.replicated);
+      const consumerHop = sorted((r) => (r.replicated === null ? null : r.consumed - r.replicated));
+      const processing = sorted((r) => r.processing);
+      const hops = [line('whole', whole), line('MM2 hop', mm2Hop), line('consumer hop', consumerHop), line('batch processing', processing)];
+      const batchSizes = sorted((r) => r.batch);
+      const batch = line('batch size', batchSizes);
+      say(`round ${round}, ${rate}/s: ${rows.length} of ${load.ok} accepted consumed at ${TARGET}; ms p50/p90/p99: ${hops.join(', ')}; ${batch}`);
       say(`  cores during the load: ${cores}`);
     }
   }

@@ -32,20 +32,6 @@ export const MM2_PRODUCER_LINGER_MS = 0;
 export const MM2_PRODUCER_BUFFER_BYTES = 8 * 1024 * 1024;
 
 /**
- * MM2's consumer of each upstream site. With Kafka's defaults (1 MB per
- * partition per fetch) a dedicated MM2 node's source task waited in the
- * consumer's fetch with its JVM idle (JFR); larger fetches keep it busy
- * (README, "A second MM2 finding", has the figures). The response cap bounds
- * the buffered fetches per upstream site to 16 MB of the node's heap.
- */
-export const MM2_SOURCE_CONSUMER = {
-  'max.partition.fetch.bytes': 4 * 1024 * 1024,
-  'fetch.max.bytes': 16 * 1024 * 1024,
-  // Latency-neutral (see IDLE_FETCH_WAIT_MS).
-  'fetch.max.wait.ms': 5000,
-} as const;
-
-/**
  * How long a Java consumer of Kafka Connect or MM2 lets the broker hold a
  * fetch that finds no data (Kafka's default 500 ms; kafkajs's 5000 ms). With
  * `fetch.min.bytes` 1 the broker answers as soon as one record arrives, so a
@@ -59,6 +45,19 @@ export const MM2_SOURCE_CONSUMER = {
  * config and offset reads are not held up.
  */
 export const IDLE_FETCH_WAIT_MS = 5000;
+
+/**
+ * MM2's consumer of each upstream site. With Kafka's defaults (1 MB per
+ * partition per fetch) a dedicated MM2 node's source task waited in the
+ * consumer's fetch with its JVM idle (JFR); larger fetches keep it busy
+ * (README, "A second MM2 finding", has the figures). The response cap bounds
+ * the buffered fetches per upstream site to 16 MB of the node's heap.
+ */
+export const MM2_SOURCE_CONSUMER = {
+  'max.partition.fetch.bytes': 4 * 1024 * 1024,
+  'fetch.max.bytes': 16 * 1024 * 1024,
+  'fetch.max.wait.ms': IDLE_FETCH_WAIT_MS,
+} as const;
 
 const POLICIES = {
   default: 'org.apache.kafka.connect.mirror.DefaultReplicationPolicy',

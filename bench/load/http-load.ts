@@ -68,12 +68,14 @@ async function pacedLoad(rate: number, durationSeconds: number) {
           resolve();
         });
       });
+      let timedOut = false;
       req.on('timeout', () => {
+        timedOut = true;
         timeouts++;
         req.destroy(new Error('timeout'));
       });
       req.on('error', () => {
-        errors++;
+        if (!timedOut) errors++;
         resolve();
       });
       req.end(body);
