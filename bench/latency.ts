@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { EVENT_TYPES } from '../contract/index.ts';
 import { findManaged } from '../deploy/index.ts';
 import { STATE_DIR, startBenchFederation, withBenchDb } from './lib/federation.ts';
+import { ascending, type ConsumedRow, consumerHop, percentile, priceBookConsumed } from './lib/latency-rows.ts';
 import { httpLoad } from './lib/load.ts';
 import { cpuSecondsOf, withDescendants } from './lib/proc.ts';
 
@@ -55,8 +56,15 @@ function cpuByRole(): Map<string, number> {
 }
 const coresBetween = (a: Map<string, number>, b: Map<string, number>, s: number) =>
   [...b].map(([role, cpu]) => `${role} ${((cpu - (a.get(role) ?? 0)) / s).toFixed(2)}`).join(', ');
-const pct = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
-const line = (name: string, xs: number[]) => `${name} ${[0.5, 0.9, 0.99].map((q) => pct(xs, q).toFixed(0)).join('/')}`;
+const line = (name: string, xs: number[]) => `${name} ${[0.5, 0.9, 0.99].map((q) => percentile(xs, q)?.toFixed(0) ?? 'n/a').join('/')}`;
+/** What each round reports, per event, in ms. */
+const HOPS: Array<[string, (r: ConsumedRow) => number | null]> = [
+  ['whole', (r) => r.consumed],
+  ['MM2 hop', (r) => r.replicated],
+  ['consumer hop', consumerHop],
+  ['batch processing', (r) => r.processing],
+];
+const BATCH_SIZE = (r: ConsumedRow) => r.batch;
 
 try {
   await sleep(60_000);
@@ -74,18 +82,8 @@ try {
       });
       const cores = coresBetween(before, cpuByRole(), load.seconds);
       const rows = await waitForConsumed(productId, load.ok);
-      const sorted = (pick: (r: Row) => number | null) =>
-        rows
-          .map(pick)
-          .filter((x): x is number => x !== null && Number.isFinite(x))
-          .sort((a, b) => a - b);
-      const whole = sorted((r) => r.consumed);
-      const mm2Hop = sorted((r) => r.replicated);
-      const consumerHop = sorted((r) => (r.replicated === null ? null : r.consumed - r.replicated));
-      const processing = sorted((r) => r.processing);
-      const hops = [line('whole', whole), line('MM2 hop', mm2Hop), line('consumer hop', consumerHop), line('batch processing', processing)];
-      const batchSizes = sorted((r) => r.batch);
-      const batch = line('batch size', batchSizes);
+      const hops = HOPS.map(([name, pick]) => line(name, ascending(rows, pick)));
+      const batch = line('batch size', ascending(rows, BATCH_SIZE));
       say(`round ${round}, ${rate}/s: ${rows.length} of ${load.ok} accepted consumed at ${TARGET}; ms p50/p90/p99: ${hops.join(', ')}; ${batch}`);
       say(`  cores during the load: ${cores}`);
     }
@@ -100,25 +98,12 @@ try {
   await f.stop();
 }
 
-interface Row {
-  consumed: number;
-  replicated: number | null;
-  processing: number | null;
-  batch: number | null;
-}
-
 /** The price book's consumed rows at the target for one product, with the copy's landing; waits up to 60 s for all of them. */
-async function waitForConsumed(productId: string, accepted: number): Promise<Row[]> {
-  const target = f.schemaOf(TARGET);
-  const sql = `select c.latency_ms::float8 as consumed, r.latency_ms::float8 as replicated,
-      (c.detail->>'processingMs')::float8 as processing, (c.detail->>'batchSize')::int as batch
-    from ${target}.monitoring_events c
-    left join ${target}.monitoring_events r on r.event_id = c.event_id and r.stage = 'replicated'
-    where c.stage = 'consumed' and c.consumer = 'price-book' and c.product_id = $1`;
+async function waitForConsumed(productId: string, accepted: number): Promise<ConsumedRow[]> {
   return withBenchDb(f.databaseUrl, async (db) => {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const rows = (await db.query<Row>(sql, [productId])).rows;
+      const rows = await priceBookConsumed(db, f, TARGET, productId);
       if (rows.length >= accepted || Date.now() > deadline) return rows;
       await sleep(500);
     }

@@ -20,6 +20,7 @@ import { EVENT_TYPES } from '../contract/index.ts';
 import { findManaged, stopProcess } from '../deploy/index.ts';
 import { BENCH_ENV } from './env.ts';
 import { type BenchFederation, type PublishBench, REPO_ROOT, STATE_DIR, startBenchFederation, startPublishBench, withBenchDb } from './lib/federation.ts';
+import { ascending, consumerHop, percentile, priceBookConsumed, publishedCount } from './lib/latency-rows.ts';
 import { type HttpLoadResult, httpLoad, type KafkaLoadResult, kafkaLoad } from './lib/load.ts';
 import { type Mm2Run, mm2Throughput } from './lib/mm2-throughput.ts';
 import { runPeerBench } from './lib/peer-bench.ts';
@@ -300,18 +301,21 @@ try {
     durationSeconds: P.latencySeconds,
   });
   const lat = await consumedLatencies(f, TARGET, tag);
-  const pct = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? null;
   results.runs.latencyLoad = httpRow(latencyLoad);
   results.measures.m5 = {
     ratePerSecond: rate,
     publishedAtSource: lat.published,
     consumedAtTarget: lat.consumed.length,
-    p50Ms: pct(lat.consumed, 0.5),
-    p90Ms: pct(lat.consumed, 0.9),
-    p99Ms: pct(lat.consumed, 0.99),
+    p50Ms: percentile(lat.consumed, 0.5),
+    p90Ms: percentile(lat.consumed, 0.9),
+    p99Ms: percentile(lat.consumed, 0.99),
     maxMs: lat.consumed.at(-1),
-    mm2Hop: { what: 'accept -> copy landed at the target broker', p50Ms: pct(lat.replicated, 0.5), p99Ms: pct(lat.replicated, 0.99) },
-    consumerHop: { what: 'copy landed -> consumed (price book updated in the DB)', p50Ms: pct(lat.consumerHop, 0.5), p99Ms: pct(lat.consumerHop, 0.99) },
+    mm2Hop: { what: 'accept -> copy landed at the target broker', p50Ms: percentile(lat.replicated, 0.5), p99Ms: percentile(lat.replicated, 0.99) },
+    consumerHop: {
+      what: 'copy landed -> consumed (price book updated in the DB)',
+      p50Ms: percentile(lat.consumerHop, 0.5),
+      p99Ms: percentile(lat.consumerHop, 0.99),
+    },
     target: 'p50 <= 10 ms, p99 <= 50 ms',
   };
   // The same path at a low rate: what the hops cost when the machine is not busy.
@@ -331,10 +335,10 @@ try {
   (results.measures.m5 as Figures).atLowRate = {
     ratePerSecond: lowRate,
     consumed: low.consumed.length,
-    p50Ms: pct(low.consumed, 0.5),
-    p99Ms: pct(low.consumed, 0.99),
-    mm2HopP50Ms: pct(low.replicated, 0.5),
-    mm2HopP99Ms: pct(low.replicated, 0.99),
+    p50Ms: percentile(low.consumed, 0.5),
+    p99Ms: percentile(low.consumed, 0.99),
+    mm2HopP50Ms: percentile(low.replicated, 0.5),
+    mm2HopP99Ms: percentile(low.replicated, 0.99),
   };
   plots.push(
     { name: `cross-site ${SOURCE} HTTP accept -> consumed at ${TARGET} (MM2, mTLS), ${rate}/s open loop`, points: cdfOf(lat.consumed) },
@@ -555,33 +559,28 @@ async function quiesce(pids: number[]): Promise<void> {
 
 /**
  * The tagged events' latencies at `site`, per event: accept -> landed as a
- * copy (`replicated`: the MM2 hop, LogAppendTime of the copy) and accept ->
- * consumed (the whole path). Waits until every event `published` at the
- * source has been consumed (or 60 s).
+ * copy (`replicated`: the MM2 hop) and accept -> consumed (the whole path).
+ * Waits until every event `published` at the source has been consumed (or
+ * 60 s).
  */
 async function consumedLatencies(
   f: BenchFederation,
   site: string,
   productId: string,
 ): Promise<{ published: number; consumed: number[]; replicated: number[]; consumerHop: number[] }> {
-  const published = `select count(*)::int as n from ${f.schemaOf(SOURCE)}.monitoring_events where stage = 'published' and product_id = $1`;
-  const sql = `select c.latency_ms as consumed, r.latency_ms as replicated from ${f.schemaOf(site)}.monitoring_events c
-     left join ${f.schemaOf(site)}.monitoring_events r on r.event_id = c.event_id and r.stage = 'replicated'
-     where c.stage = 'consumed' and c.consumer = 'price-book' and c.product_id = $1`;
   return withBenchDb(f.databaseUrl, async (db) => {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const n = (await db.query<{ n: number }>(published, [productId])).rows[0]!.n;
-      const rows = (await db.query<{ consumed: number; replicated: number | null }>(sql, [productId])).rows;
+      const n = await publishedCount(db, f, SOURCE, productId);
+      const rows = await priceBookConsumed(db, f, site, productId);
       if ((n > 0 && rows.length >= n) || Date.now() > deadline) {
         if (rows.length < n) results.notes.push(`5: ${n - rows.length} of ${n} published events not consumed at ${site} after 60 s`);
-        const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
         const withCopy = rows.filter((r) => r.replicated !== null);
         return {
           published: n,
-          consumed: sorted(rows.map((r) => Number(r.consumed))),
-          replicated: sorted(withCopy.map((r) => Number(r.replicated))),
-          consumerHop: sorted(withCopy.map((r) => Number(r.consumed) - Number(r.replicated))),
+          consumed: ascending(rows, (r) => r.consumed),
+          replicated: ascending(withCopy, (r) => r.replicated),
+          consumerHop: ascending(withCopy, consumerHop),
         };
       }
       await sleep(1000);
