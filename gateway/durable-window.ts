@@ -79,6 +79,16 @@ export interface WindowReader {
  * process reads in a consumer group of its own, since every gateway needs
  * every record.
  */
+/**
+ * Every accepted event adds a window record, and with Kafka's fetch defaults
+ * each one ends the reader's held fetch: one fetch per event per gateway. The
+ * gateway that accepted an event already knows it (publish-service.ts); the
+ * reader brings what other gateways of the site accepted, so the broker holds
+ * each fetch until 64 KiB are there or half a second has passed: a retry at
+ * another gateway within that half second is the window this leaves.
+ */
+export const WINDOW_FETCH = { minBytes: 64 * 1024, maxWaitTimeInMs: 500 } as const;
+
 export async function startWindowReader(options: {
   kafka: Kafka;
   site: string;
@@ -87,7 +97,12 @@ export async function startWindowReader(options: {
   loadTimeoutMs: number;
 }): Promise<WindowReader> {
   const { kafka, index, log } = options;
-  const consumer = kafka.consumer({ groupId: `${windowGroupPrefix(options.site)}${randomUUID()}`, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+  const consumer = kafka.consumer({
+    groupId: `${windowGroupPrefix(options.site)}${randomUUID()}`,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    ...WINDOW_FETCH,
+  });
   let loaded = 0;
   let resolveLoaded!: () => void;
   const loadedAll = new Promise<void>((r) => (resolveLoaded = r));

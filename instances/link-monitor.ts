@@ -18,7 +18,9 @@ export function createLinkMonitor(options: { kafka: Kafka; topology: Topology; s
       consumer = options.kafka.consumer({ groupId: consumerGroup(options.site, 'link-monitor'), sessionTimeout: 10_000, heartbeatInterval: 1000 });
       await consumer.connect();
       await consumer.subscribe({ topics: upstream.map((u) => remoteTopic(u, 'heartbeats')), fromBeginning: false });
+      // Only the newest heartbeat matters: its offsets are committed every 5 s, not after every batch (patches/kafkajs+2.2.4.patch).
       await consumer.run({
+        autoCommitInterval: 5000,
         eachMessage: async ({ topic, message }) => {
           const source = topic.slice(0, -'.heartbeats'.length);
           const ts = Number(message.timestamp);

@@ -36,6 +36,15 @@ const RecordDecoder = require('kafkajs/src/protocol/recordBatch/record/v0/decode
 };
 const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readVarIntBytes(): Buffer };
 
+const Runner = require('kafkajs/src/consumer/runner') as new (
+  options: object,
+) => {
+  running: boolean;
+  handleBatch(batch: object): Promise<void>;
+  fetch(nodeId: number): Promise<unknown[]>;
+  stop(): Promise<void>;
+};
+
 const PINNED = '2.2.4';
 
 /** The textbook bitwise CRC32C (Castagnoli, reflected 0x82F63B78): the reference for the table-driven one. */
@@ -55,7 +64,12 @@ describe('the kafkajs record encoder patch', () => {
     expect(installed).toBe(PINNED);
     expect(declared).toBe(PINNED);
     expect(readdirSync(join(ROOT, 'patches')).filter((f) => f.endsWith('.patch'))).toEqual([`kafkajs+${PINNED}.patch`]);
-    for (const file of ['src/protocol/encoder.js', 'src/protocol/recordBatch/record/v0/index.js', 'src/protocol/recordBatch/crc32C/crc32C.js']) {
+    for (const file of [
+      'src/protocol/encoder.js',
+      'src/protocol/recordBatch/record/v0/index.js',
+      'src/protocol/recordBatch/crc32C/crc32C.js',
+      'src/consumer/runner.js',
+    ]) {
       expect(readFileSync(join(require.resolve('kafkajs/package.json'), '..', file), 'utf8'), `${file} is not patched: run npm install`).toContain(
         'fedgate patch',
       );
@@ -128,5 +142,107 @@ describe('the kafkajs record encoder patch', () => {
     }
     const big = randomBytes(100_003);
     expect(crc32C(big)).toBe(crc32cReference(big));
+  });
+});
+
+/**
+ * The offset-commit half of the patch (src/consumer/runner.js). Unpatched,
+ * kafkajs 2.2.4 commits after every partition batch even when the consumer
+ * set `autoCommitInterval` (kafkajs issue #759): at 20 events/s a site's
+ * broker took ~38 OffsetCommit requests a second from one instance. Patched,
+ * a consumer with an interval or threshold commits when that policy says so,
+ * an idle one commits its tail on its next empty fetch, and `stop` commits
+ * what is resolved before it leaves the group. A consumer with neither keeps
+ * kafkajs's commit after every batch. The consumer group is a recording fake:
+ * this is the runner's own decision logic; the integration tests run the
+ * patched consumers against real brokers.
+ */
+describe('the kafkajs commit-policy patch', () => {
+  function harness(policy: { autoCommitInterval: number | null; autoCommitThreshold: number | null }, autoCommit = true) {
+    const calls: string[] = [];
+    const group = {
+      ...policy,
+      groupId: 'g',
+      memberId: 'm',
+      getNodeIds: () => [],
+      commitOffsets: async () => void calls.push('commit'),
+      commitOffsetsIfNecessary: async () => void calls.push('commit-if-necessary'),
+      heartbeat: async () => void calls.push('heartbeat'),
+      resolveOffset: () => void calls.push('resolve'),
+      hasSeekOffset: () => false,
+      isPaused: () => false,
+      fetch: async () => [],
+      leave: async () => void calls.push('leave'),
+    };
+    const logger = { namespace: () => logger, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    const runner = new Runner({
+      logger,
+      consumerGroup: group,
+      instrumentationEmitter: { emit: () => {} },
+      eachBatch: async () => void calls.push('eachBatch'),
+      concurrency: 1,
+      onCrash: () => {},
+      autoCommit,
+    });
+    runner.running = true;
+    return { runner, calls };
+  }
+  const batch = (messages: number) => ({
+    topic: 't',
+    partition: 0,
+    highWatermark: '10',
+    messages: Array.from({ length: messages }, (_, i) => ({ offset: String(i) })),
+    isEmpty: () => messages === 0,
+    isEmptyDueToFiltering: () => false,
+    offsetLag: () => '0',
+    offsetLagLow: () => '0',
+    firstOffset: () => '0',
+    lastOffset: () => String(messages - 1),
+  });
+
+  it('with an interval, a batch asks the interval policy instead of committing', async () => {
+    const { runner, calls } = harness({ autoCommitInterval: 1000, autoCommitThreshold: null });
+    await runner.handleBatch(batch(3));
+    expect(calls).toEqual(['eachBatch', 'resolve', 'commit-if-necessary', 'heartbeat']);
+  });
+
+  it('with a threshold, likewise', async () => {
+    const { runner, calls } = harness({ autoCommitInterval: null, autoCommitThreshold: 100 });
+    await runner.handleBatch(batch(3));
+    expect(calls).toContain('commit-if-necessary');
+    expect(calls).not.toContain('commit');
+  });
+
+  it('with neither, every batch commits, as unpatched kafkajs does', async () => {
+    const { runner, calls } = harness({ autoCommitInterval: null, autoCommitThreshold: null });
+    await runner.handleBatch(batch(3));
+    expect(calls).toEqual(['eachBatch', 'resolve', 'commit', 'heartbeat']);
+  });
+
+  it('an empty batch and an empty fetch commit the idle tail when the interval is up', async () => {
+    const a = harness({ autoCommitInterval: 1000, autoCommitThreshold: null });
+    await a.runner.handleBatch(batch(0));
+    expect(a.calls).toEqual(['commit-if-necessary', 'heartbeat']);
+    const b = harness({ autoCommitInterval: 1000, autoCommitThreshold: null });
+    expect(await b.runner.fetch(1)).toEqual([]);
+    expect(b.calls).toEqual(['commit-if-necessary', 'heartbeat']);
+  });
+
+  it('stop commits what was resolved, then leaves; without autoCommit it commits nothing', async () => {
+    const a = harness({ autoCommitInterval: 1000, autoCommitThreshold: null });
+    await a.runner.stop();
+    expect(a.calls).toEqual(['commit', 'leave']);
+    const b = harness({ autoCommitInterval: 1000, autoCommitThreshold: null }, false);
+    await b.runner.stop();
+    expect(b.calls).toEqual(['leave']);
+  });
+
+  it('a commit that fails at stop still leaves the group', async () => {
+    const { runner, calls } = harness({ autoCommitInterval: 1000, autoCommitThreshold: null });
+    (runner as unknown as { consumerGroup: { commitOffsets: () => Promise<void> } }).consumerGroup.commitOffsets = async () => {
+      throw new Error('REBALANCE_IN_PROGRESS');
+    };
+    await runner.stop();
+    expect(calls).toEqual(['leave']);
   });
 });
