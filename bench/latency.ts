@@ -4,8 +4,8 @@
  * after MM2 copied it. Per rate and round it prints p50/p90/p99 of the whole path
  * (HTTP accept -> price book updated), the MM2 hop (accept -> copy landed, LogAppendTime),
  * the consumer hop (landed -> updated), the consumer's batch processing time and batch
- * size, and the cores each process used during the load; `--idle` also prints the cores
- * of the idle federation over 20 s at the end.
+ * size, the cores each process used and the source broker's requests per second by type
+ * during the load; `--idle` also prints both for the idle federation over 20 s at the end.
  *
  *   npm run bench:latency -- [--rates 20,120] [--seconds 10] [--rounds 2] [--idle]
  *
@@ -15,8 +15,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { metricsSecret } from '../certs/index.ts';
 import { EVENT_TYPES } from '../contract/index.ts';
-import { findManaged } from '../deploy/index.ts';
+import { findManaged, JMX_EXPORTER_USER } from '../deploy/index.ts';
 import { STATE_DIR, startBenchFederation, withBenchDb } from './lib/federation.ts';
 import { ascending, type ConsumedRow, consumerHop, percentile, priceBookConsumed } from './lib/latency-rows.ts';
 import { httpLoad } from './lib/load.ts';
@@ -56,6 +57,20 @@ function cpuByRole(): Map<string, number> {
 }
 const coresBetween = (a: Map<string, number>, b: Map<string, number>, s: number) =>
   [...b].map(([role, cpu]) => `${role} ${((cpu - (a.get(role) ?? 0)) / s).toFixed(2)}`).join(', ');
+/** Requests the source site's broker has served so far, per type (its JMX exporter's `kafka_network_requests_total`). */
+async function sourceBrokerRequests(): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  if (site.ports.brokerMetrics === undefined) return m;
+  const auth = Buffer.from(`${JMX_EXPORTER_USER}:${metricsSecret(f.certsDir, SOURCE)}`).toString('base64');
+  const text = await (await fetch(`http://${site.address}:${site.ports.brokerMetrics}/metrics`, { headers: { authorization: `Basic ${auth}` } })).text();
+  for (const [, request, value] of text.matchAll(/^kafka_network_requests_total\{request="([A-Za-z]+)"[^}]*\} (\S+)$/gm)) {
+    m.set(request!, (m.get(request!) ?? 0) + Number(value));
+  }
+  return m;
+}
+const REQUESTS = ['Fetch', 'OffsetCommit', 'Produce'];
+const requestsBetween = (a: Map<string, number>, b: Map<string, number>, s: number) =>
+  REQUESTS.map((k) => `${k} ${(((b.get(k) ?? 0) - (a.get(k) ?? 0)) / s).toFixed(1)}/s`).join(', ');
 const line = (name: string, xs: number[]) => `${name} ${[0.5, 0.9, 0.99].map((q) => percentile(xs, q)?.toFixed(0) ?? 'n/a').join('/')}`;
 /** What each round reports, per event, in ms. */
 const HOPS: Array<[string, (r: ConsumedRow) => number | null]> = [
@@ -72,6 +87,7 @@ try {
     for (const rate of rates) {
       const productId = `latency-${randomUUID().slice(0, 8)}`;
       const before = cpuByRole();
+      const requestsBefore = await sourceBrokerRequests();
       const load = await httpLoad({
         url,
         headers,
@@ -81,18 +97,22 @@ try {
         durationSeconds: seconds,
       });
       const cores = coresBetween(before, cpuByRole(), load.seconds);
+      const requests = requestsBetween(requestsBefore, await sourceBrokerRequests(), load.seconds);
       const rows = await waitForConsumed(productId, load.ok);
       const hops = HOPS.map(([name, pick]) => line(name, ascending(rows, pick)));
       const batch = line('batch size', ascending(rows, BATCH_SIZE));
       say(`round ${round}, ${rate}/s: ${rows.length} of ${load.ok} accepted consumed at ${TARGET}; ms p50/p90/p99: ${hops.join(', ')}; ${batch}`);
       say(`  cores during the load: ${cores}`);
+      say(`  ${SOURCE} broker requests during the load: ${requests}`);
     }
   }
   if (args.idle) {
     await sleep(10_000);
     const before = cpuByRole();
+    const requestsBefore = await sourceBrokerRequests();
     await sleep(20_000);
     say(`idle cores over 20 s: ${coresBetween(before, cpuByRole(), 20)}`);
+    say(`  ${SOURCE} broker requests while idle: ${requestsBetween(requestsBefore, await sourceBrokerRequests(), 20)}`);
   }
 } finally {
   await f.stop();

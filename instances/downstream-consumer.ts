@@ -53,6 +53,13 @@ interface ConsumerBase {
    * Dead letters are reported either way.
    */
   reportApplied?: boolean;
+  /**
+   * How long the broker may hold a fetch for more data (kafkajs `minBytes`,
+   * `maxWaitTimeInMs`). Unset: a fetch returns with the first record, which
+   * is what an effect consumer wants; a reader off the delivery path trades
+   * a bounded delay for one fetch per interval instead of one per record.
+   */
+  fetch?: { minBytes: number; maxWaitTimeInMs: number };
 }
 
 /**
@@ -291,7 +298,14 @@ export function createDownstreamConsumer(options: DownstreamConsumerOptions) {
     groupId,
     topics,
     async start(): Promise<void> {
-      consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxBytesPerPartition: 1024 * 1024, retry: { retries: 10 } });
+      consumer = kafka.consumer({
+        groupId,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1000,
+        maxBytesPerPartition: 1024 * 1024,
+        retry: { retries: 10 },
+        ...options.fetch,
+      });
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 1000, partitionsConsumedConcurrently: 1, eachBatch: handleBatch });

@@ -12,6 +12,14 @@ import { type BulkColumn, bulkInsert } from './db/unnest.ts';
  */
 export const STORE_CONSUMER = 'event-store';
 
+/**
+ * History is read by people and by replays, not on the delivery path: the
+ * broker holds the store's fetch until 64 KiB are there or half a second has
+ * passed, instead of answering it (and the store inserting and committing)
+ * once per event.
+ */
+export const STORE_FETCH = { minBytes: 64 * 1024, maxWaitTimeInMs: 500 } as const;
+
 /** Where the events of one batch were read: one topic partition, the offset of each event. */
 export interface ReadFrom {
   topic: string;

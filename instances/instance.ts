@@ -22,7 +22,7 @@ import type { Database } from './db/database.ts';
 import { createDelivery } from './delivery/index.ts';
 import type { SubscriptionConsumer } from './delivery/subscription-consumer.ts';
 import { CONSUMERS, createDownstreamConsumer, type DownstreamConsumer } from './downstream-consumer.ts';
-import { STORE_CONSUMER, storeEvents } from './event-store.ts';
+import { STORE_CONSUMER, STORE_FETCH, storeEvents } from './event-store.ts';
 import { createLinkMonitor } from './link-monitor.ts';
 import { createInstanceMetrics } from './metrics.ts';
 import { createMonitoringConsumer } from './monitoring-consumer.ts';
@@ -191,6 +191,7 @@ export function createInstance(deps: InstanceDeps) {
           topics: storedTopics(topology, site),
           apply: storeEvents,
           reportApplied: false,
+          fetch: STORE_FETCH,
           log,
           metrics,
         }),
