@@ -199,9 +199,11 @@ describe('federation gateway on three real sites', () => {
       await page.waitForTimeout(1500); // the live stream has taken its starting cursors
       const id = `live-${randomUUID()}`;
       expect((await publish('a', apacPrice(id), await token('a'))).status).toBe(202);
-      await page.waitForSelector(`#live div[data-event-id="${id}"]`, { timeout: 30_000 });
-      const lines = await page.locator(`#live div[data-event-id="${id}"]`).allTextContents();
-      expect(lines.some((l) => l.includes(' a ') && l.includes('published'))).toBe(true);
+      // Each site's rows reach the live view when its monitoring consumer has them (fetches batched up to 1 s,
+      // instances/monitoring-consumer.ts), so c's rows may show first: wait for a's `published` line itself.
+      const publishedAtA = page.locator(`#live div[data-event-id="${id}"]`).filter({ hasText: /^\S+ a +published / });
+      await publishedAtA.first().waitFor({ timeout: 30_000 });
+      expect(await publishedAtA.count()).toBe(1);
       await page.fill('#trace-id', id);
       await page.click('#trace-form button');
       await page.waitForSelector('#trace tbody tr:nth-child(2)', { timeout: 10_000 });
