@@ -74,12 +74,6 @@ export interface WindowReader {
 }
 
 /**
- * Reads the window from its beginning up to the end offsets it finds at
- * start (waiting at most `loadTimeoutMs`), then keeps following it. Each
- * process reads in a consumer group of its own, since every gateway needs
- * every record.
- */
-/**
  * Every accepted event adds a window record, and with Kafka's fetch defaults
  * each one ends the reader's held fetch: one fetch per event per gateway. The
  * gateway that accepted an event already knows it (publish-service.ts); the
@@ -87,8 +81,14 @@ export interface WindowReader {
  * each fetch until 64 KiB are there or half a second has passed: a retry at
  * another gateway within that half second is the window this leaves.
  */
-export const WINDOW_FETCH = { minBytes: 64 * 1024, maxWaitTimeInMs: 500 } as const;
+const WINDOW_FETCH = { minBytes: 64 * 1024, maxWaitTimeInMs: 500 } as const;
 
+/**
+ * Reads the window from its beginning up to the end offsets it finds at
+ * start (waiting at most `loadTimeoutMs`), then keeps following it. Each
+ * process reads in a consumer group of its own, since every gateway needs
+ * every record.
+ */
 export async function startWindowReader(options: {
   kafka: Kafka;
   site: string;

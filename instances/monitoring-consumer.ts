@@ -20,7 +20,7 @@ const CHUNK = 2000;
  * group fetches about once a second under any load below that, and once a
  * second when idle instead of once per 5 s (kafkajs's default wait).
  */
-export const MONITORING_FETCH = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 } as const;
+const MONITORING_FETCH = { minBytes: 256 * 1024, maxWaitTimeInMs: 1000 } as const;
 
 type MonitoringRow = Omit<typeof monitoringEvents.$inferInsert, 'id'> & { at: Date };
 

@@ -133,7 +133,7 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
     }
   }
 
-  async function handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async function handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const running = () => isRunning() && !isStale();
     const local = parseRemoteTopic(batch.topic, siteNames)?.topic ?? batch.topic;
@@ -270,8 +270,8 @@ export function createSubscriptionConsumer(options: SubscriptionConsumerOptions)
       latencySeconds,
     });
     const last = done.at(-1);
+    // kafkajs commits what is resolved when the batch returns (no commit interval: see start).
     if (last) resolveOffset(last.message.offset);
-    await commitOffsetsIfNecessary();
     if (!abandoned) await heartbeat();
   }
 
