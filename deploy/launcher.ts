@@ -330,9 +330,24 @@ export function createLauncher(options: LauncherOptions) {
     }
   }
 
-  /** Stops every component of the named sites, in the reverse of START_ORDER; other sites keep running. */
+  /**
+   * Stops the named components (all when none are named) of the named sites
+   * in START_STAGES reversed, a stage's components at every site together:
+   * the gateways, MM2 nodes and Connect worker (none of which needs another
+   * to stop), then the instances, the databases and the brokers. One after
+   * the other, MM2's ~12 s stop (its herders leaving their groups) came on
+   * top of Connect's and the gateways' drains.
+   */
+  async function stopInStages(sites: string[], opts: StopOptions = {}, components: readonly Component[] = START_ORDER): Promise<void> {
+    for (const stage of [...START_STAGES].reverse()) {
+      const now = stage.filter((c) => components.includes(c));
+      await Promise.all(now.flatMap((c) => sites.map((s) => stop(s, c, opts))));
+    }
+  }
+
+  /** Stops every component of the named sites, in START_STAGES reversed; other sites keep running. */
   async function stopSites(sites: string[], opts: StopOptions = {}): Promise<void> {
-    for (const c of [...START_ORDER].reverse()) await Promise.all(sites.map((s) => stop(s, c, opts)));
+    await stopInStages(sites, opts);
   }
 
   /**
@@ -353,7 +368,7 @@ export function createLauncher(options: LauncherOptions) {
   async function restart(siteName: string, components: Component[] = [...START_ORDER], opts: StopOptions = {}): Promise<void> {
     await prepare();
     const order = START_ORDER.filter((c) => components.includes(c));
-    for (const c of [...order].reverse()) await stop(siteName, c, opts);
+    await stopInStages([siteName], opts, order);
     await startComponents(siteName, order);
   }
 
@@ -383,10 +398,10 @@ export function createLauncher(options: LauncherOptions) {
     return { from, to: workers, running };
   }
 
-  /** Stops every site in the reverse of START_ORDER, then any stray process of this run; `fedgate scale` numbers are forgotten. */
+  /** Stops every site in START_STAGES reversed, then any stray process of this run; `fedgate scale` numbers are forgotten. */
   async function down(opts: StopOptions = {}): Promise<void> {
     const names = topology.sites.map((s) => s.name);
-    for (const c of [...START_ORDER].reverse()) await Promise.all(names.map((s) => stop(s, c, opts)));
+    await stopInStages(names, opts);
     for (const s of names) rmSync(ctx.layout(s).workersFile, { force: true });
     for (const stray of findManaged(runDir)) {
       log(`stopping stray process ${stray.role} (pid ${stray.pid})`);
