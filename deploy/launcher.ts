@@ -335,8 +335,8 @@ export function createLauncher(options: LauncherOptions) {
    * in START_STAGES reversed, a stage's components at every site together:
    * the gateways, MM2 nodes and Connect worker (none of which needs another
    * to stop), then the instances, the databases and the brokers. One after
-   * the other, MM2's ~12 s stop (its herders leaving their groups) came on
-   * top of Connect's and the gateways' drains.
+   * the other, MM2's 10-17 s stop (its two herders in turn, each stopping
+   * its Connect logs) came on top of Connect's and the gateways' drains.
    */
   async function stopInStages(sites: string[], opts: StopOptions = {}, components: readonly Component[] = START_ORDER): Promise<void> {
     for (const stage of [...START_STAGES].reverse()) {
