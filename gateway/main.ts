@@ -346,9 +346,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log.info({ signal }, 'draining');
     publicServer.close();
     peerServer.close();
-    // Change capture stops first: the batch each change topic's reader is publishing finishes and is committed (the readers at once).
+    // Change capture stops first: the batch it is publishing finishes and is committed.
     ingestState.stopping = true;
-    await Promise.all((await Promise.all(ingests)).map((ingest) => ingest?.stop()));
+    for (const ingest of await Promise.all(ingests)) await ingest?.stop();
     // Replays running here stop after their page in flight and are released: another gateway of the site goes on at once.
     clearInterval(replayTimer);
     await replays.release();

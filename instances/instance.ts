@@ -216,13 +216,15 @@ export function createInstance(deps: InstanceDeps) {
     /**
      * Drain: stop taking new work (leave the groups after the batch in flight,
      * committing its offsets), flush the producer, close the API and the DB.
-     * Every reader stops at once: each waits for its fetch in flight (up to
-     * its wait for data), and none needs another stopped first; the producer
-     * they write through goes last.
      */
     async stop(): Promise<void> {
-      const readers = serves ? [rowRetention, linkMonitor, retentionMonitor] : [];
-      await Promise.all([...consumers, ...subscriptions, monitoringConsumer, ...readers].map((c) => c.stop()));
+      await Promise.all([...consumers, ...subscriptions].map((c) => c.stop()));
+      await monitoringConsumer.stop();
+      if (serves) {
+        await rowRetention.stop();
+        await linkMonitor.stop();
+        await retentionMonitor.stop();
+      }
       await producer?.disconnect();
       await admin?.disconnect();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
