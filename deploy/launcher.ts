@@ -337,17 +337,13 @@ export function createLauncher(options: LauncherOptions) {
    * to stop), then the instances, the databases and the brokers. One after
    * the other, MM2's 10-17 s stop (its two herders in turn, each stopping
    * its Connect logs) came on top of Connect's and the gateways' drains.
+   * Other sites keep running.
    */
-  async function stopInStages(sites: string[], opts: StopOptions = {}, components: readonly Component[] = START_ORDER): Promise<void> {
+  async function stopSites(sites: string[], opts: StopOptions = {}, components: readonly Component[] = START_ORDER): Promise<void> {
     for (const stage of [...START_STAGES].reverse()) {
       const now = stage.filter((c) => components.includes(c));
       await Promise.all(now.flatMap((c) => sites.map((s) => stop(s, c, opts))));
     }
-  }
-
-  /** Stops every component of the named sites, in START_STAGES reversed; other sites keep running. */
-  async function stopSites(sites: string[], opts: StopOptions = {}): Promise<void> {
-    await stopInStages(sites, opts);
   }
 
   /**
@@ -368,7 +364,7 @@ export function createLauncher(options: LauncherOptions) {
   async function restart(siteName: string, components: Component[] = [...START_ORDER], opts: StopOptions = {}): Promise<void> {
     await prepare();
     const order = START_ORDER.filter((c) => components.includes(c));
-    await stopInStages([siteName], opts, order);
+    await stopSites([siteName], opts, order);
     await startComponents(siteName, order);
   }
 
@@ -401,7 +397,7 @@ export function createLauncher(options: LauncherOptions) {
   /** Stops every site in START_STAGES reversed, then any stray process of this run; `fedgate scale` numbers are forgotten. */
   async function down(opts: StopOptions = {}): Promise<void> {
     const names = topology.sites.map((s) => s.name);
-    await stopInStages(names, opts);
+    await stopSites(names, opts);
     for (const s of names) rmSync(ctx.layout(s).workersFile, { force: true });
     for (const stray of findManaged(runDir)) {
       log(`stopping stray process ${stray.role} (pid ${stray.pid})`);
