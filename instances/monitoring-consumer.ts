@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { MonitoringRecordSchema, printable } from '../contract/index.ts';
+import { parseMonitoringRecord, printable } from '../contract/index.ts';
 import { consumerGroup, MONITORING_TOPIC } from '../federation/index.ts';
 import type { SiteDb } from './db/database.ts';
 import { monitoringEvents } from './db/schema.ts';
@@ -62,9 +62,9 @@ export function createMonitoringConsumer(options: { kafka: Kafka; db: SiteDb; si
     if (!isRunning() || isStale()) return;
     const rows: MonitoringRow[] = [];
     for (const message of batch.messages) {
-      let parsed: ReturnType<typeof MonitoringRecordSchema.safeParse> | null;
+      let parsed: ReturnType<typeof parseMonitoringRecord> | null;
       try {
-        parsed = MonitoringRecordSchema.safeParse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
+        parsed = parseMonitoringRecord(JSON.parse(message.value?.toString('utf8') ?? 'null'));
       } catch {
         parsed = null;
       }
