@@ -86,7 +86,7 @@ function fastMonitoringEvent(v: unknown): MonitoringRecordEvent | null {
 /**
  * Reads one monitoring record's JSON value (MonitoringRecordSchema): the
  * events it holds, or the schema's reasons. The records fedgate writes take
- * a fast path (zod took ~19 µs per event; README, Performance); anything it
+ * a fast path (zod took 15-20 µs per record of two stages; README, Performance); anything it
  * does not take goes to the schema, and `contract/monitoring-event.test.ts`
  * checks that both give the same answer.
  */
